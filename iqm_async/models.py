@@ -1,0 +1,415 @@
+"""Pydantic v2 models of the IQM V1 ("CoCoS") wire format (PROTOCOL.md sections 2.1-2.5).
+
+Requests (:class:`Instruction`, :class:`Circuit`, :class:`RunRequest`) are strict: unknown
+fields and malformed values are rejected with a message naming the field. Responses
+(:class:`RunResult`, :class:`RunStatus`, :class:`RunCounts`, architectures) are tolerant:
+unknown fields are ignored and a status string this version does not know becomes
+:attr:`Status.UNKNOWN`, so a server upgrade never breaks a running client.
+
+``to_wire()`` gives the JSON-ready dict to send or serve: requests leave out ``None`` fields
+(as iqm-client 22.x does), responses keep exactly the fields that were set.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+from .metadata import (
+    STRICT,
+    TOLERANT,
+    DDMode,
+    HeraldingMode,
+    Metadata,
+    MoveGateFrameTrackingMode,
+    MoveGateValidationMode,
+    SingleQubitMapping,
+)
+
+__all__ = [
+    "CLIENT_LIBRARIES",
+    "Circuit",
+    "ClientLibrary",
+    "Counts",
+    "DynamicQuantumArchitecture",
+    "GateImplementationInfo",
+    "GateInfo",
+    "Instruction",
+    "QuantumArchitecture",
+    "QuantumArchitectureSpecification",
+    "RunCounts",
+    "RunRequest",
+    "RunResult",
+    "RunStatus",
+    "Status",
+]
+
+Locus = tuple[str, ...]
+
+
+class _Request(BaseModel):
+    model_config = STRICT
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready body, ``None`` fields left out (the format iqm-client 22.x sends)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class _Response(BaseModel):
+    model_config = TOLERANT
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready body with exactly the fields that were set (nulls included)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+# --- circuits ---------------------------------------------------------------------------------
+
+
+class _GateSpec:
+    """Arity and arguments of one native operation (no I/O, used by the validator)."""
+
+    def __init__(
+        self,
+        arity: int,
+        required: dict[str, tuple[type, ...]] | None = None,
+        optional: dict[str, tuple[type, ...]] | None = None,
+    ) -> None:
+        self.arity = arity  # 0 means "one or more"
+        self.required = required or {}
+        self.optional = optional or {}
+
+
+_NUMBER: tuple[type, ...] = (int, float)
+_PRX_ARGS: dict[str, tuple[type, ...]] = {"angle_t": _NUMBER, "phase_t": _NUMBER}
+
+# Old names (era A, sent by pytket-iqm <= 0.15) are accepted as synonyms.
+GATE_SPECS: dict[str, _GateSpec] = {
+    "prx": _GateSpec(1, _PRX_ARGS),
+    "phased_rx": _GateSpec(1, _PRX_ARGS),
+    "cz": _GateSpec(2),
+    "move": _GateSpec(2),
+    "measure": _GateSpec(0, {"key": (str,)}, {"feedback_key": (str,)}),
+    "measurement": _GateSpec(0, {"key": (str,)}, {"feedback_key": (str,)}),
+    "barrier": _GateSpec(0),
+    "cc_prx": _GateSpec(1, {**_PRX_ARGS, "feedback_key": (str,), "feedback_qubit": (str,)}),
+    "reset": _GateSpec(0),
+    "delay": _GateSpec(0, {"duration": _NUMBER}),
+}
+MEASURE_NAMES = frozenset({"measure", "measurement"})
+PRX_NAMES = frozenset({"prx", "phased_rx"})
+
+
+class Instruction(_Request):
+    """One native operation on a locus of qubits.
+
+    ``prx`` takes ``angle_t`` and ``phase_t`` in full turns (1.0 = 2π); ``measure`` takes a
+    ``key`` unique within its circuit; ``cz`` and ``move`` act on two components; ``barrier``
+    on one or more. ``args`` is always sent, even when empty.
+    """
+
+    name: str
+    qubits: Locus = Field(min_length=1)
+    args: dict[str, Any] = Field(default_factory=dict)
+    implementation: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _check_gate(self) -> Instruction:
+        spec = GATE_SPECS.get(self.name)
+        if spec is None:
+            raise ValueError(
+                f"name: unknown operation '{self.name}'; the native operations are "
+                f"{', '.join(sorted(GATE_SPECS))}"
+            )
+        if spec.arity and len(self.qubits) != spec.arity:
+            raise ValueError(
+                f"qubits: '{self.name}' acts on {spec.arity} qubit(s), got {len(self.qubits)} "
+                f"{list(self.qubits)}"
+            )
+        if len(set(self.qubits)) != len(self.qubits):
+            raise ValueError(f"qubits: '{self.name}' names a qubit twice: {list(self.qubits)}")
+        for arg in spec.required:
+            if arg not in self.args:
+                raise ValueError(f"args: '{self.name}' requires argument '{arg}'")
+        allowed = spec.required | spec.optional
+        for arg, value in self.args.items():
+            if arg not in allowed:
+                raise ValueError(f"args: '{self.name}' does not take argument '{arg}'")
+            if isinstance(value, bool) or not isinstance(value, allowed[arg]):
+                names = " or ".join(t.__name__ for t in allowed[arg])
+                raise ValueError(
+                    f"args: '{self.name}' argument '{arg}' must be {names}, got {value!r}"
+                )
+        return self
+
+
+class Circuit(_Request):
+    """A named quantum circuit of native instructions; measurement keys are unique."""
+
+    name: str = Field(min_length=1)
+    instructions: tuple[Instruction, ...] = Field(min_length=1)
+    metadata: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _check_measurement_keys(self) -> Circuit:
+        seen: set[str] = set()
+        for inst in self.instructions:
+            if inst.name in MEASURE_NAMES:
+                key = inst.args["key"]
+                if key in seen:
+                    raise ValueError(
+                        f"instructions: measurement key '{key}' is used twice in circuit "
+                        f"'{self.name}'; keys must be unique"
+                    )
+                seen.add(key)
+        return self
+
+    @property
+    def measurement_keys(self) -> list[str]:
+        """The measurement keys in the order the circuit measures them."""
+        return [i.args["key"] for i in self.instructions if i.name in MEASURE_NAMES]
+
+    @property
+    def qubits(self) -> list[str]:
+        """All qubit names the circuit touches, in order of first use."""
+        return list(dict.fromkeys(q for inst in self.instructions for q in inst.qubits))
+
+
+class RunRequest(_Request):
+    """The body of ``POST jobs``: a batch of circuits run with the same shots and options."""
+
+    circuits: list[Circuit] = Field(min_length=1)
+    shots: StrictInt = Field(gt=0)
+    qubit_mapping: list[SingleQubitMapping] | None = None
+    calibration_set_id: UUID | None = None
+    custom_settings: dict[str, Any] | None = None
+    max_circuit_duration_over_t2: float | None = Field(default=None, ge=0)
+    heralding_mode: HeraldingMode = HeraldingMode.NONE
+    move_validation_mode: MoveGateValidationMode = MoveGateValidationMode.STRICT
+    move_gate_frame_tracking_mode: MoveGateFrameTrackingMode = MoveGateFrameTrackingMode.FULL
+    active_reset_cycles: int | None = None
+    dd_mode: DDMode = DDMode.DISABLED
+    dd_strategy: dict[str, Any] | None = None
+    circuit_duration_check: bool | None = None
+    """Era-A (iqm-client 12.4-15.x) predecessor of ``max_circuit_duration_over_t2``."""
+
+    @field_validator("qubit_mapping")
+    @classmethod
+    def _check_mapping(
+        cls, entries: list[SingleQubitMapping] | None
+    ) -> list[SingleQubitMapping] | None:
+        if entries is None:
+            return None
+        logical: set[str] = set()
+        physical: set[str] = set()
+        for entry in entries:
+            if entry.logical_name in logical:
+                raise ValueError(f"logical qubit '{entry.logical_name}' is mapped twice")
+            if entry.physical_name in physical:
+                raise ValueError(
+                    f"physical qubit '{entry.physical_name}' is the target of two logical qubits"
+                )
+            logical.add(entry.logical_name)
+            physical.add(entry.physical_name)
+        return entries
+
+    @model_validator(mode="after")
+    def _check_options(self) -> RunRequest:
+        if (
+            self.move_gate_frame_tracking_mode is MoveGateFrameTrackingMode.FULL
+            and self.move_validation_mode is MoveGateValidationMode.NONE
+        ):
+            raise ValueError(
+                "move_gate_frame_tracking_mode: 'full' needs move_validation_mode 'strict' or "
+                "'allow_prx'"
+            )
+        if self.qubit_mapping is not None:
+            mapped = {e.logical_name for e in self.qubit_mapping}
+            for circuit in self.circuits:
+                missing = [q for q in circuit.qubits if q not in mapped]
+                if missing:
+                    raise ValueError(
+                        f"qubit_mapping: circuit '{circuit.name}' uses qubits {missing} "
+                        "that the mapping does not cover"
+                    )
+        return self
+
+
+# --- job state --------------------------------------------------------------------------------
+
+
+class Status(str, Enum):
+    """Every V1 job status string; a string not listed here reads as :attr:`UNKNOWN`."""
+
+    PENDING = "pending"
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    ACCEPTED = "accepted"
+    PENDING_COMPILATION = "pending compilation"
+    PENDING_EXECUTION = "pending execution"
+    COMPILED = "compiled"
+    READY = "ready"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    PENDING_DELETION = "pending deletion"
+    DELETION_FAILED = "deletion failed"
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Status:
+        return cls.UNKNOWN
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when the job can change no more (ready, failed, aborted, deleted, ...)."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {Status.READY, Status.FAILED, Status.ABORTED, Status.DELETED, Status.DELETION_FAILED}
+)
+
+MeasurementsBatch = list[dict[str, list[list[int]]]]
+
+
+class RunStatus(_Response):
+    """Reply of ``GET jobs/{id}/status``."""
+
+    status: Status
+    message: str | None = None
+    warnings: list[str] | None = None
+
+
+class RunResult(_Response):
+    """Reply of ``GET jobs/{id}``: status, and when ready the measurements of every circuit.
+
+    ``measurements[circuit][key][shot][i]`` is the bit measured on the i-th qubit of the
+    ``measure`` labelled ``key``.
+    """
+
+    status: Status
+    measurements: MeasurementsBatch | None = None
+    message: str | None = None
+    metadata: Metadata
+    warnings: list[str] | None = None
+
+
+class Counts(_Response):
+    """Histogram of one circuit: bitstrings concatenated in ``measurement_keys`` order."""
+
+    measurement_keys: list[str]
+    counts: dict[str, int]
+
+
+class RunCounts(_Response):
+    """Reply of ``GET jobs/{id}/counts``; ``counts_batch`` is absent until the job is done."""
+
+    status: Status
+    counts_batch: list[Counts] | None = None
+
+
+# --- architectures ----------------------------------------------------------------------------
+
+
+class QuantumArchitectureSpecification(_Response):
+    """The old quantum architecture: operations (dict form, or the pre-17.0 list of names)."""
+
+    name: str
+    operations: dict[str, list[list[str]]] | list[str]
+    qubits: list[str]
+    qubit_connectivity: list[list[str]]
+
+    def operation_loci(self) -> dict[str, list[list[str]]]:
+        """Operations in dict form, expanding the old list form as iqm-client 17.1+ does."""
+        if isinstance(self.operations, dict):
+            return self.operations
+        return {
+            op: (
+                [list(pair) for pair in self.qubit_connectivity]
+                if op in ("cz", "move")
+                else [[q] for q in self.qubits]
+            )
+            for op in self.operations
+        }
+
+
+class QuantumArchitecture(_Response):
+    """Reply of ``GET quantum-architecture``."""
+
+    quantum_architecture: QuantumArchitectureSpecification
+
+
+class GateImplementationInfo(_Response):
+    """The loci one implementation of a gate is calibrated for."""
+
+    loci: list[Locus]
+
+
+class GateInfo(_Response):
+    """A gate's implementations, its default, and per-locus overrides (keys ``"QB1,QB2"``)."""
+
+    implementations: dict[str, GateImplementationInfo]
+    default_implementation: str
+    override_default_implementation: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def loci(self) -> list[Locus]:
+        """The union of the loci of all implementations, in first-seen order."""
+        return list(
+            dict.fromkeys(locus for impl in self.implementations.values() for locus in impl.loci)
+        )
+
+    def implementation_for(self, locus: Locus) -> str:
+        """The implementation the server uses for ``locus`` when none is named."""
+        return self.override_default_implementation.get(
+            ",".join(locus), self.default_implementation
+        )
+
+
+class DynamicQuantumArchitecture(_Response):
+    """Reply of ``GET api/v1/calibration/{id}/gates``: what one calibration set can run."""
+
+    calibration_set_id: UUID
+    qubits: list[str]
+    computational_resonators: list[str] = Field(default_factory=list)
+    gates: dict[str, GateInfo]
+
+    def loci(self, gate: str) -> list[Locus]:
+        """Calibrated loci of ``gate`` (empty if the gate is not calibrated)."""
+        info = self.gates.get(gate)
+        return info.loci if info else []
+
+    @property
+    def couplings(self) -> list[tuple[str, str]]:
+        """Qubit pairs with a calibrated ``cz``, each pair once, in first-seen order."""
+        pairs: dict[frozenset[str], tuple[str, str]] = {}
+        for locus in self.loci("cz"):
+            if len(locus) == 2:
+                pairs.setdefault(frozenset(locus), (locus[0], locus[1]))
+        return list(pairs.values())
+
+
+class ClientLibrary(_Response):
+    """One entry of ``GET info/client-libraries``: the supported version range of a client."""
+
+    name: str
+    package_name: str | None = None
+    repo_url: str | None = None
+    package_url: str | None = None
+    min: str
+    max: str
+
+
+CLIENT_LIBRARIES: TypeAdapter[dict[str, ClientLibrary]] = TypeAdapter(dict[str, ClientLibrary])
+"""Parses the whole ``info/client-libraries`` reply (keys ``iqm-client``, ``iqm_client``, ...)."""
