@@ -231,7 +231,8 @@ class AuthServerSource:
         timeout: per-request timeout for the auth server in seconds (default 60).
         max_attempts: attempts per token request, first one included (default 4).
         retry_initial_wait_s, retry_max_wait_s: backoff before the 2nd attempt and its cap
-            (defaults 0.5 s and 8 s; doubled per attempt, plus up to 0.5 s jitter).
+            (defaults 0.5 s and 8 s; doubled per attempt, plus a random jitter of up
+            to 0.5 s, at most ``retry_initial_wait_s``).
         logout_timeout_s: how long ``aclose`` waits for the logout (default 5 s).
         refresh_margin_s: see above (default 60 s).
         clock: wall-clock source (default ``time.time``), for tests.
@@ -270,9 +271,10 @@ class AuthServerSource:
         self._transport = transport
         self._timeout = timeout
         self._max_attempts = max_attempts
-        self._retry_wait = tenacity.wait_exponential_jitter(
-            initial=retry_initial_wait_s, max=retry_max_wait_s, jitter=0.5
-        )
+        # Composed rather than wait_exponential_jitter, whose arguments changed in tenacity 9.
+        self._retry_wait = tenacity.wait_exponential(
+            multiplier=retry_initial_wait_s, max=retry_max_wait_s
+        ) + tenacity.wait_random(0, min(0.5, retry_initial_wait_s))
         self._logout_timeout_s = logout_timeout_s
         self._refresh_margin_s = refresh_margin_s
         self._clock = clock
