@@ -1,0 +1,305 @@
+"""Request/response translation and the retrying HTTP layer of :class:`AsyncIQMClient`.
+
+The pure half (no I/O): turning an httpx exception or an error response into a
+:class:`~iqm_async.policies.Failure` and into the matching :mod:`iqm_async.errors` exception,
+reading the server's error text, and parsing a reply body into a wire model. The I/O half,
+:class:`Transport`, sends one request at a time through a connection limiter and retries
+with tenacity as :class:`~iqm_async.policies.RetryPolicy` decides.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+import tenacity
+from pydantic import BaseModel, ValidationError
+
+from .errors import (
+    APIStatusError,
+    ConnectError,
+    InvalidResponseError,
+    IQMError,
+    RequestTimeoutError,
+    SubmissionUncertainError,
+    TransportError,
+    error_for_status,
+)
+from .policies import Failure, FailureKind, RetryPolicy, parse_retry_after
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
+
+_MAX_MESSAGE_CHARS = 500
+
+
+class AttemptFailed(Exception):
+    """One attempt failed. ``failure`` feeds the retry decision, ``error`` is what the user
+    gets if no retry follows. Internal: never leaves this package."""
+
+    def __init__(self, failure: Failure, error: IQMError) -> None:
+        super().__init__(str(error))
+        self.failure = failure
+        self.error = error
+
+
+# --- pure translation -------------------------------------------------------------------------
+
+
+def failure_from_exception(exc: httpx.TransportError) -> Failure:
+    """Classify an httpx transport exception by whether the request can have left."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return Failure(FailureKind.CONNECT)
+    if isinstance(exc, httpx.TimeoutException):
+        return Failure(FailureKind.TIMEOUT)
+    return Failure(FailureKind.DROPPED)
+
+
+def error_from_exception(exc: httpx.TransportError, url: str) -> TransportError:
+    """The :mod:`iqm_async.errors` exception for a request that got no usable answer."""
+    kind = failure_from_exception(exc).kind
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if kind is FailureKind.CONNECT:
+        return ConnectError(
+            f"Could not connect to {url} ({detail}). Check the URL, the network and that the "
+            "server is up.",
+            url=url,
+        )
+    if kind is FailureKind.TIMEOUT:
+        return RequestTimeoutError(
+            f"No answer from {url} in time ({detail}). The server may be busy; retry later or "
+            "raise the client's timeout.",
+            url=url,
+        )
+    return TransportError(
+        f"The connection to {url} broke before a complete answer ({detail}). Retry later.",
+        url=url,
+    )
+
+
+def server_message(response: httpx.Response) -> str:
+    """The server's error text: FastAPI ``detail``, else ``message``, else the raw body."""
+    try:
+        body: Any = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        for key in ("detail", "message"):
+            found = body.get(key)
+            if found:
+                text = found if isinstance(found, str) else json.dumps(found)
+                return text[:_MAX_MESSAGE_CHARS]
+    return response.text.strip()[:_MAX_MESSAGE_CHARS]
+
+
+def failure_from_response(response: httpx.Response) -> Failure:
+    """Classify an error response, reading its ``Retry-After``."""
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now_epoch_s=time.time())
+    return Failure(FailureKind.STATUS, response.status_code, retry_after)
+
+
+def error_from_response(response: httpx.Response, url: str) -> IQMError:
+    """The status error for an error response, carrying the server's message."""
+    failure = failure_from_response(response)
+    return error_for_status(
+        response.status_code,
+        server_message(response),
+        url=url,
+        retry_after_s=failure.retry_after_s,
+    )
+
+
+def parse_reply(response: httpx.Response, model: type[ModelT], url: str, what: str) -> ModelT:
+    """Parse a success reply into ``model``; anything else is an :class:`InvalidResponseError`.
+
+    ``what`` names the reply for the message, e.g. ``"job status"``.
+    """
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        kind = response.headers.get("content-type", "no content type")
+        snippet = response.text.strip()[:80]
+        raise InvalidResponseError(
+            f"The {what} from {url} is not JSON ({kind}; starts with {snippet!r}). Check that "
+            "the URL points at an IQM server (not a login page or proxy).",
+            url=url,
+        ) from None
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+            for err in exc.errors()[:3]
+        )
+        raise InvalidResponseError(
+            f"The {what} from {url} is not what the IQM protocol says ({problems}). Check "
+            "that the URL points at a supported IQM server version.",
+            url=url,
+        ) from None
+
+
+def job_id_from_reply(response: httpx.Response, url: str) -> str:
+    """The job id in a submit reply ``{"id": "<uuid>"}``."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    job_id = body.get("id") if isinstance(body, dict) else None
+    if not isinstance(job_id, str) or not job_id:
+        raise InvalidResponseError(
+            f"The submit reply from {url} has no job id (expected {{'id': '<uuid>'}}, got "
+            f"{response.text.strip()[:80]!r}). The job may exist: check your recent jobs on the "
+            "server before submitting again.",
+            url=url,
+        )
+    return job_id
+
+
+# --- I/O --------------------------------------------------------------------------------------
+
+
+class Transport:
+    """Sends requests through one ``httpx.AsyncClient`` with a connection limit and retries.
+
+    Args:
+        http: the client's ``httpx.AsyncClient`` (base URL, auth and timeouts set).
+        retry: the retry policy.
+        max_connections: requests in flight at once; more wait here, not in httpx's pool,
+            so a long queue never trips the pool timeout.
+    """
+
+    def __init__(self, http: httpx.AsyncClient, retry: RetryPolicy, max_connections: int) -> None:
+        self.http = http
+        self.retry = retry
+        self.limiter = anyio.CapacityLimiter(max_connections)
+        self.request_count = 0
+        self.requests_by_kind: dict[str, int] = {}
+
+    def url_for(self, path: str) -> str:
+        """The absolute URL of ``path`` (for messages; it holds no credentials)."""
+        return str(self.http.base_url.join(path))
+
+    async def send_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        body: dict[str, Any] | None = None,
+        limited: bool = True,
+    ) -> httpx.Response:
+        """Send one request; a success response is returned, anything else raises
+        :class:`AttemptFailed`.
+
+        ``kind`` labels the request in :attr:`requests_by_kind` (``"status"``, ``"submit"``, ...).
+        ``limited=False`` when the caller already holds a connection slot.
+        """
+        url = self.url_for(path)
+        if limited:
+            async with self.limiter:
+                return await self._send(method, path, url, kind, body)
+        return await self._send(method, path, url, kind, body)
+
+    async def _send(
+        self, method: str, path: str, url: str, kind: str, body: dict[str, Any] | None
+    ) -> httpx.Response:
+        self.request_count += 1
+        self.requests_by_kind[kind] = self.requests_by_kind.get(kind, 0) + 1
+        try:
+            response = await self.http.request(method, path, json=body)
+        except httpx.TransportError as exc:
+            raise AttemptFailed(
+                failure_from_exception(exc), error_from_exception(exc, url)
+            ) from None
+        if response.is_success:
+            return response
+        raise AttemptFailed(failure_from_response(response), error_from_response(response, url))
+
+    async def call(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        max_attempts: int | None,
+        submit: bool = False,
+    ) -> T:
+        """Run ``attempt`` with retries; ``max_attempts=None`` retries transient faults until
+        the caller's deadline (a wait on a known job). The last error is raised translated."""
+        policy = self.retry
+
+        def retryable(exc: BaseException) -> bool:
+            # Matches only our own attempt failures, never cancellation.
+            if not isinstance(exc, AttemptFailed):
+                return False
+            if submit:
+                return policy.submit_retryable(exc.failure)
+            return policy.is_transient(exc.failure)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            assert isinstance(exc, AttemptFailed)
+            return policy.delay_s(exc.failure, state.attempt_number, random.random())
+
+        stop: tenacity.stop.stop_base = (
+            tenacity.stop_never
+            if max_attempts is None
+            else tenacity.stop_after_attempt(max_attempts)
+        )
+        retrying = tenacity.AsyncRetrying(
+            sleep=anyio.sleep,
+            stop=stop,
+            wait=wait,
+            retry=tenacity.retry_if_exception(retryable),
+            reraise=True,
+        )
+        try:
+            async for attempt_state in retrying:
+                with attempt_state:
+                    return await attempt()
+        except AttemptFailed as exc:
+            if submit and policy.submit_uncertain(exc.failure):
+                raise SubmissionUncertainError(
+                    uncertain_cause(exc.failure, exc.error), url=_url_of(exc.error)
+                ) from None
+            raise exc.error from None
+        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
+
+    async def get(
+        self, path: str, model: type[ModelT], *, what: str, kind: str, max_attempts: int | None
+    ) -> ModelT:
+        """GET ``path`` and parse the reply into ``model``, retrying transient faults."""
+
+        async def attempt() -> ModelT:
+            response = await self.send_once("GET", path, kind=kind)
+            return parse_reply(response, model, self.url_for(path), what)
+
+        return await self.call(attempt, max_attempts=max_attempts)
+
+    async def submit(self, body: dict[str, Any]) -> str:
+        """POST a job; the job id. Retried only when the server cannot have acted on it."""
+
+        async def attempt() -> str:
+            response = await self.send_once("POST", "jobs", kind="submit", body=body)
+            return job_id_from_reply(response, self.url_for("jobs"))
+
+        return await self.call(attempt, max_attempts=self.retry.max_attempts, submit=True)
+
+
+def uncertain_cause(failure: Failure, error: IQMError) -> str:
+    """What happened to a submission whose outcome is unknown, for the error message."""
+    url = _url_of(error) or "the server"
+    if isinstance(error, APIStatusError):
+        text = error.server_message.strip() or "(empty body)"
+        return f"the server at {url} answered HTTP {error.status_code} ({text})"
+    if failure.kind is FailureKind.TIMEOUT:
+        return f"no answer from {url} within the request timeout"
+    return f"the connection to {url} broke before the answer arrived"
+
+
+def _url_of(error: IQMError) -> str | None:
+    url = getattr(error, "url", None)
+    return url if isinstance(url, str) else None

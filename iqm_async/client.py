@@ -1,0 +1,519 @@
+"""AsyncIQMClient: submit circuits to an IQM server, wait for many jobs at once.
+
+::
+
+    async with AsyncIQMClient("https://cocos.example.com", tokens_file="tokens.json") as client:
+        job = await client.submit(circuits, shots=1000, qubit_mapping={"q0": "QB1"})
+        result = await job.result(timeout=300)
+        async for done in client.as_completed(jobs):
+            ...
+
+One ``httpx.AsyncClient`` and one poller task live as long as the ``async with`` block; the
+client refuses use after it closes. Inputs are validated before any request is sent.
+Requests are retried as :class:`~iqm_async.policies.RetryPolicy` says; a submission is resent
+only when the server cannot have acted on it. Works on asyncio and trio (anyio).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import anyio
+import httpx
+from pydantic import ValidationError
+
+from ._http import Transport
+from ._poller import Poller
+from .auth import build_auth, resolve_credentials
+from .errors import CircuitValidationError, ConfigurationError, JobTimeoutError
+from .jobs import Job
+from .metadata import mapping_to_wire
+from .models import (
+    Circuit,
+    DynamicQuantumArchitecture,
+    QuantumArchitecture,
+    QuantumArchitectureSpecification,
+    RunRequest,
+    RunResult,
+)
+from .policies import PollPolicy, RetryPolicy
+
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_TIMEOUT",
+    "RUN_OPTIONS",
+    "AsyncIQMClient",
+    "build_run_request",
+    "check_url",
+]
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+"""Per-request timeout: 10 s to connect, 60 s for each read, write and pool wait."""
+
+DEFAULT_MAX_CONNECTIONS = 64
+"""Requests in flight at once per client (more wait their turn in the client)."""
+
+_USER_AGENT = "iqm-async/0.1.0"
+_SET_BY_SUBMIT = frozenset({"circuits", "shots", "qubit_mapping", "calibration_set_id"})
+RUN_OPTIONS = frozenset(RunRequest.model_fields) - _SET_BY_SUBMIT
+"""Keyword options :meth:`AsyncIQMClient.submit` accepts besides its named arguments."""
+
+
+# --- decisions without I/O --------------------------------------------------------------------
+
+
+def check_url(url: str) -> str:
+    """Validate the server URL; warn for plain http to a host that is not this machine.
+
+    Returns the URL with one trailing slash, so relative routes join below its path.
+
+    Raises:
+        ConfigurationError: not an http(s) URL with a host.
+    """
+    if not isinstance(url, str):
+        raise ConfigurationError(f"The server URL must be a string, got {type(url).__name__}")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"Invalid server URL {url!r}: give the full URL with scheme and host, e.g. "
+            "'https://cocos.example.com' or 'http://127.0.0.1:8000' for a local emulator."
+        )
+    if parts.username or parts.password:
+        raise ConfigurationError(
+            "The server URL must not contain credentials; pass token=, tokens_file= or "
+            "username=/password= instead."
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        warnings.warn(
+            f"Plain http to {parts.hostname}: tokens and circuits travel unencrypted. Use https "
+            "for anything but a server on this machine.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return url.strip().rstrip("/") + "/"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_uuid(value: UUID | str, what: str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise ConfigurationError(f"{what} must be a UUID, got {value!r}") from None
+
+
+def build_run_request(
+    circuits: Circuit | Sequence[Circuit],
+    *,
+    shots: int,
+    qubit_mapping: Mapping[str, str] | None = None,
+    calibration_set_id: UUID | str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> RunRequest:
+    """Validate a submission and build its :class:`~iqm_async.models.RunRequest` (no I/O).
+
+    Raises:
+        ConfigurationError: bad shots, unknown option, bad mapping or calibration set id.
+        CircuitValidationError: a circuit that is not a valid :class:`Circuit`.
+    """
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+        raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}")
+    batch = [circuits] if isinstance(circuits, Circuit | Mapping) else list(circuits)
+    if not batch:
+        raise CircuitValidationError("Nothing to run: give at least one circuit.")
+    parsed: list[Circuit] = []
+    for index, circuit in enumerate(batch):
+        if isinstance(circuit, Circuit):
+            parsed.append(circuit)
+            continue
+        try:
+            parsed.append(Circuit.model_validate(circuit))
+        except ValidationError as exc:
+            raise CircuitValidationError(f"Circuit {index} is invalid: {_summary(exc)}") from None
+    unknown = sorted(set(options or {}) - RUN_OPTIONS)
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown submit option(s) {unknown}; the options are {sorted(RUN_OPTIONS)}."
+        )
+    fields: dict[str, Any] = dict(options or {})
+    fields.update(circuits=parsed, shots=shots)
+    if qubit_mapping is not None:
+        fields["qubit_mapping"] = mapping_to_wire(qubit_mapping)
+    if calibration_set_id is not None:
+        fields["calibration_set_id"] = _check_uuid(calibration_set_id, "calibration_set_id")
+    try:
+        return RunRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise ConfigurationError(f"Invalid submission: {_summary(exc)}") from None
+
+
+def _summary(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
+        for err in exc.errors()[:3]
+    )
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+class AsyncIQMClient:
+    """An async client of one IQM server (the V1 "CoCoS" jobs API).
+
+    Use it as ``async with AsyncIQMClient(url, ...) as client:``; it owns one connection
+    pool and one poller for its life, and raises :class:`ConfigurationError` once closed.
+
+    Args:
+        url: the server's base URL, e.g. ``https://cocos.example.com`` (http only for
+            loopback hosts without a warning).
+        token: a long-lived API token (or ``IQM_TOKEN``).
+        tokens_file: a tokens file written by cortex-cli (or ``IQM_TOKENS_FILE``).
+        auth_server_url, username, password: password login at an auth server (or
+            ``IQM_AUTH_SERVER``, ``IQM_AUTH_USERNAME``, ``IQM_AUTH_PASSWORD``).
+            With no credentials at all, requests go without ``Authorization``.
+        timeout: per-request timeout in seconds or an ``httpx.Timeout``
+            (default :data:`DEFAULT_TIMEOUT`).
+        max_connections: requests in flight at once (default 64).
+        retry: the retry policy (default :class:`RetryPolicy()`).
+        poll: the poll policy (default :class:`PollPolicy()`: 50 ms first poll, up to 2 s
+            between polls of one job, at most 50 polls per second in all).
+        transport: an httpx transport (tests pass ``httpx.ASGITransport(app)``).
+        tokens_file_overrides: ``IQM_TOKENS_FILE`` in the environment wins over every other
+            credential (the pytket backend's rule).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        tokens_file: str | None = None,
+        auth_server_url: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        tokens_file_overrides: bool = False,
+    ) -> None:
+        self.url = check_url(url)
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise ConfigurationError(f"max_connections must be an int, got {max_connections!r}")
+        if max_connections < 1:
+            raise ConfigurationError(f"max_connections must be >= 1, got {max_connections}")
+        if not isinstance(timeout, httpx.Timeout):
+            if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+                raise ConfigurationError(
+                    f"timeout must be seconds > 0 or an httpx.Timeout, got {timeout!r}"
+                )
+            timeout = httpx.Timeout(float(timeout))
+        self.retry_policy = retry if retry is not None else RetryPolicy()
+        self.poll_policy = poll if poll is not None else PollPolicy()
+        credentials = resolve_credentials(
+            token=token,
+            tokens_file=tokens_file,
+            auth_server_url=auth_server_url,
+            username=username,
+            password=password,
+            tokens_file_overrides=tokens_file_overrides,
+        )
+        self._auth = build_auth(credentials, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=self.url,
+            auth=self._auth,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            headers={"User-Agent": _USER_AGENT},
+        )
+        self._transport = Transport(self._http, self.retry_policy, max_connections)
+        self._poller = Poller(self._transport, self.poll_policy)
+        self._jobs: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
+        self._dqa_cache: dict[str, DynamicQuantumArchitecture] = {}
+        self._qa_cache: QuantumArchitectureSpecification | None = None
+        self._fetch_locks: dict[str, anyio.Lock] = {}
+        self._stack: AsyncExitStack | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("open" if self._stack else "not entered")
+        return f"AsyncIQMClient(url={self.url!r}, {state})"
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncIQMClient:
+        if self._closed:
+            raise ConfigurationError("This AsyncIQMClient is closed; create a new one.")
+        if self._stack is not None:
+            raise ConfigurationError("This AsyncIQMClient is already open.")
+        stack = AsyncExitStack()
+        try:
+            task_group = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(task_group.cancel_scope.cancel)
+            await task_group.start(self._poller.run)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the poller, end current waits, close connections and log out. Idempotent.
+
+        Call it from the task that entered the client (``async with`` does).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._poller.close("The AsyncIQMClient was closed")
+        if self._stack is not None:
+            # Cancels the poller and exits its task group; that scope must not sit inside
+            # another one, so it is closed before the shielded clean-up below.
+            await self._stack.aclose()
+        with anyio.CancelScope(shield=True):
+            await self._http.aclose()
+            if self._auth is not None:
+                with anyio.move_on_after(5.0):
+                    await self._auth.aclose()
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests this client has sent (each retry counts; auth-server calls do not)."""
+        return self._transport.request_count
+
+    @property
+    def requests_by_kind(self) -> dict[str, int]:
+        """:attr:`request_count` split by kind: submit, status, result, counts, abort, ..."""
+        return dict(self._transport.requests_by_kind)
+
+    @property
+    def polls_in_flight(self) -> int:
+        """Status polls or result fetches of the poller running now (0 when idle)."""
+        return self._poller.polls_in_flight
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError("This AsyncIQMClient is closed; create a new one.")
+        if self._stack is None:
+            raise ConfigurationError(
+                "The client is not open: use `async with AsyncIQMClient(...) as client:`."
+            )
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        circuits: Circuit | Sequence[Circuit],
+        *,
+        shots: int,
+        qubit_mapping: Mapping[str, str] | None = None,
+        calibration_set_id: UUID | str | None = None,
+        **options: Any,
+    ) -> Job:
+        """Submit one job: a circuit, or a list of circuits run as one batch.
+
+        Args:
+            circuits: a :class:`Circuit` or a sequence of them (one job either way).
+            shots: repetitions of each circuit, an int >= 1.
+            qubit_mapping: ``{logical name: physical name}`` for the whole batch.
+            calibration_set_id: run with this calibration set (default: the server's).
+            **options: further :class:`RunRequest` fields, e.g. ``heralding_mode="zeros"``,
+                ``max_circuit_duration_over_t2=0.0``.
+
+        Raises:
+            ConfigurationError, CircuitValidationError: bad input (no request is sent).
+            SubmissionUncertainError: the submit failed in a way that may have created the
+                job; it is never resent automatically.
+            APIStatusError: the server refused the job (e.g. 400 with its reason).
+        """
+        request = build_run_request(
+            circuits,
+            shots=shots,
+            qubit_mapping=qubit_mapping,
+            calibration_set_id=calibration_set_id,
+            options=options,
+        )
+        self._require_open()
+        job_id = await self._transport.submit(request.to_wire())
+        now = anyio.current_time()
+        job = Job(job_id, self._poller, first_poll_at=now + self.poll_policy.initial_interval_s)
+        self._jobs[job_id] = job
+        return job
+
+    def job(self, job_id: UUID | str) -> Job:
+        """A handle to a job made elsewhere (by id); the same handle for the same id.
+
+        Raises:
+            ConfigurationError: ``job_id`` is not a UUID.
+        """
+        key = str(_check_uuid(job_id, "job_id"))
+        found = self._jobs.get(key)
+        if found is None:
+            found = self._jobs[key] = Job(key, self._poller)
+        return found
+
+    async def as_completed(
+        self,
+        jobs: Iterable[Job],
+        timeout: float | None = None,  # noqa: ASYNC109 - raises JobTimeoutError naming a job
+    ) -> AsyncIterator[Job]:
+        """Yield each job as it ends (ready, failed or aborted), soonest first.
+
+        Read the outcome with ``await job.result()`` (no further wait). Break out early with
+        ``contextlib.aclosing`` to stop the waits at once.
+
+        Args:
+            jobs: jobs of this client.
+            timeout: seconds for all of them (default: no limit).
+
+        Raises:
+            JobTimeoutError: not all jobs ended in time (naming one that did not).
+        """
+        self._require_open()
+        pending = list(dict.fromkeys(jobs))
+        for job in pending:
+            if job._server is not self._poller:
+                raise ConfigurationError(f"Job {job.id} belongs to another client.")
+        started = anyio.current_time()
+        deadline = None if timeout is None else started + timeout
+        send, receive = anyio.create_memory_object_stream[Job](max_buffer_size=len(pending) + 1)
+        registered: list[Job] = []
+        remaining = set(pending)
+        try:
+            for job in pending:
+                if job.done:
+                    send.send_nowait(job)
+                    continue
+                job._listeners.add(send)
+                job._begin_wait()
+                registered.append(job)
+            while remaining:
+                left = None if deadline is None else deadline - anyio.current_time()
+                received: Job | None = None
+                with anyio.move_on_after(left):
+                    received = await receive.receive()
+                if received is None:
+                    first = next(j for j in pending if j in remaining)
+                    raise JobTimeoutError(
+                        first.id,
+                        anyio.current_time() - started,
+                        first.last_status.value if first.last_status else None,
+                    )
+                if received not in remaining:
+                    continue  # woken twice (a poll fault, then the end)
+                if not received.done:
+                    raise received._poll_error or ConfigurationError(
+                        f"The wait for job {received.id} ended without an outcome"
+                    )
+                remaining.discard(received)
+                yield received
+        finally:
+            for job in registered:
+                job._listeners.discard(send)
+                job._end_wait()
+            send.close()
+            receive.close()
+
+    async def gather(
+        self,
+        jobs: Iterable[Job],
+        timeout: float | None = None,  # noqa: ASYNC109 - raises JobTimeoutError naming a job
+    ) -> list[RunResult]:
+        """Wait for all jobs and return their results in the order given.
+
+        Args:
+            jobs: jobs of this client.
+            timeout: seconds for all of them (default: no limit).
+
+        Raises:
+            JobFailedError, JobAbortedError: of the first such job in the order given, once
+                all have ended.
+            JobTimeoutError: not all jobs ended in time.
+        """
+        job_list = list(jobs)
+        async for _ in self.as_completed(job_list, timeout):
+            pass
+        return [await job.result() for job in job_list]
+
+    # --- architecture -------------------------------------------------------------------------
+
+    async def quantum_architecture(self) -> QuantumArchitectureSpecification:
+        """The server's quantum architecture (qubits, operations, connectivity), fetched once."""
+        self._require_open()
+        async with self._fetch_lock("qa"):
+            if self._qa_cache is None:
+                reply = await self._transport.get(
+                    "quantum-architecture",
+                    QuantumArchitecture,
+                    what="quantum architecture",
+                    kind="architecture",
+                    max_attempts=self.retry_policy.max_attempts,
+                )
+                self._qa_cache = reply.quantum_architecture
+            return self._qa_cache
+
+    async def dynamic_architecture(
+        self, calibration_set_id: UUID | str | None = None, *, refresh: bool = False
+    ) -> DynamicQuantumArchitecture:
+        """The gates and loci one calibration set can run, cached per calibration set.
+
+        Args:
+            calibration_set_id: a calibration set (default: the server's default set, fetched
+                once per client).
+            refresh: fetch again even if cached (e.g. after a recalibration).
+        """
+        self._require_open()
+        key = (
+            "default"
+            if calibration_set_id is None
+            else str(_check_uuid(calibration_set_id, "calibration_set_id"))
+        )
+        async with self._fetch_lock(f"dqa:{key}"):
+            cached = self._dqa_cache.get(key)
+            if cached is not None and not refresh:
+                return cached
+            dqa = await self._transport.get(
+                f"api/v1/calibration/{key}/gates",
+                DynamicQuantumArchitecture,
+                what="dynamic quantum architecture",
+                kind="architecture",
+                max_attempts=self.retry_policy.max_attempts,
+            )
+            self._dqa_cache[key] = dqa
+            self._dqa_cache[str(dqa.calibration_set_id)] = dqa
+            return dqa
+
+    def _fetch_lock(self, key: str) -> anyio.Lock:
+        lock = self._fetch_locks.get(key)
+        if lock is None:
+            lock = self._fetch_locks[key] = anyio.Lock()
+        return lock

@@ -1,0 +1,306 @@
+"""Job handles: wait for a job, read its result or counts, abort it.
+
+A :class:`Job` reaches the server through the client that made it, typed as the small
+:class:`JobServer` protocol (so this module never imports ``client``). Waiting is shared: the
+client's one poller polls each job that someone waits for, on that job's own schedule and
+under a client-wide rate cap, fetches the full result once when the job ends, and caches it
+here. Any number of tasks may wait for the same job; cancelling one wait stops only that wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from enum import Enum
+from typing import Protocol
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from .errors import ConfigurationError, IQMError, JobAbortedError, JobFailedError, JobTimeoutError
+from .models import RunCounts, RunResult, RunStatus, Status
+from .policies import PollPolicy
+
+__all__ = ["ABORT_GRACE_S", "Job", "JobPhase", "JobServer", "ServerWarning", "job_phase"]
+
+logger = logging.getLogger(__name__)
+
+ABORT_GRACE_S = 10.0
+"""How long a cancelled ``result(abort_on_cancel=True)`` may spend aborting the job, in seconds."""
+
+
+class ServerWarning(UserWarning):
+    """A warning the server attached to a job, re-emitted with :func:`warnings.warn`."""
+
+
+class JobPhase(str, Enum):
+    """What a job status means for a waiting caller."""
+
+    WAITING = "waiting"
+    """Not finished (also for a status this client does not know): keep polling."""
+    READY = "ready"
+    """Finished with results: fetch the full result once."""
+    FAILED = "failed"
+    """Finished without results: fetch the full result for the server's message, then raise."""
+    ABORTED = "aborted"
+    """Aborted or deleted: raise, nothing to fetch."""
+
+
+_PHASES = {
+    Status.READY: JobPhase.READY,
+    Status.FAILED: JobPhase.FAILED,
+    Status.ABORTED: JobPhase.ABORTED,
+    Status.DELETED: JobPhase.ABORTED,
+    Status.DELETION_FAILED: JobPhase.ABORTED,
+}
+
+
+def job_phase(status: Status) -> JobPhase:
+    """The phase of a job status (pure; an unknown status keeps the job waiting)."""
+    return _PHASES.get(status, JobPhase.WAITING)
+
+
+def outcome_error(job_id: str, result: RunResult) -> IQMError | None:
+    """The exception a finished job's result stands for, or ``None`` if it has results."""
+    phase = job_phase(result.status)
+    if phase is JobPhase.FAILED:
+        return JobFailedError(job_id, result.message)
+    if phase is JobPhase.ABORTED:
+        return JobAbortedError(job_id, result.status.value, result.message)
+    return None
+
+
+class JobServer(Protocol):
+    """What a :class:`Job` needs from the client that made it."""
+
+    @property
+    def poll_policy(self) -> PollPolicy:
+        """The client's poll policy (the first poll of a new job is scheduled from it)."""
+        ...
+
+    def watch(self, job: Job) -> None:
+        """Someone started waiting for ``job``: poll it (raises if the client is closed)."""
+        ...
+
+    def unwatch(self, job: Job) -> None:
+        """A wait for ``job`` ended: stop polling it once nobody waits."""
+        ...
+
+    async def fetch_status(self, job_id: str) -> RunStatus:
+        """One status read (bounded retries)."""
+        ...
+
+    async def fetch_counts(self, job_id: str) -> RunCounts:
+        """The counts of a finished job (transient faults retried until cancelled)."""
+        ...
+
+    async def send_abort(self, job_id: str) -> None:
+        """Ask the server to abort the job."""
+        ...
+
+
+class Job:
+    """A job on the server: wait for it, read its result, abort it.
+
+    Get one from :meth:`AsyncIQMClient.submit` or :meth:`AsyncIQMClient.job`. The poller
+    fills in its state; results are fetched once and cached.
+
+    Attributes:
+        id: the server's job id (a UUID string).
+    """
+
+    def __init__(self, job_id: str, server: JobServer, *, first_poll_at: float = 0.0) -> None:
+        self.id = job_id
+        self._server = server
+        # Poll schedule, owned by the poller.
+        self._next_poll_at = first_poll_at
+        self._polls_done = 0
+        self._fault_streak = 0  # transient poll faults in a row, for their backoff
+        self._scheduled = False
+        self._in_flight = False
+        self._waiters = 0
+        # What is known.
+        self._last_status: RunStatus | None = None
+        self._result: RunResult | None = None
+        self._error: IQMError | None = None  # a final outcome (failed, aborted)
+        self._poll_error: IQMError | None = None  # a non-transient poll fault, for current waits
+        self._counts: RunCounts | None = None
+        self._warned = False
+        self._done: anyio.Event | None = None
+        self._listeners: set[MemoryObjectSendStream[Job]] = set()
+        self.finished_at: float | None = None
+        """Clock time (``anyio.current_time()``) when the client learnt the job's outcome."""
+
+    def __repr__(self) -> str:
+        status = self._last_status.status.value if self._last_status else "not polled"
+        return f"Job(id={self.id!r}, status={status!r})"
+
+    # --- state set by the poller --------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        """True once the job's outcome (result, failure or abort) is known here."""
+        return self._result is not None or self._error is not None
+
+    @property
+    def last_status(self) -> Status | None:
+        """The last status seen, without a request (``None`` before the first poll)."""
+        return self._last_status.status if self._last_status else None
+
+    def _done_event(self) -> anyio.Event:
+        if self._done is None:
+            self._done = anyio.Event()
+        return self._done
+
+    def _record_status(self, status: RunStatus) -> None:
+        self._last_status = status
+
+    def _finish(self, result: RunResult | None, error: IQMError | None) -> None:
+        """The job ended: keep its result or its outcome error, wake every waiter."""
+        self._result = result
+        self._error = error
+        self.finished_at = anyio.current_time()
+        self._wake()
+
+    def _fail_waits(self, error: IQMError) -> None:
+        """Polling hit a non-transient fault (e.g. 404): end the current waits with it."""
+        self._poll_error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        self._done_event().set()
+        for stream in list(self._listeners):
+            try:
+                stream.send_nowait(self)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.WouldBlock):
+                self._listeners.discard(stream)
+
+    def _begin_wait(self) -> None:
+        if self._waiters == 0 and self._poll_error is not None and not self.done:
+            # A fresh wait after a poll fault starts over.
+            self._poll_error = None
+            self._done = None
+        self._waiters += 1
+        self._server.watch(self)
+
+    def _end_wait(self) -> None:
+        self._waiters -= 1
+        self._server.unwatch(self)
+
+    def _raise_outcome(self) -> RunResult:
+        if self._error is not None:
+            raise self._error
+        if self._result is None:
+            assert self._poll_error is not None
+            raise self._poll_error
+        if self._result.warnings and not self._warned:
+            self._warned = True
+            for text in self._result.warnings:
+                warnings.warn(ServerWarning(f"Job {self.id}: {text}"), stacklevel=3)
+        return self._result
+
+    # --- public API ---------------------------------------------------------------------------
+
+    async def status(self) -> RunStatus:
+        """The job's status now: one status request (none once the outcome is known)."""
+        if self.done and self._last_status is not None:
+            return self._last_status
+        status = await self._server.fetch_status(self.id)
+        self._record_status(status)
+        return status
+
+    async def wait(self, timeout: float | None = None) -> Status:  # noqa: ASYNC109
+        """Wait until the job ends and return its final status (``ready``, ``failed``, ...).
+
+        Does not raise for a failed or aborted job; :meth:`result` does.
+
+        Args:
+            timeout: seconds to wait at most (default: no limit).
+
+        Raises:
+            JobTimeoutError: the job did not end within ``timeout``; it goes on and can be
+                waited for again.
+        """
+        await self._wait_done(timeout)
+        if self._result is not None:
+            return self._result.status
+        if isinstance(self._error, JobAbortedError):
+            return Status(self._error.status)
+        return Status.FAILED
+
+    async def result(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 - the wait's own deadline, see below
+        abort_on_cancel: bool = False,
+    ) -> RunResult:
+        """Wait for the job and return its result (fetched once, then cached).
+
+        Server warnings on the result are re-emitted once as :class:`ServerWarning`.
+
+        Args:
+            timeout: seconds to wait at most (default: no limit).
+            abort_on_cancel: if the waiting task is cancelled, also abort the job on the
+                server (in a shielded scope of at most :data:`ABORT_GRACE_S` seconds).
+
+        Raises:
+            JobFailedError: the job failed; the message is the server's.
+            JobAbortedError: the job was aborted or deleted.
+            JobTimeoutError: the job did not end within ``timeout``; it goes on.
+        """
+        try:
+            await self._wait_done(timeout)
+        except anyio.get_cancelled_exc_class():
+            if abort_on_cancel and not self.done:
+                with anyio.move_on_after(ABORT_GRACE_S, shield=True):
+                    try:
+                        await self._server.send_abort(self.id)
+                    except IQMError as exc:
+                        logger.warning(
+                            "Could not abort job %s after cancellation: %s", self.id, exc
+                        )
+            raise
+        return self._raise_outcome()
+
+    async def counts(self) -> RunCounts:
+        """Wait for the job (no time limit) and return its histograms, fetched once.
+
+        Raises:
+            JobFailedError, JobAbortedError: as :meth:`result`.
+        """
+        if self._counts is None:
+            await self._wait_done(None)
+            self._raise_outcome()
+            self._counts = await self._server.fetch_counts(self.id)
+        return self._counts
+
+    async def abort(self) -> None:
+        """Ask the server to abort the job. Waits then end with :class:`JobAbortedError`.
+
+        Raises:
+            ConflictError or another APIStatusError: the server refused, e.g. because the
+                job has already finished.
+        """
+        await self._server.send_abort(self.id)
+
+    async def _wait_done(self, timeout: float | None) -> None:  # noqa: ASYNC109
+        if self.done:
+            return
+        if timeout is not None and (math.isnan(timeout) or timeout < 0):
+            raise ConfigurationError(f"timeout must be None or >= 0 seconds, got {timeout!r}")
+        started = anyio.current_time()
+        self._begin_wait()
+        try:
+            with anyio.move_on_after(timeout):
+                await self._done_event().wait()
+        finally:
+            self._end_wait()
+        if self.done:
+            return
+        if self._poll_error is not None:
+            raise self._poll_error
+        raise JobTimeoutError(
+            self.id,
+            anyio.current_time() - started,
+            self.last_status.value if self.last_status else None,
+        )

@@ -1,0 +1,269 @@
+"""Decisions without I/O: when to retry a request, how long to wait, when to poll a job.
+
+Everything here is a plain value or a plain function, tested without an event loop. The
+async code in ``client`` and ``jobs`` only sends, sleeps and waits on what these decide.
+
+- :class:`RetryPolicy`: which failures are retried, for reads and for job submissions, and
+  the delay before the next attempt (``Retry-After`` capped, else exponential backoff with
+  jitter).
+- :class:`PollPolicy`: each waiting job's next poll time (fast at first, backing off to a cap)
+  and the client-wide cap on polls per second.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_RETRY_STATUSES",
+    "SUBMIT_RETRY_STATUSES",
+    "Failure",
+    "FailureKind",
+    "PollPolicy",
+    "RetryPolicy",
+    "next_poll_slot",
+    "parse_retry_after",
+]
+
+DEFAULT_RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+"""Statuses after which a read (GET) is tried again."""
+
+SUBMIT_RETRY_STATUSES = frozenset({429, 503})
+"""Statuses that prove a submission was refused unprocessed, so resending cannot duplicate it."""
+
+
+class FailureKind(str, Enum):
+    """How one HTTP attempt failed."""
+
+    CONNECT = "connect"
+    """No connection was made (or none was free): the request never left the client."""
+    TIMEOUT = "timeout"
+    """The request was (maybe partly) sent and no answer came in time."""
+    DROPPED = "dropped"
+    """The connection broke after the request was sent, before a complete answer."""
+    STATUS = "status"
+    """The server answered with an error status."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed HTTP attempt, reduced to what the retry decision needs.
+
+    Attributes:
+        kind: how the attempt failed.
+        status_code: the HTTP status for :attr:`FailureKind.STATUS`, else ``None``.
+        retry_after_s: the server's ``Retry-After`` in seconds, when it sent one.
+    """
+
+    kind: FailureKind
+    status_code: int | None = None
+    retry_after_s: float | None = None
+
+
+def parse_retry_after(value: str | None, *, now_epoch_s: float) -> float | None:
+    """Read a ``Retry-After`` header: delta seconds or an HTTP date, as seconds from now.
+
+    Returns ``None`` for a missing or unreadable value; a date in the past gives ``0.0``.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        seconds = moment.timestamp() - now_epoch_s
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How requests are retried. All times in seconds.
+
+    Reads (GET, and the idempotent abort) are retried on connection errors, timeouts,
+    dropped connections and on ``retry_statuses``. A job submission is retried only when the
+    server cannot have acted on it: a connection error, or a status in
+    ``submit_retry_statuses`` (refused unprocessed). Any other submit failure is reported as
+    possibly submitted, never resent.
+
+    Attributes:
+        max_attempts: attempts per call, the first included (default 5). Waiting for a job
+            whose id is known is not bounded by this: it retries until its own deadline.
+        initial_backoff_s: delay before the second attempt (default 0.25 s).
+        backoff_multiplier: growth of the delay per attempt (default 2).
+        max_backoff_s: cap of the exponential delay (default 8 s).
+        jitter_fraction: the delay is drawn uniformly within +- this fraction (default 0.25),
+            so many clients refused at once do not come back at once.
+        max_retry_after_s: cap on a server's ``Retry-After`` (default 30 s).
+        retry_statuses: statuses a read is retried on (default 408, 429, 502, 503, 504).
+        submit_retry_statuses: statuses a submit is retried on (default 429, 503).
+    """
+
+    max_attempts: int = 5
+    initial_backoff_s: float = 0.25
+    backoff_multiplier: float = 2.0
+    max_backoff_s: float = 8.0
+    jitter_fraction: float = 0.25
+    max_retry_after_s: float = 30.0
+    retry_statuses: frozenset[int] = field(default=DEFAULT_RETRY_STATUSES)
+    submit_retry_statuses: frozenset[int] = field(default=SUBMIT_RETRY_STATUSES)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or self.max_attempts < 1:
+            raise ConfigurationError(
+                f"RetryPolicy.max_attempts must be an int >= 1, got {self.max_attempts!r}"
+            )
+        for name in ("initial_backoff_s", "max_backoff_s", "max_retry_after_s"):
+            value = getattr(self, name)
+            if not value >= 0 or math.isinf(value):
+                raise ConfigurationError(
+                    f"RetryPolicy.{name} must be a finite number >= 0 seconds, got {value!r}"
+                )
+        if not self.backoff_multiplier >= 1:
+            raise ConfigurationError(
+                f"RetryPolicy.backoff_multiplier must be >= 1, got {self.backoff_multiplier!r}"
+            )
+        if not 0 <= self.jitter_fraction <= 1:
+            raise ConfigurationError(
+                f"RetryPolicy.jitter_fraction must be within [0, 1], got {self.jitter_fraction!r}"
+            )
+        unsafe = set(self.submit_retry_statuses) - set(SUBMIT_RETRY_STATUSES)
+        if unsafe:
+            raise ConfigurationError(
+                "RetryPolicy.submit_retry_statuses may only contain "
+                f"{sorted(SUBMIT_RETRY_STATUSES)}: after {sorted(unsafe)} the server may have "
+                "created the job, and resending could run it twice."
+            )
+
+    def is_transient(self, failure: Failure) -> bool:
+        """True if a read that failed like this may succeed when tried again."""
+        if failure.kind is FailureKind.STATUS:
+            return failure.status_code in self.retry_statuses
+        return True
+
+    def submit_retryable(self, failure: Failure) -> bool:
+        """True if a submission that failed like this provably did not reach the job queue."""
+        if failure.kind is FailureKind.CONNECT:
+            return True
+        return failure.kind is FailureKind.STATUS and (
+            failure.status_code in self.submit_retry_statuses
+        )
+
+    def submit_uncertain(self, failure: Failure) -> bool:
+        """True if a failed submission may have created a job (so it must not be resent).
+
+        Timeouts, dropped connections and 5xx answers other than 503 leave that open.
+        A connection error, a 429/503 refusal or another 4xx answer prove it did not.
+        """
+        if failure.kind is FailureKind.CONNECT:
+            return False
+        if failure.kind is FailureKind.STATUS:
+            code = failure.status_code or 0
+            return code >= 500 and code not in self.submit_retry_statuses
+        return True
+
+    def should_retry(self, failure: Failure, attempt: int, *, submit: bool = False) -> bool:
+        """Decide whether to make attempt ``attempt + 1`` after ``failure`` on attempt ``attempt``.
+
+        ``attempt`` counts from 1. ``submit=True`` applies the submission rule.
+        """
+        if attempt >= self.max_attempts:
+            return False
+        return self.submit_retryable(failure) if submit else self.is_transient(failure)
+
+    def backoff_s(self, attempt: int, random_unit: float) -> float:
+        """Exponential delay after attempt ``attempt`` (from 1), jittered by ``random_unit``.
+
+        ``random_unit`` is a number in [0, 1) (pass ``random.random()``); 0.5 means no jitter.
+        """
+        base = self.initial_backoff_s * self.backoff_multiplier ** max(0, attempt - 1)
+        base = min(base, self.max_backoff_s)
+        return max(0.0, base * (1.0 + self.jitter_fraction * (2.0 * random_unit - 1.0)))
+
+    def delay_s(self, failure: Failure, attempt: int, random_unit: float) -> float:
+        """Seconds to wait before the next attempt: the capped ``Retry-After`` if the server
+        sent one, else :meth:`backoff_s`."""
+        if failure.retry_after_s is not None:
+            return min(failure.retry_after_s, self.max_retry_after_s)
+        return self.backoff_s(attempt, random_unit)
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """When to poll a job's status while someone waits for it. All times in seconds.
+
+    Each waiting job has its own next poll time: the first poll comes ``initial_interval_s``
+    after the submit, and each further interval is ``backoff_factor`` times the previous, up
+    to ``max_interval_s``. Jobs nobody waits for are not polled. Whatever the number of jobs,
+    the client starts at most ``max_polls_per_s`` status polls per second.
+
+    Attributes:
+        initial_interval_s: delay of the first poll (default 0.05 s).
+        backoff_factor: growth of the interval per poll (default 1.5).
+        max_interval_s: the longest interval between two polls of one job (default 2 s).
+        max_polls_per_s: client-wide cap on status polls per second (default 50;
+            ``math.inf`` for no cap).
+    """
+
+    initial_interval_s: float = 0.05
+    backoff_factor: float = 1.5
+    max_interval_s: float = 2.0
+    max_polls_per_s: float = 50.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.initial_interval_s <= self.max_interval_s or math.isinf(
+            self.max_interval_s
+        ):
+            raise ConfigurationError(
+                "PollPolicy needs 0 <= initial_interval_s <= max_interval_s < inf, got "
+                f"{self.initial_interval_s!r} and {self.max_interval_s!r}"
+            )
+        if not self.backoff_factor >= 1:
+            raise ConfigurationError(
+                f"PollPolicy.backoff_factor must be >= 1, got {self.backoff_factor!r}"
+            )
+        if not self.max_polls_per_s > 0:
+            raise ConfigurationError(
+                f"PollPolicy.max_polls_per_s must be > 0 (math.inf for no cap), "
+                f"got {self.max_polls_per_s!r}"
+            )
+
+    @property
+    def min_spacing_s(self) -> float:
+        """The shortest time between the starts of two polls of this client."""
+        return 1.0 / self.max_polls_per_s
+
+    def interval_s(self, polls_done: int) -> float:
+        """The wait before the next poll of a job that has been polled ``polls_done`` times."""
+        exponent = max(0, polls_done)
+        # Past ~60 doublings the cap has long been reached; avoid float overflow.
+        if exponent > 60:
+            return self.max_interval_s
+        return min(self.max_interval_s, self.initial_interval_s * self.backoff_factor**exponent)
+
+    def next_poll_at(self, now_s: float, polls_done: int) -> float:
+        """The time of a job's next poll, given the clock now and its polls so far."""
+        return now_s + self.interval_s(polls_done)
+
+
+def next_poll_slot(due_s: float, last_start_s: float | None, min_spacing_s: float) -> float:
+    """The earliest time a poll due at ``due_s`` may start under the global rate cap.
+
+    Starts are spaced at least ``min_spacing_s`` apart, so any one-second window (half open)
+    holds at most ``1 / min_spacing_s`` of them.
+    """
+    if last_start_s is None:
+        return due_s
+    return max(due_s, last_start_s + min_spacing_s)
