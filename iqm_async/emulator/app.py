@@ -1,0 +1,277 @@
+"""The emulator's HTTP face: the V1 routes of PROTOCOL.md at the server root.
+
+Handlers take the bare ``Request`` and return prebuilt JSON ``Response`` objects: no
+per-request pydantic response validation, so the emulator stays far faster than the clients
+it is used to measure. Choices where PROTOCOL.md leaves room:
+
+- submit answers ``201`` with ``{"id": ...}``; every refused request (bad JSON, schema errors,
+  limits, anything the chip cannot run) is ``400 {"detail": "<field>: <problem>"}``;
+- abort of a job that already ended is ``409 {"detail": ...}`` (only 200 means success to
+  iqm-client); unknown jobs and calibration sets are ``404 {"detail": ...}``;
+- a missing, bad or expired bearer token (with ``require_auth``) is ``401 {"detail": ...}``
+  with ``WWW-Authenticate: Bearer`` on job and architecture routes; health, about,
+  client-libraries, the auth server and ``/_emulator/*`` stay open.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+from uuid import UUID
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.types import ASGIApp
+
+from .config import EmulatorConfig
+from .core import COCOS_VERSION, Emulator, JobRecord
+from .middleware import EmulatorMiddleware
+from .tokens import AuthFailure
+from .validation import RequestRejected
+
+__all__ = ["CLIENT_LIBRARIES", "create_app"]
+
+TOKEN_PATH = "/realms/cortex/protocol/openid-connect/token"
+LOGOUT_PATH = "/realms/cortex/protocol/openid-connect/logout"
+
+CLIENT_LIBRARIES: dict[str, dict[str, str]] = {
+    "iqm-client": {
+        "name": "IQM Client",
+        "package_name": "iqm-client",
+        "repo_url": "https://github.com/iqm-finland/iqm-client",
+        "package_url": "https://pypi.org/project/iqm-client/",
+        "min": "20.0",
+        "max": "23.0",
+    },
+}
+"""Versions the emulator declares compatible: iqm-client 22.x raises no warning."""
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _raw_json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+def _detail(status: int, detail: str) -> Response:
+    return _json(status, {"detail": detail})
+
+
+def _form(body: bytes) -> dict[str, str]:
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {key: values[-1] for key, values in parsed.items()}
+
+
+class _EmulatorApp(FastAPI):
+    """FastAPI with :class:`EmulatorMiddleware` outside everything else."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return EmulatorMiddleware(
+            super().build_middleware_stack(), self.state.emulator, self.router.routes
+        )
+
+
+def create_app(
+    config: EmulatorConfig | None = None, *, emulator: Emulator | None = None
+) -> FastAPI:
+    """The emulator as a bare ASGI app (FastAPI), ready for uvicorn or ``httpx.ASGITransport``.
+
+    No lifespan events are needed: everything is set up here, so in-process tests just work.
+    ``app.state.emulator`` is the :class:`Emulator` (``stats()``, ``reset_stats()``,
+    ``job_record(job_id)``, ``config``).
+
+    Args:
+        config: the settings (default ``EmulatorConfig()``); ignored if ``emulator`` is given.
+        emulator: an existing emulator (e.g. one built with a fake clock in tests).
+    """
+    em = emulator or Emulator(config)
+    app = _EmulatorApp(
+        title="iqm_async IQM emulator",
+        version=COCOS_VERSION,
+        description="A local IQM server speaking the V1 (CoCoS) protocol.",
+    )
+    app.state.emulator = em
+    needs_auth = em.config.require_auth
+    arch = em.architecture
+
+    def refused(request: Request) -> Response | None:
+        if not needs_auth:
+            return None
+        problem = em.tokens.check_bearer(request.headers.get("authorization"))
+        if problem is None:
+            return None
+        return _json(401, {"detail": problem}, {"WWW-Authenticate": "Bearer"})
+
+    def find_job(request: Request) -> JobRecord | Response:
+        job_id = request.path_params["job_id"]
+        job = em.jobs.get(job_id)
+        if job is None:
+            return _detail(404, f"Job '{job_id}' not found; check the job id")
+        return job
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return _detail(422, "; ".join(parts))
+
+    @app.post("/jobs", status_code=201)
+    async def submit_job(request: Request) -> Response:
+        """Submit a batch of circuits (a RunRequest); answers ``{"id": job_id}``."""
+        if (denied := refused(request)) is not None:
+            return denied
+        body = await request.body()
+        try:
+            job = em.submit(body)
+        except RequestRejected as exc:
+            return _detail(400, exc.detail)
+        return _json(201, {"id": job.job_id})
+
+    @app.get("/jobs/{job_id}")
+    async def get_job(request: Request) -> Response:
+        """The full result: status, measurements when ready, message, metadata."""
+        if (denied := refused(request)) is not None:
+            return denied
+        job = find_job(request)
+        if isinstance(job, Response):
+            return job
+        if job.final_body is not None:
+            return _raw_json(job.final_body)
+        status = await em.observe(job)
+        body = json.dumps(em.result_body(job, status), separators=(",", ":")).encode()
+        if status.is_terminal:
+            job.final_body = body  # a finished job's reply never changes
+        return _raw_json(body)
+
+    @app.get("/jobs/{job_id}/status")
+    async def get_job_status(request: Request) -> Response:
+        """``{"status", "message", "warnings"}``."""
+        if (denied := refused(request)) is not None:
+            return denied
+        job = find_job(request)
+        if isinstance(job, Response):
+            return job
+        status = await em.observe(job)
+        message = job.message if status.value == "failed" else None
+        return _json(200, {"status": status.value, "message": message, "warnings": None})
+
+    @app.get("/jobs/{job_id}/counts")
+    async def get_job_counts(request: Request) -> Response:
+        """``{"status", "counts_batch"}``; ``counts_batch`` only once the job is ready."""
+        if (denied := refused(request)) is not None:
+            return denied
+        job = find_job(request)
+        if isinstance(job, Response):
+            return job
+        status = await em.observe(job)
+        return _json(200, em.counts_body(job, status))
+
+    @app.post("/jobs/{job_id}/abort")
+    async def abort_job(request: Request) -> Response:
+        """Abort a pending job (200); a job that already ended gives 409."""
+        if (denied := refused(request)) is not None:
+            return denied
+        job = find_job(request)
+        if isinstance(job, Response):
+            return job
+        previous = em.abort(job)
+        if previous.is_terminal:
+            return _detail(
+                409,
+                f"Job '{job.job_id}' is already '{previous.value}'; only pending jobs can be "
+                "aborted",
+            )
+        return _json(200, {})
+
+    @app.get("/quantum-architecture")
+    async def quantum_architecture(request: Request) -> Response:
+        """The old quantum architecture (``{"quantum_architecture": {...}}``)."""
+        if (denied := refused(request)) is not None:
+            return denied
+        return _raw_json(arch.quantum_architecture_json)
+
+    @app.get("/api/v1/calibration/{calibration_set_id}/gates")
+    async def calibrated_gates(request: Request) -> Response:
+        """The dynamic quantum architecture of ``default`` or of a calibration set UUID."""
+        if (denied := refused(request)) is not None:
+            return denied
+        wanted = request.path_params["calibration_set_id"]
+        if wanted != "default":
+            try:
+                known = UUID(wanted) == arch.dqa.calibration_set_id
+            except ValueError:
+                known = False
+            if not known:
+                return _detail(
+                    404,
+                    f"Calibration set '{wanted}' not found; use 'default' or "
+                    f"{arch.calibration_set_id}",
+                )
+        return _raw_json(arch.dqa_json)
+
+    @app.get("/info/client-libraries")
+    async def client_libraries() -> Response:
+        """Client versions this server supports."""
+        return _json(200, CLIENT_LIBRARIES)
+
+    @app.get("/health")
+    async def health() -> Response:
+        """Liveness."""
+        return _json(200, {"status": "ok"})
+
+    @app.get("/about")
+    async def about() -> Response:
+        """What this server is."""
+        return _json(
+            200,
+            {
+                "name": "iqm_async emulator",
+                "cocos_version": COCOS_VERSION,
+                "architecture": arch.name,
+                "calibration_set_id": arch.calibration_set_id,
+                "iqm_server": False,
+            },
+        )
+
+    @app.post(TOKEN_PATH)
+    async def token(request: Request) -> Response:
+        """OIDC token endpoint: ``password`` and ``refresh_token`` grants, form-encoded."""
+        form = _form(await request.body())
+        grant = form.get("grant_type", "")
+        em.counters.token_requests[grant or "missing"] += 1
+        try:
+            _, reply = em.tokens.token(form)
+        except AuthFailure as exc:
+            return _json(exc.status, exc.body())
+        return _json(200, reply, {"Cache-Control": "no-store"})
+
+    @app.post(LOGOUT_PATH)
+    async def logout(request: Request) -> Response:
+        """End the session of a refresh token (204)."""
+        form = _form(await request.body())
+        em.counters.logouts += 1
+        try:
+            em.tokens.logout(form)
+        except AuthFailure as exc:
+            return _json(exc.status, exc.body())
+        return Response(status_code=204)
+
+    @app.get("/_emulator/stats")
+    async def stats() -> Response:
+        """Request, response, job, token and fault counters (never counted themselves)."""
+        return _json(200, em.stats())
+
+    @app.post("/_emulator/reset-stats")
+    async def reset_stats() -> Response:
+        """Zero the counters; the job store is kept."""
+        em.reset_stats()
+        return _json(200, em.stats())
+
+    return app

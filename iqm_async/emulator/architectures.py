@@ -1,0 +1,123 @@
+"""The chips the emulator can pretend to be, loaded once at start-up (no per-request disk I/O).
+
+Built in (JSON files in ``data/``, in the dynamic-architecture (DQA) format):
+
+- ``garnet``: 20 qubits QB1..QB20 on IQM Garnet's square-lattice coupling map (30 cz pairs).
+- ``star``: 5 qubits, QB3 in the centre coupled to QB1, QB2, QB4 and QB5.
+- ``star-resonator``: 5 qubits around a computational resonator ``COMP_R`` (cz and move
+  between each qubit and the resonator), for MOVE tests.
+
+Any other value is a path to a JSON file in the DQA format. It may carry an extra
+``readout_errors`` object, ``{qubit: [P(read 1 | 0), P(read 0 | 1)]}``, which the emulator
+uses when readout noise is on (DQA readers ignore the extra key).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..models import DynamicQuantumArchitecture
+
+__all__ = ["BUILTIN_ARCHITECTURES", "Architecture", "load_architecture"]
+
+BUILTIN_ARCHITECTURES = {
+    "garnet": "garnet.json",
+    "star": "star.json",
+    "star-resonator": "star_resonator.json",
+}
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One emulated chip: its DQA, readout-error figures, and the replies derived from them.
+
+    Attributes:
+        name: ``garnet``, ``star``, ``star-resonator`` or the JSON file's stem.
+        dqa: the dynamic quantum architecture of the (single) calibration set.
+        readout_errors: ``{qubit: (P(read 1 | 0), P(read 0 | 1))}``; empty if not given.
+        dqa_json: the DQA reply body, serialised once.
+        quantum_architecture_json: the old ``quantum-architecture`` reply, serialised once.
+    """
+
+    name: str
+    dqa: DynamicQuantumArchitecture
+    readout_errors: dict[str, tuple[float, float]]
+    dqa_json: bytes
+    quantum_architecture_json: bytes
+
+    @property
+    def calibration_set_id(self) -> str:
+        """The calibration set id as a string (a real UUID, as clients cache by it)."""
+        return str(self.dqa.calibration_set_id)
+
+    @property
+    def components(self) -> frozenset[str]:
+        """Qubits and computational resonators."""
+        return frozenset(self.dqa.qubits) | frozenset(self.dqa.computational_resonators)
+
+
+def _old_quantum_architecture(name: str, dqa: DynamicQuantumArchitecture) -> dict[str, Any]:
+    operations: dict[str, list[list[str]]] = {
+        gate: [list(locus) for locus in dqa.loci(gate)] for gate in dqa.gates
+    }
+    operations["barrier"] = []
+    return {
+        "quantum_architecture": {
+            "name": name,
+            "operations": operations,
+            "qubits": [*dqa.qubits, *dqa.computational_resonators],
+            "qubit_connectivity": [list(pair) for pair in dqa.couplings],
+        }
+    }
+
+
+def _from_json(name: str, raw: dict[str, Any]) -> Architecture:
+    readout = {
+        qubit: (float(pair[0]), float(pair[1]))
+        for qubit, pair in (raw.pop("readout_errors", None) or {}).items()
+    }
+    dqa = DynamicQuantumArchitecture.model_validate(raw)
+    body = dqa.model_dump(mode="json")
+    return Architecture(
+        name=name,
+        dqa=dqa,
+        readout_errors=readout,
+        dqa_json=json.dumps(body, separators=(",", ":")).encode(),
+        quantum_architecture_json=json.dumps(
+            _old_quantum_architecture(name, dqa), separators=(",", ":")
+        ).encode(),
+    )
+
+
+def load_architecture(arch: str) -> Architecture:
+    """Load a built-in architecture by name, or a DQA JSON file by path.
+
+    Raises:
+        ConfigurationError: unknown name, unreadable file, or not a valid DQA.
+    """
+    builtin = BUILTIN_ARCHITECTURES.get(arch)
+    try:
+        if builtin is not None:
+            data = resources.files(__package__).joinpath("data")
+            text = data.joinpath(builtin).read_text("utf-8")
+            name = arch
+        else:
+            path = Path(arch)
+            text = path.read_text("utf-8")
+            name = path.stem
+        return _from_json(name, json.loads(text))
+    except FileNotFoundError as exc:
+        raise ConfigurationError(
+            f"Unknown emulator architecture '{arch}': use one of "
+            f"{', '.join(BUILTIN_ARCHITECTURES)} or the path of a DQA JSON file."
+        ) from exc
+    except (OSError, ValueError) as exc:  # json and pydantic errors are ValueErrors
+        raise ConfigurationError(
+            f"Cannot load emulator architecture from '{arch}': {exc}. The file must hold a "
+            "dynamic quantum architecture (calibration_set_id, qubits, gates)."
+        ) from exc

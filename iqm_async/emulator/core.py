@@ -1,0 +1,265 @@
+"""The emulator's state: architecture, job store, queue, tokens, faults and counters.
+
+Everything here runs on the event loop except the simulation of big circuits, which goes to
+a worker thread once per job. Routes (``app.py``) only translate HTTP to these methods.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import numpy as np
+
+from ..models import Circuit, RunRequest, Status
+from .architectures import Architecture, load_architecture
+from .config import EmulatorConfig
+from .faults import FaultPlan
+from .queue import JobTimes, QpuQueue, status_at
+from .simulator import SimulationError, simulate
+from .stats import DuplicateDetector, StatsCounters
+from .tokens import TokenIssuer
+from .validation import batch_failure, parse_run_request, validate_run_request
+
+__all__ = ["COCOS_VERSION", "Emulator", "JobRecord"]
+
+COCOS_VERSION = "30.2.0-emulated"
+# Circuits touching more qubits than this are simulated in a worker thread so that one big
+# simulation does not stall every other request.
+_INLINE_SIMULATION_QUBITS = 12
+_JOB_FAILURE_MESSAGE = (
+    "Job execution failed on the QPU (emulated failure, job_fail_rate={rate}). "
+    "Submit the job again."
+)
+
+
+@dataclass(eq=False)
+class JobRecord:
+    """One job as the emulator stores it.
+
+    Attributes:
+        job_id: the UUID string returned by submit.
+        request: the parsed run request (echoed in ``metadata.request``).
+        circuits: the circuits with the qubit mapping applied (physical names).
+        times: the job's schedule; its status is computed from it.
+        seed: seeds this job's measurement results.
+        message: why the job failed (``None`` unless it fails).
+        measurements: per-circuit results, filled once when the job is first seen ready.
+    """
+
+    job_id: str
+    request: RunRequest
+    circuits: list[Circuit]
+    times: JobTimes
+    seed: int
+    message: str | None = None
+    measurements: list[dict[str, list[list[int]]]] | None = None
+    final_body: bytes | None = None
+    simulation_lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+
+class Emulator:
+    """A local IQM server's brain. Build it with :func:`iqm_async.emulator.create_app`.
+
+    Args:
+        config: the settings; defaults to :class:`EmulatorConfig()`.
+        clock: monotonic seconds (``time.monotonic`` or a fake clock in tests); job timing
+            and token expiry follow it.
+    """
+
+    def __init__(
+        self, config: EmulatorConfig | None = None, *, clock: Callable[[], float] | None = None
+    ) -> None:
+        self.config = config or EmulatorConfig()
+        self.architecture: Architecture = load_architecture(self.config.arch)
+        self.clock = clock or time.monotonic
+        self._wall_offset = time.time() - self.clock()
+        seed = self.config.seed
+        self._id_rng = random.Random(seed)
+        self._job_rng = random.Random(None if seed is None else seed + 1)
+        self.faults = FaultPlan(self.config, random.Random(None if seed is None else seed + 2))
+        self.jobs: dict[str, JobRecord] = {}
+        self.queue = QpuQueue(parallel=self.config.parallel)
+        self.tokens = TokenIssuer(
+            username=self.config.username,
+            password=self.config.password,
+            token_seconds=self.config.token_seconds,
+            wall_clock=self.wall_time,
+        )
+        self.counters = StatsCounters()
+        self.duplicates = DuplicateDetector()
+        self.open_connections: Callable[[], int] | None = None
+        """Set by the runner when it serves the app, so stats can report live connections."""
+
+    def wall_time(self, clock_time: float | None = None) -> float:
+        """Seconds since the epoch for a clock time (default: now)."""
+        return (self.clock() if clock_time is None else clock_time) + self._wall_offset
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    def submit(self, body: bytes) -> JobRecord:
+        """Validate a submit body and create the job.
+
+        Raises:
+            RequestRejected: the 400 detail for a request the server refuses.
+        """
+        now = self.clock()
+        request = parse_run_request(body)
+        circuits = validate_run_request(request, self.architecture, max_shots=self.config.max_shots)
+        # Count duplicates only among accepted submits: a rejected body created no job.
+        if self.duplicates.seen_recently(body, now):
+            self.counters.duplicate_submissions += 1
+        message = batch_failure(circuits)
+        fails = message is None and self._job_rng.random() < self.config.job_fail_rate
+        if fails:
+            message = _JOB_FAILURE_MESSAGE.format(rate=self.config.job_fail_rate)
+        times = self.queue.schedule(
+            now,
+            self.config.job_duration_s(request.shots),
+            fails=fails,
+            compile_fails=message is not None and not fails,
+        )
+        job_id = str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4))
+        job = JobRecord(job_id, request, circuits, times, self._job_rng.getrandbits(63), message)
+        self.jobs[job_id] = job
+        self.counters.jobs_created += 1
+        return job
+
+    def status(self, job: JobRecord) -> Status:
+        """The job's status now."""
+        return status_at(job.times, self.clock())
+
+    async def observe(self, job: JobRecord) -> Status:
+        """The job's status now, simulating its results first if it just became ready.
+
+        Results are computed once per job with the job's own seed, so they do not depend on
+        the order of requests. A circuit the simulator cannot run makes the job ``failed``.
+        """
+        status = self.status(job)
+        if status is not Status.READY or job.measurements is not None:
+            return status
+        async with job.simulation_lock:
+            if job.measurements is None and job.message is None:
+                big = max(len(c.qubits) for c in job.circuits) > _INLINE_SIMULATION_QUBITS
+                try:
+                    if big:
+                        job.measurements = await anyio.to_thread.run_sync(self._simulate, job)
+                    else:
+                        job.measurements = self._simulate(job)
+                except SimulationError as exc:
+                    job.message = f"Circuit simulation failed: {exc}"
+                    job.times.fails = True
+        return self.status(job)
+
+    def _simulate(self, job: JobRecord) -> list[dict[str, list[list[int]]]]:
+        rng = np.random.default_rng(job.seed)
+        readout = self.architecture.readout_errors if self.config.readout_noise else None
+        return [simulate(c, job.request.shots, rng, readout) for c in job.circuits]
+
+    def abort(self, job: JobRecord) -> Status:
+        """Abort a pending job; return the status it had (abort only acts on pending ones)."""
+        status = self.status(job)
+        if not status.is_terminal:
+            self.queue.abort(job.times, self.clock())
+        return status
+
+    def job_record(self, job_id: str) -> JobRecord | None:
+        """The stored job (request, schedule, measurements), or ``None``."""
+        return self.jobs.get(job_id)
+
+    # --- replies ------------------------------------------------------------------------
+
+    def _iso(self, clock_time: float) -> str:
+        moment = datetime.fromtimestamp(self.wall_time(clock_time), tz=timezone.utc)
+        return moment.isoformat(timespec="milliseconds")
+
+    def metadata(self, job: JobRecord, now: float) -> dict[str, Any]:
+        """``metadata`` of a result: calibration set, request echo, version, timestamps."""
+        times = job.times
+        steps = [
+            ("job_start", times.submitted),
+            ("compile_start", times.submitted),
+            ("compile_end", times.compile_end),
+            ("submit_start", times.compile_end),
+            ("submit_end", times.compile_end),
+            ("execution_start", times.execution_start),
+            ("execution_end", times.execution_end),
+        ]
+        end = times.job_end
+        if times.fails_at_compile:
+            steps = steps[:3]  # the job never reached the QPU
+        stamps = {name: self._iso(t) for name, t in steps if t <= now and t <= end}
+        if now >= end:
+            stamps["job_end"] = self._iso(end)
+        return {
+            "calibration_set_id": self.architecture.calibration_set_id,
+            "request": job.request.to_wire(),
+            "cocos_version": COCOS_VERSION,
+            "timestamps": stamps,
+        }
+
+    def result_body(self, job: JobRecord, status: Status) -> dict[str, Any]:
+        """The ``GET jobs/{id}`` reply for ``status``."""
+        body: dict[str, Any] = {"status": status.value}
+        if status is Status.READY:
+            body["measurements"] = job.measurements
+        body["message"] = job.message if status is Status.FAILED else None
+        if status is Status.ABORTED:
+            body["message"] = "Job was aborted by the user"
+        body["metadata"] = self.metadata(job, self.clock())
+        body["warnings"] = None
+        return body
+
+    def counts_body(self, job: JobRecord, status: Status) -> dict[str, Any]:
+        """The ``GET jobs/{id}/counts`` reply; ``counts_batch`` only when ready."""
+        body: dict[str, Any] = {"status": status.value}
+        if status is Status.READY and job.measurements is not None:
+            body["counts_batch"] = [
+                counts_of(circuit.measurement_keys, results)
+                for circuit, results in zip(job.circuits, job.measurements, strict=True)
+            ]
+        return body
+
+    # --- observability ------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counters, plus jobs by current status (and live connections when served)."""
+        snapshot = self.counters.snapshot()
+        now = self.clock()
+        by_status: dict[str, int] = {}
+        for job in self.jobs.values():
+            key = status_at(job.times, now).value
+            by_status[key] = by_status.get(key, 0) + 1
+        snapshot["jobs_by_status"] = by_status
+        snapshot["jobs_total"] = len(self.jobs)
+        if self.open_connections is not None:
+            snapshot["open_connections"] = self.open_connections()
+        return snapshot
+
+    def reset_stats(self) -> None:
+        """Zero the counters (the job store is kept)."""
+        self.counters.reset()
+
+
+def counts_of(keys: list[str], results: dict[str, list[list[int]]]) -> dict[str, Any]:
+    """Histogram of one circuit: bits concatenated in ``keys`` order, then qubit order."""
+    if not keys:
+        return {"measurement_keys": [], "counts": {}}
+    matrix = np.concatenate(
+        [np.asarray(results[key], dtype=np.uint8).reshape(len(results[key]), -1) for key in keys],
+        axis=1,
+    )
+    width = matrix.shape[1]
+    text = np.ascontiguousarray(matrix + ord("0")).view(f"S{width}").reshape(-1)
+    values, counts = np.unique(text, return_counts=True)
+    return {
+        "measurement_keys": keys,
+        "counts": {v.decode(): int(c) for v, c in zip(values, counts, strict=True)},
+    }

@@ -1,0 +1,71 @@
+"""Fault injection decisions: which request gets an error, a throttle, a drop (no I/O).
+
+One uniform draw per request picks at most one fault, so the configured rates are exact
+probabilities: ``fail_rate`` (500, 502 or 503, equally likely), then ``throttle_rate`` (429
+with ``Retry-After``), then ``drop_rate`` (connection dropped after the route ran). Draws
+come from a seeded :class:`random.Random`, so a seeded emulator misbehaves repeatably.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .config import EmulatorConfig
+
+__all__ = ["Fault", "FaultPlan"]
+
+ERROR_STATUSES = (500, 502, 503)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected fault: ``kind`` is ``"5xx"``, ``"429"`` or ``"drop"``; ``status`` the code."""
+
+    kind: str
+    status: int = 0
+
+
+_DROP = Fault("drop")
+
+
+class FaultPlan:
+    """Draws the fault (if any) and the extra latency of each request."""
+
+    def __init__(self, config: EmulatorConfig, rng: random.Random) -> None:
+        self._rng = rng
+        self._fail = config.fail_rate
+        self._throttle = config.fail_rate + config.throttle_rate
+        self._drop = self._throttle + config.drop_rate
+        self._latency_s = config.latency_ms / 1000.0
+        self._throttle_fault = Fault("429", 429)
+        self.retry_after_s = config.retry_after_s
+
+    @property
+    def active(self) -> bool:
+        """True when any fault or latency is configured (otherwise nothing is drawn)."""
+        return self._drop > 0.0 or self._latency_s > 0.0
+
+    def draw(self) -> Fault | None:
+        """The fault for the next request, or ``None``."""
+        if self._drop <= 0.0:
+            return None
+        roll = self._rng.random()
+        if roll < self._fail:
+            return Fault("5xx", self._rng.choice(ERROR_STATUSES))
+        if roll < self._throttle:
+            return self._throttle_fault
+        if roll < self._drop:
+            return _DROP
+        return None
+
+    def latency(self) -> float:
+        """Extra latency for the next request in seconds: ``latency_ms`` ±50 % jitter."""
+        if self._latency_s <= 0.0:
+            return 0.0
+        return self._latency_s * self._rng.uniform(0.5, 1.5)
+
+    def retry_after_header(self) -> str:
+        """``Retry-After`` value: whole seconds when integral, else a decimal (e.g. ``0.05``)."""
+        value = self.retry_after_s
+        return str(int(value)) if float(value).is_integer() else f"{value:g}"

@@ -1,0 +1,126 @@
+"""The outermost ASGI layer: request counting, latency and fault injection.
+
+It wraps the whole FastAPI stack (error handling included), so every answer is counted and a
+fault can stand in for any answer. ``/_emulator/*`` passes straight through: never counted,
+never faulted.
+
+A dropped connection is dropped *after* the route ran (a submit may have created its job):
+the route's answer goes to a buffer that is thrown away, then the TCP connection is aborted.
+Under uvicorn (httptools or h11) the ``send`` callable is a bound method of the connection's
+request cycle, whose ``transport`` can be aborted. Anywhere else (``httpx.ASGITransport`` in
+tests) the middleware raises ``httpx.RemoteProtocolError``, which ASGITransport hands to the
+client exactly like a real disconnect.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+import httpx
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .faults import Fault
+
+if TYPE_CHECKING:
+    from .core import Emulator
+
+__all__ = ["EmulatorMiddleware"]
+
+PRIVATE_PREFIX = "/_emulator/"
+_NO_ROUTE = "<no route>"
+# After aborting a transport, uvicorn learns of the lost connection one loop turn later;
+# waiting for it keeps uvicorn from trying to send a 500 on the dead connection.
+_MAX_TURNS_FOR_DISCONNECT = 20
+
+
+def _route_key(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None) or _NO_ROUTE
+    return f"{scope['method']} {path}"
+
+
+async def _swallow(message: Message) -> None:
+    """A ``send`` that discards the answer of a request whose connection will be dropped."""
+
+
+class EmulatorMiddleware:
+    """Counts requests and responses, adds latency and injects faults (see module doc)."""
+
+    def __init__(self, app: ASGIApp, emulator: Emulator, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.emulator = emulator
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(PRIVATE_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        counters = self.emulator.counters
+        counters.requests_total += 1
+        responses = counters.responses_by_status
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                responses[str(message["status"])] += 1
+            await send(message)
+
+        faults = self.emulator.faults
+        fault: Fault | None = None
+        if faults.active:
+            delay = faults.latency()
+            if delay > 0.0:
+                await anyio.sleep(delay)
+            fault = faults.draw()
+        if fault is None:
+            try:
+                await self.app(scope, receive, counting_send)
+            finally:
+                counters.requests_by_route[_route_key(scope)] += 1
+            return
+        counters.faults_injected[fault.kind] += 1
+        if fault.kind == "drop":
+            try:
+                await self.app(scope, receive, _swallow)
+            finally:
+                counters.requests_by_route[_route_key(scope)] += 1
+            await _drop_connection(send)
+            return
+        counters.requests_by_route[self._match_route(scope)] += 1
+        await _send_fault(fault, self.emulator.faults.retry_after_header(), counting_send)
+
+    def _match_route(self, scope: Scope) -> str:
+        """The route template of a request that never reached the router."""
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE:
+                return f"{scope['method']} {getattr(route, 'path', _NO_ROUTE)}"
+        return f"{scope['method']} {_NO_ROUTE}"
+
+
+async def _send_fault(fault: Fault, retry_after: str, send: Send) -> None:
+    headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
+    if fault.kind == "429":
+        detail = f"Too many requests (emulated throttling); retry after {retry_after} s"
+        headers.append((b"retry-after", retry_after.encode()))
+    else:
+        detail = f"Emulated server fault: HTTP {fault.status}; retry later"
+    body = json.dumps({"detail": detail}).encode()
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": fault.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _drop_connection(send: Send) -> None:
+    cycle: Any = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    transport.abort()
+    for _ in range(_MAX_TURNS_FOR_DISCONNECT):
+        if getattr(cycle, "disconnected", True):
+            return
+        await anyio.lowlevel.checkpoint()

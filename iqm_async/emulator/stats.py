@@ -1,0 +1,62 @@
+"""Counters behind ``GET /_emulator/stats`` and the duplicate-submission detector (no I/O)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, deque
+from typing import Any
+
+__all__ = ["DuplicateDetector", "StatsCounters"]
+
+
+class StatsCounters:
+    """Plain counters, incremented on the event loop (no locks needed, no per-request cost
+    beyond a dict update)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        self.requests_total = 0
+        self.requests_by_route: Counter[str] = Counter()
+        self.responses_by_status: Counter[str] = Counter()
+        self.jobs_created = 0
+        self.duplicate_submissions = 0
+        self.token_requests: Counter[str] = Counter({"password": 0, "refresh_token": 0})
+        self.logouts = 0
+        self.faults_injected: Counter[str] = Counter({"5xx": 0, "429": 0, "drop": 0})
+
+    def snapshot(self) -> dict[str, Any]:
+        """The counters as JSON-ready plain dicts."""
+        return {
+            "requests_total": self.requests_total,
+            "requests_by_route": dict(self.requests_by_route),
+            "responses_by_status": dict(self.responses_by_status),
+            "jobs_created": self.jobs_created,
+            "duplicate_submissions": self.duplicate_submissions,
+            "token_requests": dict(self.token_requests),
+            "logouts": self.logouts,
+            "faults_injected": dict(self.faults_injected),
+        }
+
+
+class DuplicateDetector:
+    """Recognises a submit body identical to one received in the last ``window_s`` seconds."""
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        self.window_s = window_s
+        self._last_seen: dict[bytes, float] = {}
+        self._order: deque[tuple[float, bytes]] = deque()
+
+    def seen_recently(self, body: bytes, now: float) -> bool:
+        """Record ``body`` at clock time ``now``; True if it was seen within the window."""
+        while self._order and self._order[0][0] <= now - self.window_s:
+            when, digest = self._order.popleft()
+            if self._last_seen.get(digest) == when:
+                del self._last_seen[digest]
+        digest = hashlib.blake2b(body, digest_size=16).digest()
+        previous = self._last_seen.get(digest)
+        self._last_seen[digest] = now
+        self._order.append((now, digest))
+        return previous is not None and previous > now - self.window_s
