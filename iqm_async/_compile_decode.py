@@ -1,0 +1,93 @@
+"""IQM measurements -> pytket ``BackendResult``, vectorised with numpy (private module).
+
+Columns are placed by the layout's key -> bit table, never by the order of the JSON keys
+(pytket-iqm 0.18 uses that order and so swaps bits when the server sorts keys differently).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import chain
+from typing import Any
+
+import numpy as np
+from pytket.backends.backendresult import BackendResult
+from pytket.circuit import Bit, Circuit
+from pytket.utils.outcomearray import OutcomeArray
+
+from ._compile_translate import MeasurementLayout
+from .errors import InvalidResponseError
+
+
+def _bad(message: str) -> InvalidResponseError:
+    return InvalidResponseError(
+        f"{message}. The server's measurements do not match the circuit that was submitted; "
+        "check that the result belongs to this circuit."
+    )
+
+
+def _column(key: str, shots: Any) -> np.ndarray:
+    """One key's shots as a 1-D uint8 array (each shot must be a list of one bit)."""
+    if isinstance(shots, np.ndarray):
+        array = shots
+    else:
+        # chain + fromiter flattens [[b], [b], ...] without building a 2-D object array first.
+        n_shots = len(shots)
+        try:
+            array = np.fromiter(chain.from_iterable(shots), dtype=np.int64)
+        except (TypeError, ValueError):
+            raise _bad(f"Measurement '{key}' is not a list of shots of integers") from None
+        if array.size != n_shots:
+            raise _bad(f"Measurement '{key}' has {array.size} values for {n_shots} shots")
+    array = array.reshape(len(array), -1) if array.ndim != 1 else array.reshape(-1, 1)
+    if array.shape[1] != 1:
+        raise _bad(f"Measurement '{key}' has {array.shape[1]} bits per shot, expected 1")
+    if array.size and (array.min() < 0 or array.max() > 1):
+        raise _bad(f"Measurement '{key}' has values other than 0 and 1")
+    return array[:, 0].astype(np.uint8)
+
+
+def _ppcirc(ppcirc: Circuit | Mapping[str, Any] | None) -> Circuit | None:
+    if ppcirc is None or isinstance(ppcirc, Circuit):
+        return ppcirc
+    return Circuit.from_dict(dict(ppcirc))
+
+
+def to_backend_result(
+    measurements: Mapping[str, Sequence[Sequence[int]] | np.ndarray],
+    layout: MeasurementLayout,
+    ppcirc: Circuit | Mapping[str, Any] | None = None,
+) -> BackendResult:
+    """Decode one circuit's IQM measurements into a pytket ``BackendResult``.
+
+    Args:
+        measurements: ``key -> shots``, each shot a list of one bit (the server's
+            ``measurements[i]`` for this circuit); key order does not matter.
+        layout: from :func:`measurement_layout` of the circuit that was submitted.
+        ppcirc: the post-processing circuit from :func:`prepare_circuit` (or its dict), or
+            None. Applied by pytket when counts or shots are read.
+
+    Returns:
+        A result with ``c_bits`` set to every bit of the circuit in pytket's order; bits no
+        measurement wrote read 0.
+
+    Raises:
+        InvalidResponseError: keys missing or unexpected, shot counts that differ between
+            keys, or values other than 0 and 1.
+    """
+    bits = [Bit(name, list(index)) for name, index in layout["bits"]]
+    keys: dict[str, int] = layout["keys"]
+    missing = [k for k in keys if k not in measurements]
+    extra = [k for k in measurements if k not in keys]
+    if missing or extra:
+        raise _bad(f"Measurement keys missing: {missing}, unexpected: {extra}")
+    columns = {key: _column(key, shots) for key, shots in measurements.items()}
+    lengths = {len(c) for c in columns.values()}
+    if len(lengths) > 1:
+        raise _bad(f"Measurement keys have different numbers of shots: {sorted(lengths)}")
+    n_shots = lengths.pop() if lengths else 0
+    readouts = np.zeros((n_shots, len(bits)), dtype=np.uint8)
+    for key, values in columns.items():
+        readouts[:, keys[key]] = values
+    shots = OutcomeArray(np.packbits(readouts, axis=-1), len(bits))
+    return BackendResult(shots=shots, c_bits=bits, ppcirc=_ppcirc(ppcirc))

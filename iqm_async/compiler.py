@@ -1,0 +1,48 @@
+"""Native-gate compiler: pytket circuits in, IQM wire circuits out, measurements back.
+
+Pure functions without network I/O::
+
+    compiled = compile_circuits(circuits, architecture_from_dqa(dqa), optimisation_level=2)
+    prepared, ppcirc = prepare_circuit(compiled[0], postprocess=True)
+    wire = to_iqm_circuit(prepared)                  # models.Circuit, qubits named QB<n>
+    layout = measurement_layout(prepared)            # JSON-able, keep it with the job
+    ...                                              # submit wire, get measurements back
+    result = to_backend_result(measurements, layout, ppcirc)   # pytket BackendResult
+
+Qubit names: a translated circuit uses the physical names directly (``node[i]`` ->
+``QB{i+1}``), so it needs no qubit mapping in the run request. Measurement keys are the
+classical bits' names (``"c[0]"``), one single-qubit ``measure`` per bit.
+
+Placement is deterministic: compiling the same circuit twice gives the same circuit, on any
+machine load, in this process or a worker.
+"""
+
+from __future__ import annotations
+
+from ._compile_decode import to_backend_result
+from ._compile_passes import (
+    X_CIRCUIT,
+    architecture_from_dqa,
+    default_compilation_pass,
+    gate_set,
+    prepare_circuit,
+    rebase_pass,
+    required_predicates,
+)
+from ._compile_pool import compile_circuits
+from ._compile_translate import MeasurementLayout, measurement_layout, to_iqm_circuit
+
+__all__ = [
+    "X_CIRCUIT",
+    "MeasurementLayout",
+    "architecture_from_dqa",
+    "compile_circuits",
+    "default_compilation_pass",
+    "gate_set",
+    "measurement_layout",
+    "prepare_circuit",
+    "rebase_pass",
+    "required_predicates",
+    "to_backend_result",
+    "to_iqm_circuit",
+]
