@@ -1,0 +1,205 @@
+"""Retry and poll decisions, and job-status phases: pure functions, no event loop."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from iqm_async.errors import ConfigurationError, JobAbortedError, JobFailedError
+from iqm_async.jobs import JobPhase, job_phase, outcome_error
+from iqm_async.models import RunResult, Status
+from iqm_async.policies import (
+    Failure,
+    FailureKind,
+    PollPolicy,
+    RetryPolicy,
+    next_poll_slot,
+    parse_retry_after,
+)
+
+CONNECT = Failure(FailureKind.CONNECT)
+TIMEOUT = Failure(FailureKind.TIMEOUT)
+DROPPED = Failure(FailureKind.DROPPED)
+
+
+def status(code: int, retry_after: float | None = None) -> Failure:
+    return Failure(FailureKind.STATUS, code, retry_after)
+
+
+# --- Retry-After ------------------------------------------------------------------------------
+
+
+def test_retry_after_seconds_and_dates() -> None:
+    assert parse_retry_after("3", now_epoch_s=0) == 3.0
+    assert parse_retry_after(" 0.5 ", now_epoch_s=0) == 0.5
+    assert parse_retry_after("-4", now_epoch_s=0) == 0.0
+    # 784111777 = Sun, 06 Nov 1994 08:49:37 GMT
+    assert parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now_epoch_s=784111770) == 7.0
+    assert parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now_epoch_s=784111800) == 0.0
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "nan", "inf"])
+def test_retry_after_unreadable_is_none(value: str | None) -> None:
+    assert parse_retry_after(value, now_epoch_s=0) is None
+
+
+# --- what is retried --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure", [CONNECT, TIMEOUT, DROPPED, *map(status, (408, 429, 502, 503, 504))]
+)
+def test_reads_retry_transient_faults(failure: Failure) -> None:
+    assert RetryPolicy().is_transient(failure)
+    assert RetryPolicy().should_retry(failure, 1)
+
+
+@pytest.mark.parametrize("code", [400, 401, 403, 404, 409, 422, 500])
+def test_reads_do_not_retry_other_statuses(code: int) -> None:
+    assert not RetryPolicy().is_transient(status(code))
+    assert not RetryPolicy().should_retry(status(code), 1)
+
+
+def test_submit_retried_only_when_the_server_cannot_have_acted() -> None:
+    policy = RetryPolicy()
+    assert policy.should_retry(CONNECT, 1, submit=True)
+    assert policy.should_retry(status(429), 1, submit=True)
+    assert policy.should_retry(status(503), 1, submit=True)
+    for failure in (TIMEOUT, DROPPED, status(500), status(502), status(504), status(408)):
+        assert not policy.should_retry(failure, 1, submit=True), failure
+
+
+def test_submit_uncertainty() -> None:
+    policy = RetryPolicy()
+    for failure in (TIMEOUT, DROPPED, status(500), status(502), status(504), status(599)):
+        assert policy.submit_uncertain(failure), failure
+    for failure in (CONNECT, status(429), status(503), status(400), status(401), status(404)):
+        assert not policy.submit_uncertain(failure), failure
+
+
+def test_attempts_are_bounded() -> None:
+    policy = RetryPolicy(max_attempts=3)
+    assert policy.should_retry(CONNECT, 2)
+    assert not policy.should_retry(CONNECT, 3)
+    assert not RetryPolicy(max_attempts=1).should_retry(CONNECT, 1)
+
+
+def test_unsafe_submit_statuses_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="run it twice"):
+        RetryPolicy(submit_retry_statuses=frozenset({502}))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_attempts": 0},
+        {"initial_backoff_s": -1.0},
+        {"max_backoff_s": math.inf},
+        {"backoff_multiplier": 0.5},
+        {"jitter_fraction": 1.5},
+        {"max_retry_after_s": math.nan},
+    ],
+)
+def test_bad_retry_policies(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ConfigurationError, match="RetryPolicy"):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+# --- how long to wait -------------------------------------------------------------------------
+
+
+def test_backoff_grows_exponentially_to_a_cap() -> None:
+    policy = RetryPolicy(initial_backoff_s=0.25, backoff_multiplier=2, max_backoff_s=1.0)
+    no_jitter = 0.5
+    assert [policy.backoff_s(n, no_jitter) for n in range(1, 6)] == [0.25, 0.5, 1.0, 1.0, 1.0]
+
+
+def test_jitter_stays_within_its_fraction() -> None:
+    policy = RetryPolicy(initial_backoff_s=1.0, jitter_fraction=0.25)
+    assert policy.backoff_s(1, 0.0) == pytest.approx(0.75)
+    assert policy.backoff_s(1, 0.999999) == pytest.approx(1.25, abs=1e-5)
+
+
+def test_retry_after_wins_and_is_capped() -> None:
+    policy = RetryPolicy(max_retry_after_s=5.0)
+    assert policy.delay_s(status(503, 2.0), 1, 0.9) == 2.0
+    assert policy.delay_s(status(429, 600.0), 1, 0.9) == 5.0
+    assert policy.delay_s(status(429), 1, 0.5) == policy.backoff_s(1, 0.5)
+
+
+# --- polling ----------------------------------------------------------------------------------
+
+
+def test_poll_interval_starts_fast_and_backs_off_to_the_cap() -> None:
+    policy = PollPolicy(initial_interval_s=0.05, backoff_factor=2, max_interval_s=0.3)
+    assert [policy.interval_s(n) for n in range(5)] == [0.05, 0.1, 0.2, 0.3, 0.3]
+    assert policy.interval_s(10_000) == 0.3
+    assert policy.next_poll_at(100.0, 1) == pytest.approx(100.1)
+
+
+def test_poll_slots_respect_the_rate_cap() -> None:
+    spacing = PollPolicy(max_polls_per_s=50).min_spacing_s
+    assert spacing == pytest.approx(0.02)
+    assert next_poll_slot(5.0, None, spacing) == 5.0
+    assert next_poll_slot(5.0, 4.99, spacing) == pytest.approx(5.01)
+    assert next_poll_slot(5.0, 1.0, spacing) == 5.0
+    # Many jobs due at once: starts come out spaced, so no 1 s window holds more than 50.
+    starts: list[float] = []
+    last = None
+    for _ in range(500):
+        last = next_poll_slot(0.0, last, spacing)
+        starts.append(last)
+    for start in starts:
+        in_window = [s for s in starts if start <= s < start + 1.0 - 1e-9]
+        assert len(in_window) <= 50
+
+
+def test_no_cap_means_no_spacing() -> None:
+    assert PollPolicy(max_polls_per_s=math.inf).min_spacing_s == 0.0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"initial_interval_s": 3.0, "max_interval_s": 2.0},
+        {"initial_interval_s": -0.1},
+        {"max_interval_s": math.inf},
+        {"backoff_factor": 0.9},
+        {"max_polls_per_s": 0},
+    ],
+)
+def test_bad_poll_policies(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ConfigurationError, match="PollPolicy"):
+        PollPolicy(**kwargs)
+
+
+# --- job status phases ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "phase"),
+    [
+        (Status.READY, JobPhase.READY),
+        (Status.FAILED, JobPhase.FAILED),
+        (Status.ABORTED, JobPhase.ABORTED),
+        (Status.DELETED, JobPhase.ABORTED),
+        (Status.DELETION_FAILED, JobPhase.ABORTED),
+        (Status.PENDING_EXECUTION, JobPhase.WAITING),
+        (Status.PENDING_COMPILATION, JobPhase.WAITING),
+        (Status.RECEIVED, JobPhase.WAITING),
+        (Status("some status from the future"), JobPhase.WAITING),
+    ],
+)
+def test_job_phase(status: Status, phase: JobPhase) -> None:
+    assert job_phase(status) is phase
+
+
+def test_outcome_errors_carry_the_server_message() -> None:
+    failed = RunResult.model_validate({"status": "failed", "message": "boom", "metadata": {}})
+    error = outcome_error("j1", failed)
+    assert isinstance(error, JobFailedError) and "boom" in str(error) and error.job_id == "j1"
+    aborted = RunResult.model_validate({"status": "aborted", "metadata": {}})
+    assert isinstance(outcome_error("j1", aborted), JobAbortedError)
+    ready = RunResult.model_validate({"status": "ready", "measurements": [], "metadata": {}})
+    assert outcome_error("j1", ready) is None
