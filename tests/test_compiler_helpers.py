@@ -1,0 +1,124 @@
+"""Shared helpers of the compiler tests: Garnet's coupling map, seeded random circuits, and an
+equivalence check that undoes placement. (Holds no tests itself.)"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from pytket.architecture import Architecture
+from pytket.circuit import Circuit, Node, OpType, Qubit
+
+# IQM Garnet's 30 CZ couplings (QB numbering), as published in qiskit-iqm's fake backend.
+GARNET_COUPLINGS = [
+    (1, 2), (1, 4), (2, 5), (3, 4), (8, 3), (4, 5), (9, 4), (5, 6), (10, 5), (6, 7),
+    (11, 6), (12, 7), (8, 9), (8, 13), (9, 10), (9, 14), (10, 11), (10, 15), (11, 12),
+    (16, 11), (17, 12), (13, 14), (14, 15), (18, 14), (16, 15), (19, 15), (16, 17),
+    (16, 20), (18, 19), (19, 20),
+]  # fmt: skip
+
+
+def garnet(max_qubit: int = 20) -> Architecture:
+    """Garnet's coupling map restricted to QB1..QB<max_qubit>."""
+    return Architecture(
+        [
+            (Node(a - 1), Node(b - 1))
+            for a, b in GARNET_COUPLINGS
+            if a <= max_qubit and b <= max_qubit
+        ]
+    )
+
+
+def random_circuit(n_qubits: int, layers: int, seed: int) -> Circuit:
+    """A seeded random circuit of one- and two-qubit gates (and an occasional Toffoli)."""
+    rng = random.Random(seed)
+    circuit = Circuit(n_qubits)
+    for _ in range(layers):
+        for q in range(n_qubits):
+            kind = rng.randrange(4)
+            if kind == 0:
+                circuit.H(q)
+            elif kind == 1:
+                circuit.Rz(rng.uniform(0, 2), q)
+            elif kind == 2:
+                circuit.Rx(rng.uniform(0, 2), q)
+            else:
+                circuit.add_gate(OpType.PhasedX, [rng.uniform(0, 2), rng.uniform(0, 2)], [q])
+        qubits = list(range(n_qubits))
+        rng.shuffle(qubits)
+        for a, b in zip(qubits[::2], qubits[1::2], strict=False):
+            gate = rng.choice([OpType.CX, OpType.CZ, OpType.SWAP, OpType.CU1])
+            if gate == OpType.CU1:
+                circuit.add_gate(gate, [rng.uniform(0, 2)], [a, b])
+            else:
+                circuit.add_gate(gate, [a, b])
+        if n_qubits >= 3 and rng.random() < 0.2:
+            circuit.CCX(*rng.sample(range(n_qubits), 3))
+    return circuit
+
+
+def qft(n_qubits: int) -> Circuit:
+    """The quantum Fourier transform (without the final swaps)."""
+    circuit = Circuit(n_qubits, name=f"qft{n_qubits}")
+    for i in range(n_qubits):
+        circuit.H(i)
+        for j in range(i + 1, n_qubits):
+            circuit.CU1(1 / 2 ** (j - i), j, i)
+    return circuit
+
+
+def ghz(n_qubits: int) -> Circuit:
+    """H then a chain of CX: (|0...0> + |1...1>) / sqrt(2)."""
+    circuit = Circuit(n_qubits, name=f"ghz{n_qubits}").H(0)
+    for i in range(n_qubits - 1):
+        circuit.CX(i, i + 1)
+    return circuit
+
+
+def _indices(positions: list[int], n_bits: int, width: int) -> np.ndarray:
+    """Basis indices of a width-qubit register for every value of the qubits at positions
+    (pytket's order: the first qubit is the most significant bit)."""
+    values = np.arange(2**n_bits)
+    index = np.zeros_like(values)
+    for k, pos in enumerate(positions):
+        bit = (values >> (n_bits - 1 - k)) & 1
+        index |= bit << (width - 1 - pos)
+    return index
+
+
+def assert_same_unitary(
+    original: Circuit,
+    compiled: Circuit,
+    initial_map: dict[Qubit, Node],
+    final_map: dict[Qubit, Node],
+) -> None:
+    """The compiled circuit acts as the original on the placed qubits, up to global phase.
+
+    Ancilla qubits added by routing start in |0>; restricted to those inputs the compiled
+    unitary must map the data qubits (read at their final places) exactly as the original.
+    """
+    u_original = original.get_unitary()
+    u_compiled = compiled.get_unitary()
+    data = original.qubits
+    wires = compiled.qubits
+    position_in = [wires.index(initial_map[q]) for q in data]
+    position_out = [wires.index(final_map[q]) for q in data]
+    columns = _indices(position_in, len(data), len(wires))
+    rows = _indices(position_out, len(data), len(wires))
+    block = u_compiled[np.ix_(rows, columns)]
+    # The block must be unitary (no amplitude leaks to ancillas) and equal up to phase.
+    pivot = np.unravel_index(np.argmax(np.abs(u_original)), u_original.shape)
+    phase = block[pivot] / u_original[pivot]
+    assert abs(abs(phase) - 1) < 1e-6, f"amplitude lost to ancillas: |phase| = {abs(phase)}"
+    assert np.allclose(block, phase * u_original, atol=1e-6)
+
+
+def probabilities(circuit: Circuit) -> dict[tuple[int, ...], float]:
+    """Outcome probabilities of measuring every qubit of a measurement-free circuit."""
+    state = circuit.get_statevector()
+    n = circuit.n_qubits
+    return {
+        tuple((i >> (n - 1 - k)) & 1 for k in range(n)): float(p)
+        for i, p in enumerate(np.abs(state) ** 2)
+        if p > 1e-12
+    }
