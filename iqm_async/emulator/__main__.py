@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Sequence
 
 from .config import EmulatorConfig
@@ -50,6 +51,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[EmulatorConfig,
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m iqm_async.emulator``."""
     config, host, port = config_from_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     print(f"IQM emulator ({config.arch}) on http://{host}:{port}", flush=True)
     serve(config, host=host, port=port)
 

@@ -28,6 +28,8 @@ def _uvicorn_config(app: Any, http: HttpImplementation, **extra: Any) -> uvicorn
         http=http,
         lifespan="off",  # the app needs no startup events
         log_level="warning",
+        # Never reconfigure the host process's logging: uvicorn's records propagate to it.
+        log_config=None,
         access_log=False,
         # Keep idle client connections open long enough for pooled clients to reuse them.
         timeout_keep_alive=30,
@@ -97,5 +99,6 @@ def running_emulator(
 
 def serve(config: EmulatorConfig, *, host: str, port: int) -> None:
     """Serve the emulator in the foreground until interrupted (the CLI's job)."""
-    server = uvicorn.Server(_uvicorn_config(create_app(config), "auto", host=host, port=port))
+    app = create_app(config)
+    server = uvicorn.Server(_uvicorn_config(app, "auto", host=host, port=port))
     server.run()
