@@ -48,6 +48,7 @@ class Poller:
         self._last_start: float | None = None
         self._watched: set[Job] = set()
         self._running = False
+        self._scope: anyio.CancelScope | None = None  # made in run(): needs the event loop
         self._closed_reason: str | None = None
         self.polls_sent = 0
         """Status polls started by this poller (retried polls included)."""
@@ -109,13 +110,23 @@ class Poller:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Dispatch polls until cancelled (the client cancels it when it closes)."""
-        async with anyio.create_task_group() as polls:
-            self._running = True
-            task_status.started()
-            try:
-                await self._dispatch(polls)
-            finally:
-                self._running = False
+        self._scope = anyio.CancelScope()
+        if self._closed_reason is not None:
+            self._scope.cancel()
+        with self._scope:
+            async with anyio.create_task_group() as polls:
+                self._running = True
+                task_status.started()
+                try:
+                    await self._dispatch(polls)
+                finally:
+                    self._running = False
+
+    def stop(self) -> None:
+        """Cancel the dispatcher and the polls in flight (safe to call more than once)."""
+        self._running = False
+        if self._scope is not None:
+            self._scope.cancel()
 
     def close(self, reason: str) -> None:
         """Stop accepting waits and end the current ones with ``reason``."""

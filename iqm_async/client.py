@@ -255,6 +255,7 @@ class AsyncIQMClient:
         self._fetch_locks: dict[str, anyio.Lock] = {}
         self._stack: AsyncExitStack | None = None
         self._closed = False
+        self._released = False
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("open" if self._stack else "not entered")
@@ -270,7 +271,8 @@ class AsyncIQMClient:
         stack = AsyncExitStack()
         try:
             task_group = await stack.enter_async_context(anyio.create_task_group())
-            stack.callback(task_group.cancel_scope.cancel)
+            # Stop only the poller: the task group's own scope also covers the caller's body.
+            stack.callback(self._poller.stop)
             await task_group.start(self._poller.run)
         except BaseException:
             await stack.aclose()
@@ -284,21 +286,31 @@ class AsyncIQMClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        self._shut_down()
+        if self._stack is not None:
+            # Exits the poller's task group here, in the task and scope that entered it.
+            await self._stack.aclose()
+        await self._release()
 
     async def aclose(self) -> None:
         """Stop the poller, end current waits, close connections and log out. Idempotent.
 
-        Call it from the task that entered the client (``async with`` does).
+        Inside ``async with`` the poller's task group is left at the block's end.
         """
+        self._shut_down()
+        await self._release()
+
+    def _shut_down(self) -> None:
         if self._closed:
             return
         self._closed = True
         self._poller.close("The AsyncIQMClient was closed")
-        if self._stack is not None:
-            # Cancels the poller and exits its task group; that scope must not sit inside
-            # another one, so it is closed before the shielded clean-up below.
-            await self._stack.aclose()
+        self._poller.stop()
+
+    async def _release(self) -> None:
+        if self._released:
+            return
+        self._released = True
         with anyio.CancelScope(shield=True):
             await self._http.aclose()
             if self._auth is not None:

@@ -1,0 +1,637 @@
+"""AsyncIQMClient against exact server replies (respx): retries, errors, waits, caching."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import respx
+
+from iqm_async import errors
+from iqm_async.client import AsyncIQMClient
+from iqm_async.jobs import ServerWarning
+from iqm_async.models import Circuit, Instruction, Status
+from iqm_async.policies import PollPolicy, RetryPolicy
+
+pytestmark = pytest.mark.anyio
+
+URL = "https://iqm.test"
+DATA = Path(__file__).parent / "data"
+READY: dict[str, Any] = json.loads((DATA / "run_result_ready.json").read_text())
+READY_NO_WARNINGS = {**READY, "warnings": None}
+DQA: dict[str, Any] = json.loads((DATA / "dynamic_quantum_architecture.json").read_text())
+QA: dict[str, Any] = json.loads((DATA / "quantum_architecture.json").read_text())
+FAST_RETRY = RetryPolicy(initial_backoff_s=0.01, max_backoff_s=0.05, jitter_fraction=0)
+FAST_POLL = PollPolicy(initial_interval_s=0.01, max_interval_s=0.05, max_polls_per_s=1000)
+
+BELL = Circuit(
+    name="bell",
+    instructions=(
+        Instruction(name="prx", qubits=("q0",), args={"angle_t": 0.25, "phase_t": 0.25}),
+        Instruction(name="cz", qubits=("q0", "q1")),
+        Instruction(name="measure", qubits=("q0", "q1"), args={"key": "m"}),
+    ),
+)
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=URL, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[AsyncIQMClient]:
+    async with AsyncIQMClient(URL, retry=FAST_RETRY, poll=FAST_POLL) as opened:
+        yield opened
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def job_routes(
+    mock: respx.MockRouter, statuses: list[Any], result: dict[str, Any] | None = None
+) -> tuple[str, respx.Route, respx.Route]:
+    """A submit route, a status route answering ``statuses`` in turn (the last repeats) and a
+    full-result route."""
+    job_id = new_id()
+    mock.post("/jobs").respond(200, json={"id": job_id})
+    answered = 0
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal answered
+        reply = statuses[min(answered, len(statuses) - 1)]
+        answered += 1
+        if isinstance(reply, Exception):
+            raise reply
+        if isinstance(reply, httpx.Response):
+            return httpx.Response(reply.status_code, headers=reply.headers, content=reply.content)
+        return _status(reply)
+
+    status_route = mock.get(f"/jobs/{job_id}/status").mock(side_effect=answer)
+    result_route = mock.get(f"/jobs/{job_id}").respond(200, json=result or READY_NO_WARNINGS)
+    return job_id, status_route, result_route
+
+
+def _status(value: str) -> httpx.Response:
+    return httpx.Response(200, json={"status": value})
+
+
+# --- retries on reads ---------------------------------------------------------------------------
+
+
+async def test_503_retry_after_is_honoured(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    route = mock.get("/quantum-architecture").mock(
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": "0.3"}),
+            httpx.Response(200, json=QA),
+        ]
+    )
+    started = anyio.current_time()
+    qa = await client.quantum_architecture()
+    assert qa.qubits
+    assert route.call_count == 2
+    assert anyio.current_time() - started >= 0.3  # not the 0.01 s backoff
+
+
+async def test_429_is_backed_off_exponentially(mock: respx.MockRouter) -> None:
+    retry = RetryPolicy(initial_backoff_s=0.1, backoff_multiplier=2, jitter_fraction=0)
+    route = mock.get("/quantum-architecture").mock(
+        side_effect=[httpx.Response(429), httpx.Response(429), httpx.Response(200, json=QA)]
+    )
+    async with AsyncIQMClient(URL, retry=retry) as client:
+        started = anyio.current_time()
+        await client.quantum_architecture()
+        assert anyio.current_time() - started >= 0.3  # 0.1 + 0.2
+    assert route.call_count == 3
+
+
+async def test_reads_give_up_after_max_attempts(mock: respx.MockRouter) -> None:
+    route = mock.get("/quantum-architecture").respond(502, json={"detail": "proxy down"})
+    retry = RetryPolicy(max_attempts=3, initial_backoff_s=0.001, jitter_fraction=0)
+    async with AsyncIQMClient(URL, retry=retry) as client:
+        with pytest.raises(errors.BadGatewayError, match="proxy down") as info:
+            await client.quantum_architecture()
+    assert route.call_count == 3
+    assert info.value.url == f"{URL}/quantum-architecture"
+
+
+# --- submit: retried only when it cannot have been acted on -------------------------------------
+
+
+async def test_connect_error_on_submit_is_retried(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    job_id = new_id()
+    route = mock.post("/jobs").mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json={"id": job_id})]
+    )
+    job = await client.submit(BELL, shots=10)
+    assert job.id == job_id
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("code", [429, 503])
+async def test_refused_submit_is_retried(
+    code: int, mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    job_id = new_id()
+    route = mock.post("/jobs").mock(
+        side_effect=[httpx.Response(code), httpx.Response(200, json={"id": job_id})]
+    )
+    assert (await client.submit(BELL, shots=10)).id == job_id
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.Response(500, json={"detail": "oops"}),
+        httpx.Response(502),
+        httpx.Response(504),
+    ],
+    ids=["read-timeout", "dropped", "500", "502", "504"],
+)
+async def test_uncertain_submit_is_never_resent(
+    reply: Any, mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    route = mock.post("/jobs").mock(side_effect=[reply, httpx.Response(200, json={"id": new_id()})])
+    with pytest.raises(errors.SubmissionUncertainError, match="may have created the job"):
+        await client.submit(BELL, shots=10)
+    assert route.call_count == 1
+
+
+async def test_refused_submit_raises_with_server_message(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    route = mock.post("/jobs").respond(400, json={"detail": "shots above the account limit"})
+    with pytest.raises(errors.BadRequestError, match="shots above the account limit"):
+        await client.submit(BELL, shots=10)
+    assert route.call_count == 1
+    mock.post("/jobs").respond(422, json={"message": "bad field"})
+    with pytest.raises(errors.UnprocessableEntityError, match="bad field"):
+        await client.submit(BELL, shots=10)
+
+
+async def test_submit_refused_every_time_raises_the_refusal(mock: respx.MockRouter) -> None:
+    route = mock.post("/jobs").respond(429, headers={"Retry-After": "0"})
+    async with AsyncIQMClient(URL, retry=RetryPolicy(max_attempts=2)) as client:
+        with pytest.raises(errors.RateLimitError):
+            await client.submit(BELL, shots=10)
+    assert route.call_count == 2
+
+
+async def test_submit_without_connection_raises_connect_error(mock: respx.MockRouter) -> None:
+    route = mock.post("/jobs").mock(side_effect=httpx.ConnectError("refused"))
+    retry = RetryPolicy(max_attempts=2, initial_backoff_s=0.001)
+    async with AsyncIQMClient(URL, retry=retry) as client:
+        with pytest.raises(errors.ConnectError, match="Could not connect"):
+            await client.submit(BELL, shots=10)
+    assert route.call_count == 2
+
+
+async def test_submit_reply_without_id(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    mock.post("/jobs").respond(200, json={"job": "x"})
+    with pytest.raises(errors.InvalidResponseError, match="no job id"):
+        await client.submit(BELL, shots=10)
+
+
+async def test_submit_sends_the_request(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    route = mock.post("/jobs").respond(200, json={"id": new_id()})
+    calset = uuid.uuid4()
+    await client.submit(
+        [BELL, BELL],
+        shots=7,
+        qubit_mapping={"q0": "QB1", "q1": "QB2"},
+        calibration_set_id=str(calset),
+        heralding_mode="zeros",
+    )
+    body = json.loads(route.calls.last.request.content)
+    assert len(body["circuits"]) == 2
+    assert body["shots"] == 7
+    assert body["calibration_set_id"] == str(calset)
+    assert body["heralding_mode"] == "zeros"
+    assert body["qubit_mapping"][1] == {"logical_name": "q1", "physical_name": "QB2"}
+    assert "custom_settings" not in body  # None fields left out, as iqm-client does
+
+
+# --- input validated before any request ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"shots": 0}, errors.ConfigurationError, "shots"),
+        ({"shots": True}, errors.ConfigurationError, "shots"),
+        ({"shots": 1.5}, errors.ConfigurationError, "shots"),
+        ({"shots": 1, "bogus_option": 1}, errors.ConfigurationError, "bogus_option"),
+        ({"shots": 1, "calibration_set_id": "nope"}, errors.ConfigurationError, "UUID"),
+        ({"shots": 1, "qubit_mapping": {"q0": "QB1"}}, errors.ConfigurationError, "q1"),
+        (
+            {"shots": 1, "qubit_mapping": {"q0": "QB1", "q1": "QB1"}},
+            errors.ConfigurationError,
+            "injective",
+        ),
+        ({"shots": 1, "heralding_mode": "sometimes"}, errors.ConfigurationError, "heralding"),
+    ],
+)
+async def test_bad_submissions_fail_before_any_request(
+    kwargs: dict[str, Any],
+    error: type[Exception],
+    match: str,
+    mock: respx.MockRouter,
+    client: AsyncIQMClient,
+) -> None:
+    with pytest.raises(error, match=match):
+        await client.submit(BELL, **kwargs)
+    assert client.request_count == 0
+    assert not mock.calls
+
+
+async def test_bad_circuits_fail_before_any_request(client: AsyncIQMClient) -> None:
+    with pytest.raises(errors.CircuitValidationError, match="Circuit 0"):
+        await client.submit([{"name": "x", "instructions": []}], shots=1)  # type: ignore[list-item]
+    with pytest.raises(errors.CircuitValidationError, match="at least one"):
+        await client.submit([], shots=1)
+    assert client.request_count == 0
+
+
+@pytest.mark.parametrize("url", ["iqm.test", "ftp://iqm.test", "https://", "https://u:p@iqm.test"])
+def test_bad_urls(url: str) -> None:
+    with pytest.raises(errors.ConfigurationError):
+        AsyncIQMClient(url)
+
+
+def test_plain_http_warns_except_on_loopback() -> None:
+    with pytest.warns(UserWarning, match="unencrypted"):
+        AsyncIQMClient("http://iqm.example.com")
+    for url in ("http://127.0.0.1:8000", "http://localhost:1", "http://[::1]:80"):
+        AsyncIQMClient(url)  # no warning (warnings are errors here)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"max_connections": 0}, {"timeout": 0}, {"timeout": "1"}, {"max_connections": 1.0}]
+)
+def test_bad_client_settings(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(errors.ConfigurationError):
+        AsyncIQMClient(URL, **kwargs)
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+
+
+async def test_use_before_open_and_after_close_raises(mock: respx.MockRouter) -> None:
+    client = AsyncIQMClient(URL)
+    with pytest.raises(errors.ConfigurationError, match="async with"):
+        await client.submit(BELL, shots=1)
+    async with client:
+        pass
+    with pytest.raises(errors.ConfigurationError, match="closed"):
+        await client.quantum_architecture()
+    with pytest.raises(errors.ConfigurationError, match="closed"):
+        async with client:
+            pass
+    await client.aclose()  # idempotent
+    assert not mock.calls
+
+
+async def test_closing_ends_current_waits(mock: respx.MockRouter) -> None:
+    job_id, _, _ = job_routes(mock, ["pending execution"])
+    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+        job = await client.submit(BELL, shots=1)
+        outcome: list[BaseException] = []
+
+        async def waiter() -> None:
+            try:
+                await job.result()
+            except errors.IQMError as exc:
+                outcome.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter)
+            await anyio.sleep(0.05)
+            await client.aclose()
+    assert isinstance(outcome[0], errors.ConfigurationError)
+    assert job_id in str(outcome[0])
+
+
+# --- waiting ------------------------------------------------------------------------------------
+
+
+async def test_instant_job_costs_three_requests(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    _, status_route, result_route = job_routes(mock, ["ready"])
+    job = await client.submit(BELL, shots=4)
+    result = await job.result(timeout=5)
+    assert result.status is Status.READY
+    assert result.measurements == READY["measurements"]
+    assert await job.result() is result  # cached: no new request
+    assert client.request_count == 3
+    assert client.requests_by_kind == {"submit": 1, "status": 1, "result": 1}
+    assert (status_route.call_count, result_route.call_count) == (1, 1)
+
+
+async def test_transient_faults_while_waiting_never_reach_the_caller(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    faults = [
+        httpx.Response(502),
+        httpx.ConnectError("down"),
+        httpx.ReadTimeout("slow"),
+        httpx.Response(503, headers={"Retry-After": "0.01"}),
+        httpx.Response(429),
+        httpx.RemoteProtocolError("dropped"),
+        "pending execution",
+        httpx.Response(504),
+        "ready",
+    ]
+    _, status_route, _ = job_routes(mock, faults)
+    job = await client.submit(BELL, shots=4)
+    # more faults than RetryPolicy.max_attempts (5): a wait is not bounded by it
+    assert (await job.result(timeout=10)).status is Status.READY
+    assert status_route.call_count == len(faults)
+
+
+async def test_transient_faults_on_the_result_fetch_are_retried(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    job_id, _, _ = job_routes(mock, ["ready"])
+    mock.get(f"/jobs/{job_id}").mock(
+        side_effect=[httpx.Response(502)] * 6 + [httpx.Response(200, json=READY_NO_WARNINGS)]
+    )
+    job = await client.submit(BELL, shots=4)
+    assert (await job.result(timeout=10)).status is Status.READY
+
+
+async def test_failed_job_raises_with_server_message(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    failed = {"status": "failed", "message": "qubit QB3 is not calibrated", "metadata": {}}
+    job_id, _, _ = job_routes(mock, ["pending compilation", "failed"], failed)
+    job = await client.submit(BELL, shots=4)
+    with pytest.raises(errors.JobFailedError, match="QB3 is not calibrated") as info:
+        await job.result(timeout=5)
+    assert info.value.job_id == job_id
+    assert await job.wait() is Status.FAILED
+    with pytest.raises(errors.JobFailedError):
+        await job.counts()
+
+
+async def test_aborted_job_raises(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    _, _, result_route = job_routes(mock, ["aborted"])
+    job = await client.submit(BELL, shots=4)
+    with pytest.raises(errors.JobAbortedError, match="aborted"):
+        await job.result(timeout=5)
+    assert await job.wait() is Status.ABORTED
+    assert result_route.call_count == 0  # nothing to fetch
+
+
+async def test_unknown_status_keeps_waiting(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    job_routes(mock, ["validation_started", "something new", "ready"])
+    job = await client.submit(BELL, shots=4)
+    assert await job.wait(timeout=5) is Status.READY
+
+
+async def test_server_warnings_reach_the_caller(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    job_routes(mock, ["ready"], READY)
+    job = await client.submit(BELL, shots=4)
+    with pytest.warns(ServerWarning, match="calibration is 3 days old"):
+        result = await job.result(timeout=5)
+    assert result.warnings == ["calibration is 3 days old"]
+    await job.result()  # warned once only (a second warning would fail this test)
+
+
+async def test_wait_timeout_names_the_job_and_the_job_goes_on(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    job_id, status_route, _ = job_routes(mock, ["pending execution"])
+    job = await client.submit(BELL, shots=4)
+    with pytest.raises(errors.JobTimeoutError, match=job_id) as info:
+        await job.result(timeout=0.2)
+    assert info.value.waited_s == pytest.approx(0.2, abs=0.1)
+    assert info.value.last_status == "pending execution"
+    status_route.respond(200, json={"status": "ready"})
+    assert (await job.result(timeout=5)).status is Status.READY
+
+
+async def test_poll_errors_raise_and_a_new_wait_starts_over(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    job_id, status_route, _ = job_routes(mock, [httpx.Response(404, json={"detail": "no job"})])
+    job = await client.submit(BELL, shots=4)
+    with pytest.raises(errors.NotFoundError, match="no job"):
+        await job.result(timeout=5)
+    status_route.respond(200, text="<html>login</html>", headers={"content-type": "text/html"})
+    with pytest.raises(errors.InvalidResponseError, match=f"jobs/{job_id}/status.*not JSON"):
+        await job.result(timeout=5)
+    status_route.respond(200, json={"status": "ready"})
+    assert (await job.result(timeout=5)).status is Status.READY
+
+
+async def test_ready_result_without_measurements_is_invalid(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    job_routes(mock, ["ready"], {"status": "ready", "metadata": {}})
+    job = await client.submit(BELL, shots=4)
+    with pytest.raises(errors.InvalidResponseError, match="no measurements"):
+        await job.result(timeout=5)
+
+
+async def test_jobs_nobody_waits_for_are_not_polled(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    _, status_route, _ = job_routes(mock, ["pending execution"])
+    job = await client.submit(BELL, shots=4)
+    await anyio.sleep(0.2)
+    assert status_route.call_count == 0
+    with pytest.raises(errors.JobTimeoutError):
+        await job.wait(timeout=0.2)
+    polled = status_route.call_count
+    assert polled >= 2
+    await anyio.sleep(0.2)
+    assert status_route.call_count == polled  # the wait ended, so did the polling
+
+
+async def test_many_waiters_share_one_poll_schedule(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    _, status_route, result_route = job_routes(mock, ["pending execution"] * 5 + ["ready"])
+    job = await client.submit(BELL, shots=4)
+    results = []
+
+    async def waiter() -> None:
+        results.append(await job.result(timeout=5))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(20):
+            tg.start_soon(waiter)
+    assert len(results) == 20 and all(r is results[0] for r in results)
+    assert status_route.call_count == 6
+    assert result_route.call_count == 1
+
+
+async def test_status_is_one_request(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    _, status_route, _ = job_routes(mock, ["pending execution"])
+    job = await client.submit(BELL, shots=4)
+    assert (await job.status()).status is Status.PENDING_EXECUTION
+    assert status_route.call_count == 1
+    assert job.last_status is Status.PENDING_EXECUTION
+    status_route.respond(200, text="not json")
+    with pytest.raises(errors.InvalidResponseError, match="not JSON"):
+        await job.status()
+
+
+async def test_counts(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    job_id, _, _ = job_routes(mock, ["ready"])
+    counts = json.loads((DATA / "run_counts.json").read_text())
+    route = mock.get(f"/jobs/{job_id}/counts").respond(200, json=counts)
+    job = await client.submit(BELL, shots=4)
+    first = await job.counts()
+    assert first.counts_batch and first.counts_batch[0].counts
+    assert await job.counts() is first
+    assert route.call_count == 1
+
+
+# --- abort and cancellation ---------------------------------------------------------------------
+
+
+async def test_abort(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    job_id, _, _ = job_routes(mock, ["pending execution"])
+    route = mock.post(f"/jobs/{job_id}/abort").mock(
+        side_effect=[httpx.Response(503), httpx.Response(200)]
+    )
+    job = await client.submit(BELL, shots=4)
+    await job.abort()
+    assert route.call_count == 2  # retried: aborting twice is harmless
+    route.side_effect = None
+    route.respond(409, json={"detail": "job already finished"})
+    with pytest.raises(errors.ConflictError, match="already finished"):
+        await job.abort()
+
+
+@pytest.mark.parametrize("abort_on_cancel", [False, True])
+async def test_cancelling_a_wait_stops_only_that_wait(
+    abort_on_cancel: bool, mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    job_id, status_route, _ = job_routes(mock, ["pending execution"])
+    abort_route = mock.post(f"/jobs/{job_id}/abort").respond(200)
+    job = await client.submit(BELL, shots=4)
+    with anyio.move_on_after(0.2):
+        await job.result(abort_on_cancel=abort_on_cancel)
+    assert abort_route.call_count == (1 if abort_on_cancel else 0)
+    await anyio.sleep(0.1)
+    polled = status_route.call_count
+    await anyio.sleep(0.2)
+    assert status_route.call_count == polled
+    assert client.polls_in_flight == 0
+    # the job goes on and can be waited for again
+    status_route.respond(200, json={"status": "ready"})
+    assert (await job.result(timeout=5)).status is Status.READY
+
+
+# --- several jobs -------------------------------------------------------------------------------
+
+
+async def test_as_completed_yields_in_completion_order(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    slow_id, slow_status, _ = job_routes(mock, ["pending execution"] * 8 + ["ready"])
+    slow = await client.submit(BELL, shots=4)
+    fast_id, _, _ = job_routes(mock, ["ready"])
+    fast = await client.submit(BELL, shots=4)
+    order = [job.id async for job in client.as_completed([slow, fast], timeout=5)]
+    assert order == [fast_id, slow_id]
+    assert slow_status.call_count == 9
+
+
+async def test_as_completed_timeout(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    job_id, _, _ = job_routes(mock, ["pending execution"])
+    job = await client.submit(BELL, shots=4)
+    with pytest.raises(errors.JobTimeoutError, match=job_id):
+        async for _ in client.as_completed([job], timeout=0.1):
+            pass
+
+
+async def test_gather_keeps_order_and_raises_failures(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    jobs = []
+    for statuses in (["pending execution", "ready"], ["ready"]):
+        job_routes(mock, statuses)
+        jobs.append(await client.submit(BELL, shots=4))
+    results = await client.gather(jobs, timeout=5)
+    assert [r.status for r in results] == [Status.READY, Status.READY]
+    job_routes(mock, ["failed"], {"status": "failed", "message": "boom", "metadata": {}})
+    jobs.append(await client.submit(BELL, shots=4))
+    with pytest.raises(errors.JobFailedError, match="boom"):
+        await client.gather(jobs, timeout=5)
+
+
+async def test_reattach_by_id(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    job_id, status_route, _ = job_routes(mock, ["ready"])
+    job = client.job(job_id)
+    assert client.job(uuid.UUID(job_id)) is job
+    assert (await job.result(timeout=5)).status is Status.READY
+    assert status_route.call_count == 1
+    with pytest.raises(errors.ConfigurationError, match="UUID"):
+        client.job("../../etc")
+
+
+async def test_jobs_of_another_client_are_refused(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    async with AsyncIQMClient(URL) as other:
+        job = other.job(new_id())
+        with pytest.raises(errors.ConfigurationError, match="another client"):
+            await client.gather([job])
+
+
+# --- architecture -------------------------------------------------------------------------------
+
+
+async def test_dynamic_architecture_is_cached_per_calibration_set(
+    mock: respx.MockRouter, client: AsyncIQMClient
+) -> None:
+    default = mock.get("/api/v1/calibration/default/gates").respond(200, json=DQA)
+    results = []
+
+    async def fetch() -> None:
+        results.append(await client.dynamic_architecture())
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(10):
+            tg.start_soon(fetch)
+    assert default.call_count == 1
+    calset = results[0].calibration_set_id
+    assert await client.dynamic_architecture(calset) is results[0]  # cached by its id too
+    await client.dynamic_architecture(refresh=True)
+    assert default.call_count == 2
+    other = uuid.uuid4()
+    mock.get(f"/api/v1/calibration/{other}/gates").respond(
+        200, json={**DQA, "calibration_set_id": str(other)}
+    )
+    assert (await client.dynamic_architecture(str(other))).calibration_set_id == other
+
+
+async def test_invalid_architecture_reply(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    mock.get("/quantum-architecture").respond(200, json={"quantum_architecture": {"name": "x"}})
+    with pytest.raises(errors.InvalidResponseError, match=r"quantum-architecture.*qubits"):
+        await client.quantum_architecture()
+
+
+async def test_401_without_credentials(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    mock.get("/quantum-architecture").respond(401, json={"detail": "token required"})
+    with pytest.raises(errors.UnauthorizedError, match="token required"):
+        await client.quantum_architecture()
