@@ -1,0 +1,192 @@
+"""Compile quality and speed of iqm_async.compiler against pytket-iqm 0.18, in one run.
+
+Prints:
+1. CZ count and compile time at levels 0/1/2 on Garnet's coupling map for QFT-10, QFT-20,
+   GHZ-20 and three seeded random 20-qubit depth-20 circuits: ours vs pytket-iqm's
+   ``default_compilation_pass`` (whose placement has a 1 s wall-clock search limit, so its
+   counts may differ from run to run; ours do not).
+2. ``compile_circuits`` on 24 circuits (process pool) vs compiling them serially.
+3. Decoding 20 bits x 100,000 shots: ``to_backend_result`` vs pytket-iqm's decoding.
+
+Run: ``/work/venv/bin/python benchmarks/compile_quality.py`` (about 5 minutes on 2 cores;
+``--quick`` skips level 2 in part 1 and uses 12 circuits in part 2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from pytket.architecture import Architecture
+from pytket.backends import ResultHandle
+from pytket.backends.backend import Backend
+from pytket.circuit import Circuit, Node, OpType
+from pytket.passes import BasePass
+
+from iqm_async.compiler import (
+    compile_circuits,
+    default_compilation_pass,
+    measurement_layout,
+    to_backend_result,
+)
+
+GARNET_COUPLINGS = [
+    (1, 2), (1, 4), (2, 5), (3, 4), (8, 3), (4, 5), (9, 4), (5, 6), (10, 5), (6, 7),
+    (11, 6), (12, 7), (8, 9), (8, 13), (9, 10), (9, 14), (10, 11), (10, 15), (11, 12),
+    (16, 11), (17, 12), (13, 14), (14, 15), (18, 14), (16, 15), (19, 15), (16, 17),
+    (16, 20), (18, 19), (19, 20),
+]  # fmt: skip
+GARNET = Architecture([(Node(a - 1), Node(b - 1)) for a, b in GARNET_COUPLINGS])
+
+
+def qft(n: int) -> Circuit:
+    circuit = Circuit(n)
+    for i in range(n):
+        circuit.H(i)
+        for j in range(i + 1, n):
+            circuit.CU1(1 / 2 ** (j - i), j, i)
+    return circuit
+
+
+def ghz(n: int) -> Circuit:
+    circuit = Circuit(n).H(0)
+    for i in range(n - 1):
+        circuit.CX(i, i + 1)
+    return circuit
+
+
+def random_circuit(n: int, depth: int, seed: int) -> Circuit:
+    """Layers of random Rz/Rx on every qubit then CX on a random pairing."""
+    rng = random.Random(seed)
+    circuit = Circuit(n)
+    for _ in range(depth):
+        for q in range(n):
+            circuit.Rz(rng.uniform(0, 2), q).Rx(rng.uniform(0, 2), q)
+        qubits = list(range(n))
+        rng.shuffle(qubits)
+        for a, b in zip(qubits[::2], qubits[1::2], strict=False):
+            circuit.CX(a, b)
+    return circuit
+
+
+def pytket_iqm_pass(level: int) -> BasePass:
+    """pytket-iqm 0.18's IQMBackend.default_compilation_pass for Garnet, without logging in."""
+    from pytket.extensions.iqm import IQMBackend
+
+    backend = object.__new__(IQMBackend)
+    backend._arch = GARNET
+    return backend.default_compilation_pass(level)
+
+
+def pytket_iqm_decode(measurements: dict[str, list[list[int]]]) -> Any:
+    """pytket-iqm 0.18's decoding (IQMBackend.circuit_status) on the given measurements."""
+    from iqm.iqm_client.models import Status
+    from pytket.extensions.iqm import IQMBackend
+
+    backend = object.__new__(IQMBackend)
+    Backend.__init__(backend)
+    run = SimpleNamespace(status=Status.READY, measurements=[measurements], message=None)
+    backend._client = SimpleNamespace(get_run=lambda run_id: run)
+    handle = ResultHandle(uuid.uuid4().bytes, json.dumps(None))
+    backend._cache[handle] = {}
+    backend.circuit_status(handle)
+    return backend._cache[handle]["result"]
+
+
+def timed(function: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = function()
+    return value, time.perf_counter() - start
+
+
+def compile_with(pass_: BasePass, circuit: Circuit) -> tuple[int, float]:
+    copy = circuit.copy()
+    _, seconds = timed(lambda: pass_.apply(copy))
+    return copy.n_gates_of_type(OpType.CZ), seconds
+
+
+def part1_quality(levels: list[int]) -> None:
+    circuits = {
+        "QFT-10": qft(10),
+        "QFT-20": qft(20),
+        "GHZ-20": ghz(20),
+        **{f"random20-s{s}": random_circuit(20, 20, seed=s) for s in (1, 2, 3)},
+    }
+    print("1. CZ count and compile time on Garnet (ours vs pytket-iqm 0.18)")
+    print(f"{'circuit':<14} lvl {'CZ ours':>8} {'CZ p-iqm':>8} {'t ours':>8} {'t p-iqm':>8}")
+    totals = {"ours": 0, "theirs": 0}
+    worse = []
+    for level in levels:
+        ours, theirs = default_compilation_pass(GARNET, level), pytket_iqm_pass(level)
+        for name, circuit in circuits.items():
+            cz_ours, t_ours = compile_with(ours, circuit)
+            cz_theirs, t_theirs = compile_with(theirs, circuit)
+            totals["ours"] += cz_ours
+            totals["theirs"] += cz_theirs
+            if cz_ours > cz_theirs:
+                worse.append(f"{name}@{level}")
+            times = f"{t_ours:>7.2f}s {t_theirs:>7.2f}s"
+            print(f"{name:<14} {level:>3} {cz_ours:>8} {cz_theirs:>8} {times}")
+    ratio = totals["ours"] / totals["theirs"]
+    print(f"total CZ: ours {totals['ours']}, pytket-iqm {totals['theirs']} (ratio {ratio:.3f})")
+    print(f"cases where ours has more CZ: {worse or 'none'}\n")
+
+
+def part2_parallel(n_circuits: int) -> None:
+    circuits = [random_circuit(20, 10, seed=100 + i) for i in range(n_circuits)]
+    print(f"2. compile_circuits on {n_circuits} random 20-qubit depth-10 circuits, level 2")
+    print(f"   CPUs: {os.cpu_count()}")
+    serial, t_serial = timed(
+        lambda: [compile_with(default_compilation_pass(GARNET, 2), c) for c in circuits]
+    )
+    del serial
+    pass_ = default_compilation_pass(GARNET, 2)
+    reference = []
+    for c in circuits[:2]:
+        copy = c.copy()
+        pass_.apply(copy)
+        reference.append(copy)
+    pooled, t_pool = timed(lambda: compile_circuits(circuits, GARNET, 2))
+    same = pooled[:2] == reference
+    print(f"   serial {t_serial:.1f} s, compile_circuits {t_pool:.1f} s: {t_serial / t_pool:.2f}x")
+    print(f"   pool output equals serial output (first two checked): {same}\n")
+
+
+def part3_decoding(n_bits: int = 20, n_shots: int = 100_000) -> None:
+    rng = np.random.default_rng(7)
+    circuit = Circuit(n_bits, n_bits)
+    for q in range(n_bits):
+        circuit.Measure(q, q)
+    layout = measurement_layout(circuit)
+    data = rng.integers(0, 2, size=(n_bits, n_shots))
+    # The JSON-parsed shape a client holds: key -> list of [bit] per shot.
+    measurements = {f"c[{i}]": [[int(b)] for b in data[i]] for i in range(n_bits)}
+    print(f"3. decoding {n_bits} bits x {n_shots} shots (best of 3)")
+    t_ours = min(timed(lambda: to_backend_result(measurements, layout))[1] for _ in range(3))
+    t_theirs = min(timed(lambda: pytket_iqm_decode(measurements))[1] for _ in range(3))
+    ours = to_backend_result(measurements, layout).get_shots()
+    theirs = pytket_iqm_decode(measurements).get_shots()
+    same = np.array_equal(ours, theirs)
+    print(
+        f"   ours {t_ours * 1000:.0f} ms, pytket-iqm {t_theirs * 1000:.0f} ms: "
+        f"{t_theirs / t_ours:.1f}x faster; same shots: {same}"
+    )
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    part1_quality([0, 1] if quick else [0, 1, 2])
+    part2_parallel(12 if quick else 24)
+    part3_decoding()
+
+
+if __name__ == "__main__":  # needed: compile_circuits starts spawn-context workers
+    main()
