@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
+from jwt.types import Options
 
 __all__ = ["AuthFailure", "TokenIssuer"]
 
@@ -26,7 +27,7 @@ REFRESH_LIFETIME_FACTOR = 10.0
 _ALGORITHM = "HS256"
 _MAX_CACHED_TOKENS = 50_000
 # Times are checked against the emulator's clock (which tests may move), not pyjwt's.
-_OWN_CLOCK = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
+_OWN_CLOCK: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
 
 
 class AuthFailure(Exception):
