@@ -15,10 +15,12 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
-from jwt.types import Options
+
+if TYPE_CHECKING:  # jwt.types exists only in pyjwt >= 2.10
+    from jwt.types import Options
 
 __all__ = ["AuthFailure", "TokenIssuer"]
 
