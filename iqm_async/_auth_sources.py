@@ -110,18 +110,20 @@ class TokensFileSource:
     """Access tokens from a JSON tokens file that an external tool (cortex-cli) keeps fresh.
 
     The file is read in a worker thread, first on demand, then again whenever the cached
-    access token is within the refresh margin of expiry (but at most once per
-    ``min_reread_interval_s`` while the old token is still valid, so a tool that has stopped
-    refreshing does not turn every request into a file read). A failed read is retried once
-    after ``retry_delay_s``, because the tool rewrites the file in place and a reader can catch
-    it half-written. The client never writes the file and never logs out its session.
+    access token is within the refresh margin of expiry. While the file still holds a token
+    inside the margin (its tool is late or has stopped), reads are spaced by ``reread_pause_s``
+    or a quarter of the time the token has left, whichever is shorter: a stale file does not
+    turn every request into a file read, and a rewrite is still seen before the token expires.
+    A failed read is retried once after ``retry_delay_s``, because the tool rewrites the file
+    in place and a reader can catch it half-written. The client never writes the file and
+    never logs out its session.
 
     Args:
         path: the tokens file; ``~`` is expanded.
         refresh_margin_s: re-read this long before expiry (default 60 s, at most half the
             token's lifetime).
-        min_reread_interval_s: least time between reads while the cached token is valid
-            (default 1 s).
+        reread_pause_s: longest pause between reads of a file whose token is inside the
+            refresh margin (default 1 s).
         retry_delay_s: pause before the one retry of a failed read (default 0.05 s).
         clock: wall-clock source (default ``time.time``), for tests.
     """
@@ -131,13 +133,13 @@ class TokensFileSource:
         path: str | os.PathLike[str],
         *,
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
-        min_reread_interval_s: float = 1.0,
+        reread_pause_s: float = 1.0,
         retry_delay_s: float = 0.05,
         clock: Clock = time.time,
     ) -> None:
         self.path = os.path.expanduser(os.fspath(path))
         self._refresh_margin_s = refresh_margin_s
-        self._min_reread_interval_s = min_reread_interval_s
+        self._reread_pause_s = reread_pause_s
         self._retry_delay_s = retry_delay_s
         self._clock = clock
         self._lock = anyio.Lock()
@@ -175,7 +177,8 @@ class TokensFileSource:
                 await anyio.sleep(self._retry_delay_s)
                 cached = await self._read()
             self._cached = cached
-            self._next_read_at = self._clock() + self._min_reread_interval_s
+            now = self._clock()
+            self._next_read_at = now + cached.expiry.reread_pause_s(now, self._reread_pause_s)
             return cached.value
 
     async def _read(self) -> CachedToken:

@@ -68,6 +68,14 @@ class TokenExpiry:
         """True when the token has expired at ``now`` (never for unknown expiry)."""
         return self.expires_at is not None and now >= self.expires_at
 
+    def reread_pause_s(self, now: float, longest_pause_s: float) -> float:
+        """How long to keep serving a token that is inside its refresh margin before asking
+        its source again: ``longest_pause_s``, or a quarter of the time left if shorter."""
+        left = self.seconds_left(now)
+        if left is None:
+            return longest_pause_s
+        return max(0.0, min(longest_pause_s, left / 4))
+
     def seconds_left(self, now: float) -> float | None:
         """Seconds until expiry (may be negative), or ``None`` when unknown."""
         return None if self.expires_at is None else self.expires_at - now

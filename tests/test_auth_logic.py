@@ -248,3 +248,11 @@ def test_reprs_and_strs_never_show_secrets(secret_guard: SecretGuard) -> None:
 
 def test_tokens_file_path_expands_home() -> None:
     assert TokensFileSource("~/t.json").path == os.path.expanduser("~/t.json")
+
+
+def test_reread_pause_shrinks_as_expiry_nears() -> None:
+    expiry = TokenExpiry(expires_at=NOW + 30, lifetime_s=300)
+    assert expiry.reread_pause_s(NOW, 1.0) == 1.0
+    assert expiry.reread_pause_s(NOW + 28, 1.0) == 0.5
+    assert expiry.reread_pause_s(NOW + 31, 1.0) == 0.0
+    assert TokenExpiry(None, None).reread_pause_s(NOW, 1.0) == 1.0

@@ -128,7 +128,7 @@ async def test_stale_file_is_not_reread_on_every_request(
     path = tmp_path / "tokens.json"
     token = make_jwt(exp=clock.now + 30, iat=clock.now - 270)
     write_tokens(path, token)
-    source = TokensFileSource(path, clock=clock, min_reread_interval_s=1.0)
+    source = TokensFileSource(path, clock=clock, reread_pause_s=1.0)
     for _ in range(20):
         assert await source.get_token() == token
     assert source.reads == 1
