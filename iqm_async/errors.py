@@ -26,8 +26,9 @@ tenacity, pydantic) are translated at the boundary so callers never need to catc
     │   ├── JobFailedError              the server ran the job and it failed
     │   ├── JobAbortedError             the job was aborted (or deleted)
     │   ├── JobTimeoutError             a wait ended before the job did (the job goes on)
-    │   └── SubmissionUncertainError    a submit failed in a way that may have created a job
-    └── InputError                      bad input, raised before any network call where possible
+    │   ├── SubmissionUncertainError    a submit failed in a way that may have created a job
+    │   └── PartialSubmissionError      some jobs of a batch were submitted, some not
+    └── InputError                      bad input (also a ValueError), raised before any network call
         ├── CircuitValidationError
         ├── ConfigurationError
         └── AuthenticationError         credentials missing, unreadable, expired or refused
@@ -36,6 +37,8 @@ Messages say what went wrong and what to do. They never contain a token or a pas
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "APIStatusError",
@@ -57,6 +60,7 @@ __all__ = [
     "JobFailedError",
     "JobTimeoutError",
     "NotFoundError",
+    "PartialSubmissionError",
     "PayloadTooLargeError",
     "RateLimitError",
     "RequestTimeoutError",
@@ -266,11 +270,35 @@ class SubmissionUncertainError(JobError):
         )
 
 
+class PartialSubmissionError(JobError):
+    """Some jobs of a multi-job submission were created and some were not.
+
+    Attributes:
+        handles: one entry per input item, the handle (or job) of those submitted and
+            ``None`` for the rest; keep them, the submitted jobs run.
+        errors: the error of each job that was not submitted.
+    """
+
+    def __init__(self, handles: list[Any], errors: list[IQMError]) -> None:
+        self.handles = handles
+        self.errors = errors
+        done = sum(h is not None for h in handles)
+        super().__init__(
+            f"{done} of {len(handles)} items were submitted; {len(errors)} job(s) failed to "
+            f"submit, first: {errors[0]}. The submitted ones run: keep .handles and resubmit "
+            "only the items that are None."
+        )
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 
-class InputError(IQMError):
-    """Bad input from the caller: a circuit, a configuration value or credentials."""
+class InputError(IQMError, ValueError):
+    """Bad input from the caller: a circuit, a configuration value or credentials.
+
+    Also a ``ValueError``, so code written for pytket backends that catches ValueError for bad
+    input (e.g. a missing ``n_shots``) keeps working.
+    """
 
 
 class CircuitValidationError(InputError):
