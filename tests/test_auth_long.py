@@ -1,0 +1,93 @@
+"""The one long auth test (~20 s): 2 s tokens, 20 s of continuous requests, none may fail.
+
+It runs in CI like every other test. Two emulators are driven at the same time, so the 20 s
+are spent once: one client with the default refresh margin (60 s, capped at half the 2 s
+lifetime = 1 s: a token is used for ~1 s, so ~20 token requests), one with a 0.2 s margin
+(a token is used for ~1.8 s, so ~11 token requests).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from test_auth_helpers import PASSWORD, USERNAME
+from test_auth_helpers import secret_guard as secret_guard  # autouse leak check
+
+from iqm_async.auth import AuthServerSource, IQMAuth
+from iqm_async.emulator import EmulatorConfig, create_app
+
+DURATION_S = 20.0
+TOKEN_SECONDS = 2.0
+BASE_URL = "http://emulator"
+
+
+async def run_requests(refresh_margin_s: float | None) -> dict[str, Any]:
+    """Four request loops for DURATION_S against a fresh emulator; the figures it counted."""
+    app = create_app(
+        EmulatorConfig(
+            seed=1,
+            require_auth=True,
+            token_seconds=TOKEN_SECONDS,
+            username=USERNAME,
+            password=PASSWORD,
+        )
+    )
+    options = {} if refresh_margin_s is None else {"refresh_margin_s": refresh_margin_s}
+    source = AuthServerSource(
+        BASE_URL, USERNAME, PASSWORD, transport=httpx.ASGITransport(app=app), **options
+    )
+    auth = IQMAuth(source)
+    ok = failed = 0
+    deadline = time.monotonic() + DURATION_S
+    async with httpx.AsyncClient(
+        base_url=BASE_URL, transport=httpx.ASGITransport(app=app), auth=auth
+    ) as client:
+
+        async def loop() -> None:
+            nonlocal ok, failed
+            while time.monotonic() < deadline:
+                try:
+                    response = await client.get("/quantum-architecture")
+                    ok += response.status_code == 200
+                    failed += response.status_code != 200
+                except Exception:
+                    failed += 1
+                await anyio.sleep(0.002)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(loop)
+        stats = (await client.get("/_emulator/stats")).json()
+    await auth.aclose()
+    return {"ok": ok, "failed": failed, **stats}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # ~20 s: once is enough
+async def test_two_second_tokens_for_twenty_seconds_no_request_fails() -> None:
+    results: dict[str, dict[str, Any]] = {}
+
+    async def run(name: str, margin: float | None) -> None:
+        results[name] = await run_requests(margin)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run, "default margin", None)
+        tg.start_soon(run, "0.2 s margin", 0.2)
+    for name, result in results.items():
+        tokens = result["token_requests"]
+        print(
+            f"\n{name}: {result['ok']} requests ok, {result['failed']} failed, "
+            f"token requests {tokens}, 401s: {result['responses_by_status'].get('401', 0)}"
+        )
+        assert result["failed"] == 0
+        assert result["ok"] > 1000
+        assert "401" not in result["responses_by_status"]
+    default = sum(results["default margin"]["token_requests"].values())
+    small = sum(results["0.2 s margin"]["token_requests"].values())
+    # Expected DURATION_S / (lifetime - margin): 20 and 11.1; some slack for scheduling.
+    assert 17 <= default <= 23
+    assert 9 <= small <= 13
