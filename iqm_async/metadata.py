@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pytket.circuit import Node
 
 __all__ = [
+    "CircuitEcho",
     "DDMode",
     "HeraldingMode",
     "JobParameters",
@@ -121,15 +122,26 @@ class JobParameters(BaseModel):
     dd_strategy: dict[str, Any] | None = None
 
 
-class RequestEcho(BaseModel):
-    """The run request as the server echoes it in ``metadata.request``.
+class CircuitEcho(BaseModel):
+    """A circuit as the server echoes it: its name, and its instructions as plain JSON.
 
-    Read tolerantly; ``circuits`` stays plain JSON (parse it with ``models.Circuit`` when needed).
+    Parse the whole echo with ``models.Circuit.model_validate(echo.model_dump())`` when the
+    instructions are needed as models.
     """
 
     model_config = TOLERANT
 
-    circuits: list[dict[str, Any]] = Field(default_factory=list)
+    name: str
+    instructions: list[dict[str, Any]] = Field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+
+
+class RequestEcho(BaseModel):
+    """The run request as the server echoes it in ``metadata.request`` (read tolerantly)."""
+
+    model_config = TOLERANT
+
+    circuits: list[CircuitEcho] = Field(default_factory=list)
     shots: int | None = None
     qubit_mapping: list[SingleQubitMapping] | None = None
     calibration_set_id: UUID | None = None

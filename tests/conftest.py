@@ -13,3 +13,7 @@ import pytest
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Run every ``@pytest.mark.anyio`` test on both backends."""
     return str(request.param)
+
+
+# The emulator's fixtures (emulator_app, asgi_client_factory, live_emulator, ...) for every test.
+pytest_plugins = ["emulator_fixtures"]
