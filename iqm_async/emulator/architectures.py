@@ -15,15 +15,20 @@ uses when readout noise is on (DQA readers ignore the extra key).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
+from itertools import permutations
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..models import DynamicQuantumArchitecture
+from ..models import DynamicQuantumArchitecture, Locus
 
-__all__ = ["BUILTIN_ARCHITECTURES", "Architecture", "load_architecture"]
+__all__ = ["BUILTIN_ARCHITECTURES", "SYMMETRIC_GATES", "Architecture", "load_architecture"]
+
+SYMMETRIC_GATES = frozenset({"cz"})
+"""Gates whose locus may be given in either order."""
 
 BUILTIN_ARCHITECTURES = {
     "garnet": "garnet.json",
@@ -49,16 +54,37 @@ class Architecture:
     readout_errors: dict[str, tuple[float, float]]
     dqa_json: bytes
     quantum_architecture_json: bytes
+    _loci_cache: dict[tuple[str, str | None], frozenset[Locus]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    @property
+    @cached_property
     def calibration_set_id(self) -> str:
         """The calibration set id as a string (a real UUID, as clients cache by it)."""
         return str(self.dqa.calibration_set_id)
 
-    @property
+    @cached_property
     def components(self) -> frozenset[str]:
         """Qubits and computational resonators."""
         return frozenset(self.dqa.qubits) | frozenset(self.dqa.computational_resonators)
+
+    def allowed_loci(self, gate: str, implementation: str | None) -> frozenset[Locus]:
+        """Calibrated loci of ``gate`` (of one implementation, or of all when ``None``),
+        in both orders for symmetric gates. Computed once per pair: submit checks every
+        instruction against it. The caller checks that gate and implementation exist."""
+        key = (gate, implementation)
+        cached = self._loci_cache.get(key)
+        if cached is None:
+            info = self.dqa.gates[gate]
+            loci = (
+                info.loci if implementation is None else info.implementations[implementation].loci
+            )
+            if gate in SYMMETRIC_GATES:
+                cached = frozenset(p for locus in loci for p in permutations(locus))
+            else:
+                cached = frozenset(tuple(locus) for locus in loci)
+            self._loci_cache[key] = cached
+        return cached
 
 
 def _old_quantum_architecture(name: str, dqa: DynamicQuantumArchitecture) -> dict[str, Any]:

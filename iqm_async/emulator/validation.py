@@ -16,7 +16,6 @@ and circuits beyond the simulator's size.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import permutations
 
 from pydantic import ValidationError
 
@@ -38,7 +37,6 @@ __all__ = [
 _NO_CALIBRATION = frozenset({"barrier", "delay", "reset"})
 # Operations checked component by component against the union of their loci.
 _FACTORIZABLE = frozenset({"measure", "prx", "cc_prx"})
-_SYMMETRIC = frozenset({"cz"})
 _CANONICAL = {"phased_rx": "prx", "measurement": "measure"}
 
 
@@ -91,22 +89,19 @@ def map_circuit(circuit: Circuit, mapping: Mapping[str, str]) -> Circuit:
     return circuit.model_copy(update={"instructions": instructions})
 
 
-def _allowed_loci(arch: Architecture, inst: Instruction, name: str, where: str) -> list[Locus]:
+def _allowed_loci(arch: Architecture, inst: Instruction, name: str, where: str) -> frozenset[Locus]:
     gate = arch.dqa.gates.get(name)
     if gate is None:
         raise RequestRejected(
             f"{where}: operation '{inst.name}' is not calibrated on this QPU; the calibrated "
             f"operations are {', '.join(sorted(arch.dqa.gates))}"
         )
-    if inst.implementation is None:
-        return gate.loci
-    impl = gate.implementations.get(inst.implementation)
-    if impl is None:
+    if inst.implementation is not None and inst.implementation not in gate.implementations:
         raise RequestRejected(
             f"{where}: '{name}' has no implementation '{inst.implementation}'; use one of "
             f"{', '.join(sorted(gate.implementations))} or leave it out"
         )
-    return list(impl.loci)
+    return arch.allowed_loci(name, inst.implementation)
 
 
 def _check_instruction(arch: Architecture, inst: Instruction, where: str) -> None:
@@ -123,17 +118,14 @@ def _check_instruction(arch: Architecture, inst: Instruction, where: str) -> Non
         return
     loci = _allowed_loci(arch, inst, name, where)
     if name in _FACTORIZABLE:
+        if len(inst.qubits) == 1 and tuple(inst.qubits) in loci:
+            return  # the common case: a calibrated single-qubit locus
         allowed = {q for locus in loci for q in locus}
         for qubit in inst.qubits:
             if qubit not in allowed:
                 raise RequestRejected(f"{where}: '{name}' is not calibrated on '{qubit}'")
         return
-    candidates = (
-        {perm for locus in loci for perm in permutations(locus)}
-        if name in _SYMMETRIC
-        else set(loci)
-    )
-    if tuple(inst.qubits) not in candidates:
+    if tuple(inst.qubits) not in loci:
         pair = ", ".join(inst.qubits)
         raise RequestRejected(
             f"{where}: '{name}' on ({pair}) is not calibrated: the pair is not coupled on this "
