@@ -114,11 +114,12 @@ def error_from_response(response: httpx.Response, url: str) -> IQMError:
     )
 
 
-def parse_reply(response: httpx.Response, model: type[ModelT], url: str, what: str) -> ModelT:
+def parse_reply(response: httpx.Response, model: type[ModelT], what: str) -> ModelT:
     """Parse a success reply into ``model``; anything else is an :class:`InvalidResponseError`.
 
     ``what`` names the reply for the message, e.g. ``"job status"``.
     """
+    url = str(response.request.url)
     try:
         body = response.json()
     except (ValueError, UnicodeDecodeError):
@@ -143,7 +144,7 @@ def parse_reply(response: httpx.Response, model: type[ModelT], url: str, what: s
         ) from None
 
 
-def job_id_from_reply(response: httpx.Response, url: str) -> str:
+def job_id_from_reply(response: httpx.Response) -> str:
     """The job id in a submit reply ``{"id": "<uuid>"}``."""
     try:
         body = response.json()
@@ -151,6 +152,7 @@ def job_id_from_reply(response: httpx.Response, url: str) -> str:
         body = None
     job_id = body.get("id") if isinstance(body, dict) else None
     if not isinstance(job_id, str) or not job_id:
+        url = str(response.request.url)
         raise InvalidResponseError(
             f"The submit reply from {url} has no job id (expected {{'id': '<uuid>'}}, got "
             f"{response.text.strip()[:80]!r}). The job may exist: check your recent jobs on the "
@@ -199,26 +201,26 @@ class Transport:
         ``kind`` labels the request in :attr:`requests_by_kind` (``"status"``, ``"submit"``, ...).
         ``limited=False`` when the caller already holds a connection slot.
         """
-        url = self.url_for(path)
         if limited:
             async with self.limiter:
-                return await self._send(method, path, url, kind, body)
-        return await self._send(method, path, url, kind, body)
+                return await self._send(method, path, kind, body)
+        return await self._send(method, path, kind, body)
 
     async def _send(
-        self, method: str, path: str, url: str, kind: str, body: dict[str, Any] | None
+        self, method: str, path: str, kind: str, body: dict[str, Any] | None
     ) -> httpx.Response:
         self.request_count += 1
         self.requests_by_kind[kind] = self.requests_by_kind.get(kind, 0) + 1
         try:
             response = await self.http.request(method, path, json=body)
         except httpx.TransportError as exc:
-            raise AttemptFailed(
-                failure_from_exception(exc), error_from_exception(exc, url)
-            ) from None
+            # URLs are built for messages only when something failed: joining costs time.
+            error = error_from_exception(exc, self.url_for(path))
+            raise AttemptFailed(failure_from_exception(exc), error) from None
         if response.is_success:
             return response
-        raise AttemptFailed(failure_from_response(response), error_from_response(response, url))
+        error = error_from_response(response, str(response.request.url))
+        raise AttemptFailed(failure_from_response(response), error)
 
     async def call(
         self,
@@ -237,7 +239,7 @@ class Transport:
                 return False
             if submit:
                 return policy.submit_retryable(exc.failure)
-            return policy.is_transient(exc.failure)
+            return policy.is_transient(exc.failure, waiting=max_attempts is None)
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -275,7 +277,7 @@ class Transport:
 
         async def attempt() -> ModelT:
             response = await self.send_once("GET", path, kind=kind)
-            return parse_reply(response, model, self.url_for(path), what)
+            return parse_reply(response, model, what)
 
         return await self.call(attempt, max_attempts=max_attempts)
 
@@ -284,7 +286,7 @@ class Transport:
 
         async def attempt() -> str:
             response = await self.send_once("POST", "jobs", kind="submit", body=body)
-            return job_id_from_reply(response, self.url_for("jobs"))
+            return job_id_from_reply(response)
 
         return await self.call(attempt, max_attempts=self.retry.max_attempts, submit=True)
 

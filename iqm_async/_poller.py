@@ -235,10 +235,10 @@ class Poller:
         try:
             response = await self._transport.send_once("GET", path, kind="status", limited=False)
         except AttemptFailed as exc:
-            if self._transport.retry.is_transient(exc.failure):
+            if self._transport.retry.is_transient(exc.failure, waiting=True):
                 return exc.failure
             raise exc.error from None
-        return parse_reply(response, RunStatus, self._transport.url_for(path), "job status")
+        return parse_reply(response, RunStatus, "job status")
 
     async def _finish_from_result(self, job: Job) -> None:
         """The status is terminal: fetch the full result once and settle the job."""

@@ -70,10 +70,11 @@ RUN_OPTIONS = frozenset(RunRequest.model_fields) - _SET_BY_SUBMIT
 # --- decisions without I/O --------------------------------------------------------------------
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, *, in_process: bool = False) -> str:
     """Validate the server URL; warn for plain http to a host that is not this machine.
 
     Returns the URL with one trailing slash, so relative routes join below its path.
+    ``in_process=True`` (an ASGI app in this process, nothing on the network) skips the warning.
 
     Raises:
         ConfigurationError: not an http(s) URL with a host.
@@ -91,7 +92,7 @@ def check_url(url: str) -> str:
             "The server URL must not contain credentials; pass token=, tokens_file= or "
             "username=/password= instead."
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not in_process and not _is_loopback(parts.hostname):
         warnings.warn(
             f"Plain http to {parts.hostname}: tokens and circuits travel unencrypted. Use https "
             "for anything but a server on this machine.",
@@ -215,7 +216,7 @@ class AsyncIQMClient:
         transport: httpx.AsyncBaseTransport | None = None,
         tokens_file_overrides: bool = False,
     ) -> None:
-        self.url = check_url(url)
+        self.url = check_url(url, in_process=isinstance(transport, httpx.ASGITransport))
         if isinstance(max_connections, bool) or not isinstance(max_connections, int):
             raise ConfigurationError(f"max_connections must be an int, got {max_connections!r}")
         if max_connections < 1:

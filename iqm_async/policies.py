@@ -22,6 +22,7 @@ from .errors import ConfigurationError
 __all__ = [
     "DEFAULT_RETRY_STATUSES",
     "SUBMIT_RETRY_STATUSES",
+    "WAIT_RETRY_STATUSES",
     "Failure",
     "FailureKind",
     "PollPolicy",
@@ -32,6 +33,10 @@ __all__ = [
 
 DEFAULT_RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 """Statuses after which a read (GET) is tried again."""
+
+WAIT_RETRY_STATUSES = DEFAULT_RETRY_STATUSES | {500}
+"""Statuses a wait for a known job rides out: its GETs are safe to repeat, and the wait's own
+deadline bounds them, so a flaky server delays the result instead of losing it."""
 
 SUBMIT_RETRY_STATUSES = frozenset({429, 503})
 """Statuses that prove a submission was refused unprocessed, so resending cannot duplicate it."""
@@ -108,6 +113,8 @@ class RetryPolicy:
             so many clients refused at once do not come back at once.
         max_retry_after_s: cap on a server's ``Retry-After`` (default 30 s).
         retry_statuses: statuses a read is retried on (default 408, 429, 502, 503, 504).
+        wait_retry_statuses: statuses the polls and result fetches of a wait for a known job
+            ride out (default: those and 500).
         submit_retry_statuses: statuses a submit is retried on (default 429, 503).
     """
 
@@ -118,6 +125,7 @@ class RetryPolicy:
     jitter_fraction: float = 0.25
     max_retry_after_s: float = 30.0
     retry_statuses: frozenset[int] = field(default=DEFAULT_RETRY_STATUSES)
+    wait_retry_statuses: frozenset[int] = field(default=WAIT_RETRY_STATUSES)
     submit_retry_statuses: frozenset[int] = field(default=SUBMIT_RETRY_STATUSES)
 
     def __post_init__(self) -> None:
@@ -147,10 +155,14 @@ class RetryPolicy:
                 "created the job, and resending could run it twice."
             )
 
-    def is_transient(self, failure: Failure) -> bool:
-        """True if a read that failed like this may succeed when tried again."""
+    def is_transient(self, failure: Failure, *, waiting: bool = False) -> bool:
+        """True if a read that failed like this may succeed when tried again.
+
+        ``waiting=True`` for the reads of a wait for a known job (``wait_retry_statuses``).
+        """
         if failure.kind is FailureKind.STATUS:
-            return failure.status_code in self.retry_statuses
+            statuses = self.wait_retry_statuses if waiting else self.retry_statuses
+            return failure.status_code in statuses
         return True
 
     def submit_retryable(self, failure: Failure) -> bool:

@@ -345,6 +345,7 @@ async def test_transient_faults_while_waiting_never_reach_the_caller(
     mock: respx.MockRouter, client: AsyncIQMClient
 ) -> None:
     faults = [
+        httpx.Response(500),
         httpx.Response(502),
         httpx.ConnectError("down"),
         httpx.ReadTimeout("slow"),

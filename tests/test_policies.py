@@ -61,6 +61,14 @@ def test_reads_do_not_retry_other_statuses(code: int) -> None:
     assert not RetryPolicy().should_retry(status(code), 1)
 
 
+def test_waits_for_a_known_job_also_ride_out_500() -> None:
+    policy = RetryPolicy()
+    assert policy.is_transient(status(500), waiting=True)
+    assert policy.is_transient(status(502), waiting=True)
+    assert not policy.is_transient(status(404), waiting=True)
+    assert not policy.is_transient(status(401), waiting=True)
+
+
 def test_submit_retried_only_when_the_server_cannot_have_acted() -> None:
     policy = RetryPolicy()
     assert policy.should_retry(CONNECT, 1, submit=True)
