@@ -207,7 +207,7 @@ def test_numpy_measurements_and_zero_shots() -> None:
         ({"c[0]": [[1]]}, r"missing: \['c\[1\]'\]"),
         ({"c[0]": [[1]], "c[1]": [[0]], "x": [[0]]}, r"unexpected: \['x'\]"),
         ({"c[0]": [[1], [0]], "c[1]": [[0]]}, "different numbers of shots"),
-        ({"c[0]": [[1, 0]], "c[1]": [[0, 0]]}, "2 values for 1 shots"),
+        ({"c[0]": [[1, 0]], "c[1]": [[0, 0]]}, "not one bit each"),
         ({"c[0]": [[2]], "c[1]": [[0]]}, "other than 0 and 1"),
         ({"c[0]": [["x"]], "c[1]": [[0]]}, "not a list of shots"),
         ({"c[0]": np.zeros((1, 2)), "c[1]": [[0]]}, "2 bits per shot"),
