@@ -433,3 +433,36 @@ async def test_move_validation_on_a_resonator_chip() -> None:
     assert allow.status_code == 201 and barrier.status_code == 201
     # The prx flipped the emptied QB1; the second move swapped that excitation into COMP_R.
     assert result["measurements"] == [{"m": [[0]] * 4}]
+
+
+async def test_no_blocking_calls_on_the_event_loop() -> None:
+    blockbuster = pytest.importorskip("blockbuster")
+    wide = [f"QB{i}" for i in range(1, 16)]  # big enough to be simulated in a worker thread
+    body = {
+        "circuits": [
+            {
+                "name": "wide",
+                "instructions": [
+                    *({"name": "prx", "qubits": [q], "args": {"angle_t": 0.5, "phase_t": 0}}
+                      for q in wide),
+                    {"name": "measure", "qubits": wide, "args": {"key": "m"}},
+                ],
+            }
+        ],
+        "shots": 10,
+    }  # fmt: skip
+    form = {"client_id": "iqm_client", "grant_type": "password"}
+    with blockbuster.blockbuster_ctx():
+        app = create_app(EmulatorConfig(parallel=True, job_seconds=0, require_auth=True))
+        config = app.state.emulator.config
+        async with client_for(app) as client:
+            tokens = await client.post(
+                "/realms/cortex/protocol/openid-connect/token",
+                data={**form, "username": config.username, "password": config.password},
+            )
+            headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+            job_id = (await client.post("/jobs", json=body, headers=headers)).json()["id"]
+            result = (await client.get(f"/jobs/{job_id}", headers=headers)).json()
+            counts = (await client.get(f"/jobs/{job_id}/counts", headers=headers)).json()
+    assert result["measurements"] == [{"m": [[1] * 15] * 10}]
+    assert counts["counts_batch"][0]["counts"] == {"1" * 15: 10}

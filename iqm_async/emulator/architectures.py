@@ -120,23 +120,33 @@ def _from_json(name: str, raw: dict[str, Any]) -> Architecture:
     )
 
 
+def _read_builtin(file_name: str) -> str:
+    return resources.files(__package__).joinpath("data").joinpath(file_name).read_text("utf-8")
+
+
+# Read when this module is imported, so that building an app inside a running event loop (as
+# in-process tests do) does no file I/O there. The three files hold about 8 kB.
+_BUILTIN_TEXT = {name: _read_builtin(file) for name, file in BUILTIN_ARCHITECTURES.items()}
+_loaded: dict[str, Architecture] = {}
+
+
 def load_architecture(arch: str) -> Architecture:
     """Load a built-in architecture by name, or a DQA JSON file by path.
+
+    Built-in architectures are parsed once per process and shared (they are immutable). A
+    file is read on every call: build such apps outside the event loop.
 
     Raises:
         ConfigurationError: unknown name, unreadable file, or not a valid DQA.
     """
-    builtin = BUILTIN_ARCHITECTURES.get(arch)
+    builtin = _BUILTIN_TEXT.get(arch)
     try:
         if builtin is not None:
-            data = resources.files(__package__).joinpath("data")
-            text = data.joinpath(builtin).read_text("utf-8")
-            name = arch
-        else:
-            path = Path(arch)
-            text = path.read_text("utf-8")
-            name = path.stem
-        return _from_json(name, json.loads(text))
+            if arch not in _loaded:
+                _loaded[arch] = _from_json(arch, json.loads(builtin))
+            return _loaded[arch]
+        path = Path(arch)
+        return _from_json(path.stem, json.loads(path.read_text("utf-8")))
     except FileNotFoundError as exc:
         raise ConfigurationError(
             f"Unknown emulator architecture '{arch}': use one of "
