@@ -206,6 +206,24 @@ class TokensFileSource:
         self._cached = None
 
 
+class _BorrowedTransport(httpx.AsyncBaseTransport):
+    """A transport the source uses but does not own: closing the source leaves it open.
+
+    The API client often passes its own transport (e.g. one ASGITransport for API and auth
+    calls); an ``httpx.AsyncClient`` closes its transport on ``aclose``, which must not
+    happen to a transport that belongs to someone else.
+    """
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Leave the borrowed transport open; its owner closes it."""
+
+
 class _AuthServerUnreachable(Exception):
     """A transient auth-server failure (connection error, timeout, 429 or 5xx): retry it."""
 
@@ -230,7 +248,8 @@ class AuthServerSource:
         realm: Keycloak realm (default ``"cortex"``).
         client_id: OAuth client id (default ``"iqm_client"``).
         transport: httpx transport for the auth server calls (default: httpx's own); tests pass
-            ``httpx.ASGITransport(app)``.
+            ``httpx.ASGITransport(app)``. A given transport is borrowed: :meth:`aclose` does
+            not close it.
         timeout: per-request timeout for the auth server in seconds (default 60).
         max_attempts: attempts per token request, first one included (default 4).
         retry_initial_wait_s, retry_max_wait_s: backoff before the 2nd attempt and its cap
@@ -400,7 +419,8 @@ class AuthServerSource:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
+            borrowed = None if self._transport is None else _BorrowedTransport(self._transport)
+            self._http = httpx.AsyncClient(transport=borrowed, timeout=self._timeout)
         return self._http
 
     async def _post_token(self, grant_type: str, fields: dict[str, str]) -> httpx.Response:
@@ -467,7 +487,7 @@ class AuthServerSource:
         form = {"client_id": self._client_id, "refresh_token": refresh_token}
         try:
             reply = await http.post(self._logout_url, data=form)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # best effort: closing must go on whatever the logout did
             logger.debug(
                 "logout from %s failed (%s); the session expires on its own",
                 self.auth_server_url,

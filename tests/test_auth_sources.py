@@ -486,3 +486,20 @@ def test_invalid_options_are_refused(secret_guard: SecretGuard) -> None:
         AuthServerSource("", USERNAME, PASSWORD)
     with pytest.raises(ValueError, match="max_attempts"):
         AuthServerSource(AUTH_URL, USERNAME, PASSWORD, max_attempts=0)
+
+
+async def test_a_given_transport_is_borrowed_not_closed(clock: FakeClock) -> None:
+    server = FakeIQM(clock=clock)
+
+    class Recording(httpx.MockTransport):
+        closed = False
+
+        async def aclose(self) -> None:
+            self.closed = True
+
+    transport = Recording(server.handle)
+    source = AuthServerSource(AUTH_URL, USERNAME, PASSWORD, transport=transport, clock=clock)
+    await source.get_token()
+    await source.aclose()
+    assert server.logouts == 1
+    assert not transport.closed  # the API client that owns it still uses it
