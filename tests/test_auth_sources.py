@@ -12,6 +12,7 @@ import anyio
 import httpx
 import pytest
 import respx
+from blockbuster import blockbuster_ctx
 from test_auth_helpers import (
     API_TOKEN,
     AUTH_URL,
@@ -102,6 +103,15 @@ async def test_tokens_file_is_read_in_a_worker_thread(
     monkeypatch.setattr(_auth_sources, "_read_text", spy)
     assert await TokensFileSource(path).get_token() == "opaque-but-fine"
     assert threads and threads[0] is not threading.main_thread()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # blockbuster watches asyncio loops
+async def test_tokens_file_read_never_blocks_the_event_loop(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "tokens.json"
+    write_tokens(path, "opaque")
+    with blockbuster_ctx():  # raises BlockingError on a blocking call in the loop thread
+        assert await TokensFileSource(path).get_token() == "opaque"
+        assert await TokensFileSource(path).get_token(force_refresh=True) == "opaque"
 
 
 async def test_tokens_file_rewritten_near_expiry_is_picked_up(
