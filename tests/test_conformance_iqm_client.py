@@ -16,7 +16,7 @@ from uuid import UUID
 import pytest
 
 iqm_client = pytest.importorskip("iqm.iqm_client")
-from emulator_fixtures import LiveEmulator, live_emulator, live_emulator_factory  # noqa: E402, F401
+from emulator_fixtures import LiveEmulator  # noqa: E402
 from iqm.iqm_client import (  # noqa: E402
     Circuit,
     CircuitExecutionError,
@@ -73,11 +73,11 @@ MAPPING = {"q0": "QB4", "q1": "QB9"}  # a coupled pair on Garnet
 
 
 @pytest.fixture
-def client(live_emulator: LiveEmulator) -> Iterator[IQMClient]:  # noqa: F811
+def client(live_emulator: LiveEmulator) -> Iterator[IQMClient]:
     yield make_client(live_emulator.url)
 
 
-def test_gets_dynamic_architecture(client: IQMClient, live_emulator: LiveEmulator) -> None:  # noqa: F811
+def test_gets_dynamic_architecture(client: IQMClient, live_emulator: LiveEmulator) -> None:
     dqa = client.get_dynamic_quantum_architecture()
     assert dqa.calibration_set_id == UUID(live_emulator.emulator.architecture.calibration_set_id)
     assert len(dqa.qubits) == 20
@@ -128,7 +128,7 @@ def test_counts(client: IQMClient) -> None:
     assert flip_counts.counts == {"10": 400}
 
 
-def test_abort_pending_job(live_emulator_factory: Any) -> None:  # noqa: F811
+def test_abort_pending_job(live_emulator_factory: Any) -> None:
     # One QPU and 30 s per job: the job is certainly pending when the abort arrives.
     live = live_emulator_factory(EmulatorConfig(seed=7, job_seconds=30.0))
     client = make_client(live.url)
@@ -144,7 +144,7 @@ def test_abort_pending_job(live_emulator_factory: Any) -> None:  # noqa: F811
         client.abort_job(job_id)
 
 
-def test_failed_job_raises(live_emulator_factory: Any) -> None:  # noqa: F811
+def test_failed_job_raises(live_emulator_factory: Any) -> None:
     live = live_emulator_factory(EmulatorConfig(parallel=True, job_seconds=0, job_fail_rate=1.0))
     client = make_client(live.url)
     job_id = client.submit_circuits([bell("bell")], qubit_mapping=MAPPING, shots=10)
@@ -152,7 +152,7 @@ def test_failed_job_raises(live_emulator_factory: Any) -> None:  # noqa: F811
         client.wait_for_results(job_id, timeout_secs=30)
 
 
-def test_auth_with_username_and_password(live_emulator_factory: Any) -> None:  # noqa: F811
+def test_auth_with_username_and_password(live_emulator_factory: Any) -> None:
     config = EmulatorConfig(
         parallel=True, job_seconds=0, require_auth=True, username=USERNAME, password=PASSWORD
     )

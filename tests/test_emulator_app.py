@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_fixtures import asgi_client_factory, emulator_app  # noqa: F401
 from fastapi import FastAPI
 
 from iqm_async.emulator import Emulator, EmulatorConfig, create_app
@@ -58,8 +57,8 @@ def app_with_clock(clock: FakeClock, **config: Any) -> FastAPI:
 
 
 async def test_submit_then_status_result_counts(
-    emulator_app: FastAPI,  # noqa: F811
-    asgi_client_factory: ClientFactory,  # noqa: F811
+    emulator_app: FastAPI,
+    asgi_client_factory: ClientFactory,
 ) -> None:
     async with asgi_client_factory(emulator_app) as client:
         reply = await client.post("/jobs", json=run_request())
@@ -134,7 +133,7 @@ async def test_abort_pending_then_finished_then_unknown() -> None:
 
 
 @pytest.mark.parametrize("suffix", ["", "/status", "/counts"])
-async def test_unknown_job_is_404(suffix: str, emulator_app: FastAPI) -> None:  # noqa: F811
+async def test_unknown_job_is_404(suffix: str, emulator_app: FastAPI) -> None:
     async with client_for(emulator_app) as client:
         reply = await client.get(f"/jobs/no-such-job{suffix}")
     assert reply.status_code == 404
@@ -152,7 +151,7 @@ async def test_job_fail_rate_fails_jobs_with_a_message() -> None:
 
 
 async def test_batch_measuring_different_qubits_fails_the_job(
-    emulator_app: FastAPI,  # noqa: F811
+    emulator_app: FastAPI,
 ) -> None:
     body = run_request()
     other = copy.deepcopy(body["circuits"][0])
@@ -166,7 +165,7 @@ async def test_batch_measuring_different_qubits_fails_the_job(
     assert "must measure the same qubits" in status["message"]
 
 
-async def test_big_circuits_are_simulated_off_the_loop(emulator_app: FastAPI) -> None:  # noqa: F811
+async def test_big_circuits_are_simulated_off_the_loop(emulator_app: FastAPI) -> None:
     qubits = [f"QB{i}" for i in range(1, 21)]
     instructions = [
         {"name": "prx", "qubits": [q], "args": {"angle_t": 0.5, "phase_t": 0.0}} for q in qubits
@@ -200,7 +199,7 @@ async def test_readout_noise_uses_the_architecture_figures() -> None:
 # --- architecture and info routes -----------------------------------------------------------
 
 
-async def test_architecture_routes(emulator_app: FastAPI) -> None:  # noqa: F811
+async def test_architecture_routes(emulator_app: FastAPI) -> None:
     async with client_for(emulator_app) as client:
         dqa = DynamicQuantumArchitecture.model_validate(
             (await client.get("/api/v1/calibration/default/gates")).json()
@@ -234,7 +233,7 @@ async def test_star_and_file_architectures(tmp_path: Path) -> None:
     assert qa["name"] == "tiny"
 
 
-async def test_info_routes(emulator_app: FastAPI) -> None:  # noqa: F811
+async def test_info_routes(emulator_app: FastAPI) -> None:
     async with client_for(emulator_app) as client:
         libraries = (await client.get("/info/client-libraries")).json()
         health = await client.get("/health")
@@ -247,7 +246,7 @@ async def test_info_routes(emulator_app: FastAPI) -> None:  # noqa: F811
 # --- observability --------------------------------------------------------------------------
 
 
-async def test_stats_count_by_route_and_status(emulator_app: FastAPI) -> None:  # noqa: F811
+async def test_stats_count_by_route_and_status(emulator_app: FastAPI) -> None:
     async with client_for(emulator_app) as client:
         job_id = (await client.post("/jobs", json=run_request())).json()["id"]
         await client.get(f"/jobs/{job_id}/status")
@@ -370,7 +369,7 @@ REJECTED: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
 @pytest.mark.parametrize("case", sorted(REJECTED))
 async def test_submit_validation_is_a_400_naming_the_problem(
     case: str,
-    emulator_app: FastAPI,  # noqa: F811
+    emulator_app: FastAPI,
 ) -> None:
     change, expected = REJECTED[case]
     async with client_for(emulator_app) as client:
@@ -380,14 +379,14 @@ async def test_submit_validation_is_a_400_naming_the_problem(
     assert emulator_app.state.emulator.stats()["jobs_created"] == 0
 
 
-async def test_malformed_json_is_a_400(emulator_app: FastAPI) -> None:  # noqa: F811
+async def test_malformed_json_is_a_400(emulator_app: FastAPI) -> None:
     async with client_for(emulator_app) as client:
         reply = await client.post("/jobs", content=b"{not json", headers={"content-type": "x"})
     assert reply.status_code == 400 and "Invalid run request" in reply.json()["detail"]
 
 
 async def test_accepts_what_old_and_current_clients_send(
-    emulator_app: FastAPI,  # noqa: F811
+    emulator_app: FastAPI,
 ) -> None:
     era_a = json.loads((DATA / "run_request_era_a.json").read_text())
     async with client_for(emulator_app) as client:

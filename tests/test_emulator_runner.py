@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_fixtures import LiveEmulator, live_emulator  # noqa: F401
+from emulator_fixtures import LiveEmulator
 
 from iqm_async.emulator import EmulatorConfig, running_emulator, running_emulator_with_state
 from iqm_async.emulator.__main__ import config_from_args
@@ -34,7 +34,7 @@ def test_running_emulator_serves_and_stops() -> None:
     assert not _port_open(port)
 
 
-def test_live_emulator_fixture_reports_connections(live_emulator: LiveEmulator) -> None:  # noqa: F811
+def test_live_emulator_fixture_reports_connections(live_emulator: LiveEmulator) -> None:
     with httpx.Client(base_url=live_emulator.url) as client:
         client.get("/health")
         assert live_emulator.emulator.stats()["open_connections"] >= 1
