@@ -145,7 +145,7 @@ def create_app(
         if job.final_body is not None:
             return _raw_json(job.final_body)
         status = await em.observe(job)
-        body = json.dumps(em.result_body(job, status), separators=(",", ":")).encode()
+        body = em.result_json(job, status)
         if status.is_terminal:
             job.final_body = body  # a finished job's reply never changes
         return _raw_json(body)

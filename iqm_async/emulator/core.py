@@ -23,10 +23,11 @@ from .architectures import Architecture, load_architecture
 from .config import EmulatorConfig
 from .faults import FaultPlan
 from .queue import JobTimes, QpuQueue, status_at
-from .simulator import SimulationError, simulate
+from .simulator import SimulationError, simulate_arrays
 from .stats import DuplicateDetector, StatsCounters
 from .tokens import TokenIssuer
 from .validation import batch_failure, parse_run_request, validate_run_request
+from .wire import Bits, counts_of, result_json
 
 __all__ = ["COCOS_VERSION", "Emulator", "JobRecord"]
 
@@ -51,7 +52,8 @@ class JobRecord:
         times: the job's schedule; its status is computed from it.
         seed: seeds this job's measurement results.
         message: why the job failed (``None`` unless it fails).
-        measurements: per-circuit results, filled once when the job is first seen ready.
+        bits: per-circuit results as ``shots x qubits`` int8 arrays per key, filled once
+            when the job is first seen ready (compact: thousands of jobs stay in memory).
     """
 
     job_id: str
@@ -60,9 +62,16 @@ class JobRecord:
     times: JobTimes
     seed: int
     message: str | None = None
-    measurements: list[dict[str, list[list[int]]]] | None = None
+    bits: list[dict[str, Bits]] | None = None
     final_body: bytes | None = None
     simulation_lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    @property
+    def measurements(self) -> list[dict[str, list[list[int]]]] | None:
+        """The results in the V1 format (``[{key: [[bit, ...] per shot]}]``), if simulated."""
+        if self.bits is None:
+            return None
+        return [{key: array.tolist() for key, array in c.items()} for c in self.bits]
 
 
 class Emulator:
@@ -143,25 +152,25 @@ class Emulator:
         the order of requests. A circuit the simulator cannot run makes the job ``failed``.
         """
         status = self.status(job)
-        if status is not Status.READY or job.measurements is not None:
+        if status is not Status.READY or job.bits is not None:
             return status
         async with job.simulation_lock:
-            if job.measurements is None and job.message is None:
+            if job.bits is None and job.message is None:
                 big = max(len(c.qubits) for c in job.circuits) > _INLINE_SIMULATION_QUBITS
                 try:
                     if big:
-                        job.measurements = await anyio.to_thread.run_sync(self._simulate, job)
+                        job.bits = await anyio.to_thread.run_sync(self._simulate, job)
                     else:
-                        job.measurements = self._simulate(job)
+                        job.bits = self._simulate(job)
                 except SimulationError as exc:
                     job.message = f"Circuit simulation failed: {exc}"
                     job.times.fails = True
         return self.status(job)
 
-    def _simulate(self, job: JobRecord) -> list[dict[str, list[list[int]]]]:
+    def _simulate(self, job: JobRecord) -> list[dict[str, Bits]]:
         rng = np.random.default_rng(job.seed)
         readout = self.architecture.readout_errors if self.config.readout_noise else None
-        return [simulate(c, job.request.shots, rng, readout) for c in job.circuits]
+        return [simulate_arrays(c, job.request.shots, rng, readout) for c in job.circuits]
 
     def abort(self, job: JobRecord) -> Status:
         """Abort a pending job; return the status it had (abort only acts on pending ones)."""
@@ -205,25 +214,23 @@ class Emulator:
             "timestamps": stamps,
         }
 
-    def result_body(self, job: JobRecord, status: Status) -> dict[str, Any]:
-        """The ``GET jobs/{id}`` reply for ``status``."""
+    def result_json(self, job: JobRecord, status: Status) -> bytes:
+        """The ``GET jobs/{id}`` reply for ``status``, as JSON bytes."""
         body: dict[str, Any] = {"status": status.value}
-        if status is Status.READY:
-            body["measurements"] = job.measurements
         body["message"] = job.message if status is Status.FAILED else None
         if status is Status.ABORTED:
             body["message"] = "Job was aborted by the user"
         body["metadata"] = self.metadata(job, self.clock())
         body["warnings"] = None
-        return body
+        return result_json(body, job.bits if status is Status.READY else None)
 
     def counts_body(self, job: JobRecord, status: Status) -> dict[str, Any]:
         """The ``GET jobs/{id}/counts`` reply; ``counts_batch`` only when ready."""
         body: dict[str, Any] = {"status": status.value}
-        if status is Status.READY and job.measurements is not None:
+        if status is Status.READY and job.bits is not None:
             body["counts_batch"] = [
                 counts_of(circuit.measurement_keys, results)
-                for circuit, results in zip(job.circuits, job.measurements, strict=True)
+                for circuit, results in zip(job.circuits, job.bits, strict=True)
             ]
         return body
 
@@ -246,20 +253,3 @@ class Emulator:
     def reset_stats(self) -> None:
         """Zero the counters (the job store is kept)."""
         self.counters.reset()
-
-
-def counts_of(keys: list[str], results: dict[str, list[list[int]]]) -> dict[str, Any]:
-    """Histogram of one circuit: bits concatenated in ``keys`` order, then qubit order."""
-    if not keys:
-        return {"measurement_keys": [], "counts": {}}
-    matrix = np.concatenate(
-        [np.asarray(results[key], dtype=np.uint8).reshape(len(results[key]), -1) for key in keys],
-        axis=1,
-    )
-    width = matrix.shape[1]
-    text = np.ascontiguousarray(matrix + ord("0")).view(f"S{width}").reshape(-1)
-    values, counts = np.unique(text, return_counts=True)
-    return {
-        "measurement_keys": keys,
-        "counts": {v.decode(): int(c) for v, c in zip(values, counts, strict=True)},
-    }

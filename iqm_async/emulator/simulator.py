@@ -26,7 +26,14 @@ import numpy.typing as npt
 
 from ..models import MEASURE_NAMES, PRX_NAMES, Circuit, Instruction
 
-__all__ = ["MAX_BRANCHES", "MAX_QUBITS", "SimulationError", "prx_matrix", "simulate"]
+__all__ = [
+    "MAX_BRANCHES",
+    "MAX_QUBITS",
+    "SimulationError",
+    "prx_matrix",
+    "simulate",
+    "simulate_arrays",
+]
 
 MAX_QUBITS = 20
 """Most qubits one circuit may touch (2**20 amplitudes = 16 MiB per branch)."""
@@ -217,6 +224,19 @@ def simulate(
         SimulationError: more than :data:`MAX_QUBITS` touched qubits, or too many branches.
         ValueError: ``shots`` below 1.
     """
+    arrays = simulate_arrays(circuit, shots, rng, readout_errors)
+    return {key: bits.tolist() for key, bits in arrays.items()}
+
+
+def simulate_arrays(
+    circuit: Circuit,
+    shots: int,
+    rng: np.random.Generator,
+    readout_errors: Mapping[str, tuple[float, float]] | None = None,
+) -> dict[str, npt.NDArray[np.int8]]:
+    """:func:`simulate`, with each key's bits as a ``shots x qubits`` int8 array (compact:
+    the emulator keeps results of many jobs in memory). Same arguments, same randomness.
+    """
     if shots < 1:
         raise ValueError(f"shots must be at least 1, got {shots}")
     qubits = circuit.qubits
@@ -248,7 +268,7 @@ def simulate(
     for branch, rows in zip(branches, per_branch_shots, strict=True):
         final_bits[rows] = _sample_final(branch, n_qubits, final_axes, rows.size, rng)
 
-    results: dict[str, list[list[int]]] = {}
+    results: dict[str, npt.NDArray[np.int8]] = {}
     for position, inst in measures:
         bits = _measure_bits(position, inst, final, final_bits, column_of, index_of)
         if bits is None:
@@ -258,7 +278,7 @@ def simulate(
                     bits[rows, slot] = branch.bits[(position, slot)]
         if readout_errors:
             _add_readout_noise(bits, inst.qubits, readout_errors, rng)
-        results[inst.args["key"]] = bits.tolist()
+        results[inst.args["key"]] = bits
     return results
 
 
