@@ -211,6 +211,7 @@ class Poller:
             elif phase is JobPhase.ABORTED:
                 job._finish(None, JobAbortedError(job.id, reply.status.value, reply.message))
             else:
+                job.terminal_seen_at = now
                 await self._finish_from_result(job)
         except IQMError as exc:
             job._fail_waits(exc)

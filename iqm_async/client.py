@@ -58,8 +58,13 @@ __all__ = [
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 """Per-request timeout: 10 s to connect, 60 s for each read, write and pool wait."""
 
-DEFAULT_MAX_CONNECTIONS = 64
-"""Requests in flight at once per client (more wait their turn in the client)."""
+DEFAULT_MAX_CONNECTIONS = 8
+"""Requests in flight at once per client (more wait their turn in the client).
+
+Small on purpose: httpcore's pool spends CPU per open connection on every request, so on a
+fast link 8 connections move more jobs per second than 64 (benchmarks/client_throughput.py).
+Raise it for a server far away (each connection carries about 1 / round-trip-time requests
+per second)."""
 
 _USER_AGENT = "iqm-async/0.1.0"
 _SET_BY_SUBMIT = frozenset({"circuits", "shots", "qubit_mapping", "calibration_set_id"})
@@ -191,7 +196,8 @@ class AsyncIQMClient:
             With no credentials at all, requests go without ``Authorization``.
         timeout: per-request timeout in seconds or an ``httpx.Timeout``
             (default :data:`DEFAULT_TIMEOUT`).
-        max_connections: requests in flight at once (default 64).
+        max_connections: requests in flight at once (default 8; see
+            :data:`DEFAULT_MAX_CONNECTIONS`).
         retry: the retry policy (default :class:`RetryPolicy()`).
         poll: the poll policy (default :class:`PollPolicy()`: 50 ms first poll, up to 2 s
             between polls of one job, at most 50 polls per second in all).

@@ -129,8 +129,10 @@ class Job:
         self._warned = False
         self._done: anyio.Event | None = None
         self._listeners: set[MemoryObjectSendStream[Job]] = set()
+        self.terminal_seen_at: float | None = None
+        """Clock time (``anyio.current_time()``) of the status reply that said the job ended."""
         self.finished_at: float | None = None
-        """Clock time (``anyio.current_time()``) when the client learnt the job's outcome."""
+        """Clock time (``anyio.current_time()``) when the job's outcome was known here."""
 
     def __repr__(self) -> str:
         status = self._last_status.status.value if self._last_status else "not polled"
