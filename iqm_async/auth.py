@@ -24,7 +24,8 @@ import anyio
 import httpx
 
 from ._auth_credentials import ENV_VARIABLES, Credentials, resolve_credentials
-from ._auth_sources import APITokenSource, AuthServerSource, TokensFileSource, TokenSource
+from ._auth_server import AuthServerSource
+from ._auth_sources import APITokenSource, TokensFileSource, TokenSource
 from ._auth_tokens import redact
 from .errors import ConfigurationError, UnauthorizedError
 
