@@ -241,7 +241,7 @@ class Emulator:
         snapshot = self.counters.snapshot()
         now = self.clock()
         by_status: dict[str, int] = {}
-        for job in self.jobs.values():
+        for job in list(self.jobs.values()):  # a copy: the server thread may be adding jobs
             key = status_at(job.times, now).value
             by_status[key] = by_status.get(key, 0) + 1
         snapshot["jobs_by_status"] = by_status

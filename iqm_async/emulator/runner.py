@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any, Literal
@@ -72,17 +73,15 @@ def running_emulator_with_state(
 
 
 def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> None:
-    started = threading.Event()
-    # uvicorn sets server.started from its own thread; poll it with short waits.
-    waited = 0.0
+    # uvicorn sets server.started from its own thread; poll it with short sleeps.
+    deadline = time.monotonic() + _START_TIMEOUT_S
     while not server.started:
         if not thread.is_alive():
             raise ConfigurationError("The emulator's server thread stopped during start-up.")
-        if waited >= _START_TIMEOUT_S:
+        if time.monotonic() > deadline:
             server.should_exit = True
             raise ConfigurationError("The emulator did not start within 10 s.")
-        started.wait(0.01)
-        waited += 0.01
+        time.sleep(0.005)
 
 
 @contextmanager

@@ -10,22 +10,30 @@ __all__ = ["DuplicateDetector", "StatsCounters"]
 
 
 class StatsCounters:
-    """Plain counters, incremented on the event loop (no locks needed, no per-request cost
-    beyond a dict update)."""
+    """Plain counters, incremented on the server's event loop (no locks, no per-request cost
+    beyond a dict update). Reading them from another thread is safe: copies are taken with
+    single C-level calls."""
 
     def __init__(self) -> None:
+        self.requests_by_route: Counter[str] = Counter()
+        self.responses_by_status: Counter[str] = Counter()
+        self.token_requests: Counter[str] = Counter()
+        self.faults_injected: Counter[str] = Counter()
         self.reset()
 
     def reset(self) -> None:
-        """Zero every counter."""
+        """Zero every counter. The Counter objects are cleared in place, so a request in
+        flight that already holds one still counts into the live statistics."""
         self.requests_total = 0
-        self.requests_by_route: Counter[str] = Counter()
-        self.responses_by_status: Counter[str] = Counter()
         self.jobs_created = 0
         self.duplicate_submissions = 0
-        self.token_requests: Counter[str] = Counter({"password": 0, "refresh_token": 0})
         self.logouts = 0
-        self.faults_injected: Counter[str] = Counter({"5xx": 0, "429": 0, "drop": 0})
+        self.requests_by_route.clear()
+        self.responses_by_status.clear()
+        self.token_requests.clear()
+        self.token_requests.update({"password": 0, "refresh_token": 0})
+        self.faults_injected.clear()
+        self.faults_injected.update({"5xx": 0, "429": 0, "drop": 0})
 
     def snapshot(self) -> dict[str, Any]:
         """The counters as JSON-ready plain dicts."""
