@@ -215,12 +215,12 @@ class Transport:
             response = await self.http.request(method, path, json=body)
         except httpx.TransportError as exc:
             # URLs are built for messages only when something failed: joining costs time.
-            error = error_from_exception(exc, self.url_for(path))
-            raise AttemptFailed(failure_from_exception(exc), error) from None
+            no_answer = error_from_exception(exc, self.url_for(path))
+            raise AttemptFailed(failure_from_exception(exc), no_answer) from None
         if response.is_success:
             return response
-        error = error_from_response(response, str(response.request.url))
-        raise AttemptFailed(failure_from_response(response), error)
+        refusal = error_from_response(response, str(response.request.url))
+        raise AttemptFailed(failure_from_response(response), refusal)
 
     async def call(
         self,
