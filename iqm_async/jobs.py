@@ -183,8 +183,8 @@ class Job:
             # A fresh wait after a poll fault starts over.
             self._poll_error = None
             self._done = None
+        self._server.watch(self)  # raises if the client is closed: count the waiter after
         self._waiters += 1
-        self._server.watch(self)
 
     def _end_wait(self) -> None:
         self._waiters -= 1
