@@ -35,7 +35,7 @@ def test_expiry_from_exp_and_iat() -> None:
 def test_lifetime_measured_from_obtained_time_without_iat() -> None:
     expiry = read_token_expiry(make_jwt(exp=NOW + 2), obtained_at=NOW)
     assert expiry.lifetime_s == 2
-    assert expiry.refresh_margin_s() == 1
+    assert expiry.refresh_margin_s() == pytest.approx(0.2)
 
 
 def test_opaque_token_has_unknown_expiry_and_is_never_refreshed_by_time() -> None:
@@ -58,9 +58,12 @@ def test_jwt_without_exp_has_unknown_expiry() -> None:
 
 
 @pytest.mark.parametrize(
-    ("lifetime_s", "margin_s"), [(3600, 60), (300, 60), (120, 60), (100, 50), (2, 1), (0, 0)]
+    ("lifetime_s", "margin_s"),
+    [(3600, 60), (600, 60), (300, 30), (100, 10), (2, pytest.approx(0.2)), (0, 0)],
 )
-def test_margin_is_60_s_but_at_most_half_the_lifetime(lifetime_s: float, margin_s: float) -> None:
+def test_margin_is_60_s_but_at_most_a_tenth_of_the_lifetime(
+    lifetime_s: float, margin_s: float
+) -> None:
     assert TokenExpiry(NOW + lifetime_s, lifetime_s).refresh_margin_s() == margin_s
 
 
@@ -70,8 +73,8 @@ def test_unknown_lifetime_uses_the_default_margin() -> None:
 
 def test_needs_refresh_starts_exactly_at_the_margin() -> None:
     expiry = TokenExpiry(expires_at=NOW + 300, lifetime_s=300)
-    assert not expiry.needs_refresh(NOW + 239.9)
-    assert expiry.needs_refresh(NOW + 240)
+    assert not expiry.needs_refresh(NOW + 269.9)  # margin: a tenth of 300 s
+    assert expiry.needs_refresh(NOW + 270)
     assert not expiry.is_expired(NOW + 299.9)
     assert expiry.is_expired(NOW + 300)
 

@@ -124,9 +124,9 @@ async def test_tokens_file_rewritten_near_expiry_is_picked_up(
     assert await source.get_token() == old
     new = make_jwt(exp=clock.now + 600, iat=clock.now + 200)
     write_tokens(path, new)
-    clock.advance(200)  # 100 s left: outside the 60 s margin, the cache still serves
+    clock.advance(200)  # 100 s left: outside the 30 s margin, the cache still serves
     assert await source.get_token() == old
-    clock.advance(45)  # 55 s left: inside the margin, the file is read again
+    clock.advance(75)  # 25 s left: inside the margin, the file is read again
     assert await source.get_token() == new
     assert source.reads == 2
 
@@ -316,7 +316,7 @@ async def test_refresh_grant_before_expiry_then_logout_on_close(
     logout = respx_mock.post(AUTH_URL + LOGOUT_PATH).mock(return_value=httpx.Response(204))
     source = server_source(clock)
     old = await source.get_token()
-    clock.advance(241)  # 59 s left: inside the 60 s margin
+    clock.advance(271)  # 29 s left: inside the 30 s margin (a tenth of the lifetime)
     new = await source.get_token()
     assert new != old
     refresh_token = route.calls[0].response.json()["refresh_token"]
@@ -340,7 +340,7 @@ async def test_refused_refresh_token_falls_back_to_the_password(
     route = respx_mock.post(AUTH_URL + TOKEN_PATH).mock(side_effect=[token_reply(clock), refused])
     source = server_source(clock)
     await source.get_token()
-    clock.advance(250)
+    clock.advance(275)  # inside the 30 s margin: refresh
     route.mock(side_effect=[refused, token_reply(clock)])
     await source.get_token()
     grants = [form_of(call.request)["grant_type"] for call in route.calls]
@@ -441,9 +441,9 @@ async def test_opaque_access_token_uses_expires_in(
     respx_mock.post(AUTH_URL + TOKEN_PATH).mock(side_effect=replies)
     source = server_source(clock)
     assert await source.get_token() == "opaque-0"
-    clock.advance(49)
+    clock.advance(89)
     assert await source.get_token() == "opaque-0"
-    clock.advance(2)  # within half of the 100 s lifetime of expiry
+    clock.advance(2)  # within a tenth of the 100 s lifetime of expiry
     assert await source.get_token() == "opaque-1"
 
 
