@@ -51,7 +51,7 @@ class AuthServerSource:
     """Tokens from a Keycloak-style auth server with username and password.
 
     The first call logs in with the password grant. Before the access token expires (refresh
-    margin: 60 s, at most half its lifetime) it uses the refresh-token grant; when the refresh
+    margin: 60 s, at most a tenth of its lifetime) it uses the refresh-token grant; when the refresh
     token is near expiry, or the server refuses it, it logs in with the password again.
     Connection errors, timeouts, 429 and 5xx answers of the auth server are retried
     ``max_attempts`` times in all with exponential backoff and jitter, then end in an

@@ -117,7 +117,7 @@ class TokensFileSource:
 
     Args:
         path: the tokens file; ``~`` is expanded.
-        refresh_margin_s: re-read this long before expiry (default 60 s, at most half the
+        refresh_margin_s: re-read this long before expiry (default 60 s, at most a tenth of the
             token's lifetime).
         reread_pause_s: longest pause between reads of a file whose token is inside the
             refresh margin (default 1 s).
