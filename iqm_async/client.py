@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from ._http import Transport
 from ._poller import Poller
-from .auth import build_auth, resolve_credentials
+from .auth import Credentials, build_auth, resolve_credentials
 from .errors import CircuitValidationError, ConfigurationError, JobTimeoutError
 from .jobs import Job
 from .metadata import mapping_to_wire
@@ -204,6 +204,8 @@ class AsyncIQMClient:
         transport: an httpx transport (tests pass ``httpx.ASGITransport(app)``).
         tokens_file_overrides: ``IQM_TOKENS_FILE`` in the environment wins over every other
             credential (the pytket backend's rule).
+        credentials: already resolved credentials (from :func:`iqm_async.auth.resolve_credentials`);
+            then the other credential arguments must be left out and no variable is read.
     """
 
     def __init__(
@@ -221,6 +223,7 @@ class AsyncIQMClient:
         poll: PollPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         tokens_file_overrides: bool = False,
+        credentials: Credentials | None = None,
     ) -> None:
         self.url = check_url(url, in_process=isinstance(transport, httpx.ASGITransport))
         if isinstance(max_connections, bool) or not isinstance(max_connections, int):
@@ -235,14 +238,20 @@ class AsyncIQMClient:
             timeout = httpx.Timeout(float(timeout))
         self.retry_policy = retry if retry is not None else RetryPolicy()
         self.poll_policy = poll if poll is not None else PollPolicy()
-        credentials = resolve_credentials(
-            token=token,
-            tokens_file=tokens_file,
-            auth_server_url=auth_server_url,
-            username=username,
-            password=password,
-            tokens_file_overrides=tokens_file_overrides,
-        )
+        if credentials is None:
+            credentials = resolve_credentials(
+                token=token,
+                tokens_file=tokens_file,
+                auth_server_url=auth_server_url,
+                username=username,
+                password=password,
+                tokens_file_overrides=tokens_file_overrides,
+            )
+        elif any(v is not None for v in (token, tokens_file, auth_server_url, username, password)):
+            raise ConfigurationError(
+                "Pass either credentials= or token=/tokens_file=/auth_server_url+username+"
+                "password=, not both."
+            )
         self._auth = build_auth(credentials, transport=transport)
         self._http = httpx.AsyncClient(
             base_url=self.url,

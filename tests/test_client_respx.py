@@ -636,3 +636,15 @@ async def test_401_without_credentials(mock: respx.MockRouter, client: AsyncIQMC
     mock.get("/quantum-architecture").respond(401, json={"detail": "token required"})
     with pytest.raises(errors.UnauthorizedError, match="token required"):
         await client.quantum_architecture()
+
+
+async def test_resolved_credentials_are_used(mock: respx.MockRouter) -> None:
+    from iqm_async.auth import resolve_credentials
+
+    route = mock.get("/quantum-architecture").respond(200, json=QA)
+    credentials = resolve_credentials(token="secret-token-1", env={})
+    async with AsyncIQMClient(URL, credentials=credentials) as client:
+        await client.quantum_architecture()
+    assert route.calls.last.request.headers["authorization"] == "Bearer secret-token-1"
+    with pytest.raises(errors.ConfigurationError, match="not both"):
+        AsyncIQMClient(URL, credentials=credentials, token="other")
