@@ -1,0 +1,62 @@
+"""Submission building and URL checks: pure functions, no event loop."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from iqm_async._submission import RUN_OPTIONS, build_run_request, check_url, check_uuid
+from iqm_async.errors import CircuitValidationError, ConfigurationError
+from iqm_async.models import Circuit, Instruction
+
+CIRCUIT = Circuit(
+    name="c", instructions=(Instruction(name="measure", qubits=("q0",), args={"key": "m"}),)
+)
+
+
+def test_one_circuit_or_a_batch_is_one_request() -> None:
+    assert len(build_run_request(CIRCUIT, shots=3).circuits) == 1
+    request = build_run_request([CIRCUIT, CIRCUIT.model_dump()], shots=3)  # type: ignore[list-item]
+    assert len(request.circuits) == 2 and request.shots == 3
+
+
+def test_mapping_and_calibration_set_go_on_the_wire() -> None:
+    calset = uuid.uuid4()
+    wire = build_run_request(
+        CIRCUIT,
+        shots=5,
+        qubit_mapping={"q0": "QB2"},
+        calibration_set_id=calset,
+        options={"max_circuit_duration_over_t2": 0.0},
+    ).to_wire()
+    assert wire["qubit_mapping"] == [{"logical_name": "q0", "physical_name": "QB2"}]
+    assert wire["calibration_set_id"] == str(calset)
+    assert wire["max_circuit_duration_over_t2"] == 0.0
+
+
+def test_options_are_the_run_request_fields_submit_does_not_name() -> None:
+    assert "heralding_mode" in RUN_OPTIONS and "dd_mode" in RUN_OPTIONS
+    assert not {"circuits", "shots", "qubit_mapping", "calibration_set_id"} & RUN_OPTIONS
+    with pytest.raises(ConfigurationError, match="circuits"):
+        build_run_request(CIRCUIT, shots=1, options={"circuits": []})
+
+
+def test_bad_batches() -> None:
+    with pytest.raises(CircuitValidationError, match="Circuit 1"):
+        build_run_request([CIRCUIT, {"name": ""}], shots=1)  # type: ignore[list-item]
+    with pytest.raises(ConfigurationError, match="'full' needs"):
+        build_run_request(CIRCUIT, shots=1, options={"move_validation_mode": "none"})
+
+
+def test_urls_get_one_trailing_slash() -> None:
+    assert check_url("https://h.example/cocos/") == "https://h.example/cocos/"
+    assert check_url(" https://h.example ") == "https://h.example/"
+    check_url("http://emulator", in_process=True)  # no warning: nothing leaves the process
+
+
+def test_uuids() -> None:
+    value = uuid.uuid4()
+    assert check_uuid(str(value), "x") == value
+    with pytest.raises(ConfigurationError, match="job_id must be a UUID"):
+        check_uuid("nope", "job_id")
