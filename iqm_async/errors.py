@@ -28,7 +28,7 @@ tenacity, pydantic) are translated at the boundary so callers never need to catc
     │   ├── JobTimeoutError             a wait ended before the job did (the job goes on)
     │   ├── SubmissionUncertainError    a submit failed in a way that may have created a job
     │   └── PartialSubmissionError      some jobs of a batch were submitted, some not
-    └── InputError                      bad input (also a ValueError), raised before any network call
+    └── InputError                      bad input (a ValueError too), raised before any request
         ├── CircuitValidationError
         ├── ConfigurationError
         └── AuthenticationError         credentials missing, unreadable, expired or refused

@@ -1,0 +1,96 @@
+"""The one event loop behind a sync IQMBackend (private module).
+
+A :class:`ClientLoop` runs an anyio blocking portal (one event loop in one background
+thread) and one :class:`AsyncIQMClient` inside it, owned by a single task for its whole life,
+so the client's task group is entered and left by the same task. Every sync call goes through
+:meth:`ClientLoop.call`; nothing calls ``asyncio.run`` per call, and it works from any thread,
+including one whose own event loop is running (Jupyter).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from contextlib import ExitStack
+from typing import TypeVar
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from .client import AsyncIQMClient
+from .errors import ConfigurationError
+
+T = TypeVar("T")
+
+__all__ = ["ClientLoop"]
+
+
+class ClientLoop:
+    """Lazily starts the portal thread and the client on first use; :meth:`close` stops both.
+
+    Args:
+        make_client: builds the client; called in the loop's thread.
+    """
+
+    def __init__(self, make_client: Callable[[], AsyncIQMClient]) -> None:
+        self._make_client = make_client
+        self._lock = threading.Lock()
+        self._stack: ExitStack | None = None
+        self._portal: BlockingPortal | None = None
+        self._client: AsyncIQMClient | None = None
+        self._stop: anyio.Event | None = None
+        self._owner: Future[None] | None = None
+        self._closed = False
+
+    @property
+    def started(self) -> bool:
+        """True once the loop thread and the client are running."""
+        return self._client is not None
+
+    def call(self, func: Callable[[AsyncIQMClient], Awaitable[T]]) -> T:
+        """Run ``func(client)`` on the loop and return its result (blocking this thread)."""
+        portal, client = self._ensure_started()
+        return portal.call(_apply, func, client)
+
+    def _ensure_started(self) -> tuple[BlockingPortal, AsyncIQMClient]:
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError("This IQMBackend is closed; create a new one.")
+            if self._portal is None or self._client is None:
+                stack = ExitStack()
+                try:
+                    portal = stack.enter_context(start_blocking_portal())
+                    self._stop = portal.call(anyio.Event)
+                    self._owner, self._client = portal.start_task(self._own_client)
+                except BaseException:
+                    stack.close()
+                    raise
+                self._stack, self._portal = stack, portal
+            return self._portal, self._client
+
+    async def _own_client(self, *, task_status: TaskStatus[AsyncIQMClient]) -> None:
+        assert self._stop is not None
+        async with self._make_client() as client:
+            task_status.started(client)
+            await self._stop.wait()
+
+    def close(self) -> None:
+        """Close the client (logging out if it logged in) and stop the loop thread. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            stack, portal, stop, owner = self._stack, self._portal, self._stop, self._owner
+            self._stack = self._portal = self._client = None
+        if portal is not None and stop is not None:
+            portal.call(stop.set)
+        if owner is not None:
+            owner.result(timeout=30)
+        if stack is not None:
+            stack.close()
+
+
+async def _apply(func: Callable[[AsyncIQMClient], Awaitable[T]], client: AsyncIQMClient) -> T:
+    return await func(client)

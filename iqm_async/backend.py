@@ -1,0 +1,483 @@
+"""IQMBackend: the pytket ``Backend`` for IQM devices, a sync face over AsyncIQMClient.
+
+::
+
+    with IQMBackend("https://cocos.example.com", auth_server_url=..., username=...,
+                    password=...) as backend:
+        compiled = backend.get_compiled_circuits(circuits)
+        handles = backend.process_circuits(compiled, n_shots=1000)
+        results = backend.get_results(handles)
+
+Compatible with pytket-iqm's ``IQMBackend(url, arch, auth_server_url, username, password)``,
+with these differences: no network I/O in ``__init__`` (the architecture is fetched once,
+on first use); circuits with the same shots that measure the same qubits are packed into
+multi-circuit jobs (one HTTP submit for up to ``batch_size`` circuits); result handles are
+persistent (``str(handle)`` -> ``ResultHandle.from_str``) and work on a new backend;
+``simplify_initial`` is its own option; errors are iqm_async's typed errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, cast
+
+import anyio
+from pytket.architecture import Architecture
+from pytket.backends.backend import Backend
+from pytket.backends.backendinfo import BackendInfo
+from pytket.backends.backendresult import BackendResult
+from pytket.backends.resulthandle import ResultHandle, _ResultIdTuple
+from pytket.backends.status import CircuitStatus, StatusEnum
+from pytket.circuit import Circuit
+from pytket.passes import BasePass
+from pytket.predicates import Predicate
+
+from . import compiler
+from ._backend_loop import ClientLoop
+from .auth import Credentials, resolve_credentials
+from .client import AsyncIQMClient
+from .config import IQMConfig
+from .errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
+from .metadata import Metadata
+from .models import DynamicQuantumArchitecture, RunResult, Status
+
+KwargTypes = Any  # pytket's keyword-argument type for backend methods
+
+__all__ = ["DEFAULT_BATCH_SIZE", "IQMBackend", "backend_credentials", "circuit_status_of"]
+
+DEFAULT_BATCH_SIZE = 100
+"""Circuits packed into one job at most (one HTTP submit each)."""
+
+DEFAULT_TIMEOUT_S = 900.0
+"""Default wait of ``get_result``/``get_metadata``, as pytket-iqm."""
+
+_QUEUED = {Status.PENDING, Status.RECEIVED, Status.ACCEPTED, Status.PENDING_COMPILATION}
+_RUNNING = {Status.PROCESSING, Status.COMPILED, Status.PENDING_EXECUTION}
+_CANCELLED = {Status.ABORTED, Status.DELETED, Status.PENDING_DELETION}
+
+
+def circuit_status_of(status: Status, message: str | None = None) -> CircuitStatus:
+    """Map an IQM job status to pytket's ``CircuitStatus`` (no I/O).
+
+    Queued before compilation -> QUEUED; compiled or waiting for the QPU -> RUNNING;
+    ready -> COMPLETED; aborted or deleted -> CANCELLED; failed -> ERROR with the server's
+    message; a status this version does not know -> RUNNING, saying so.
+    """
+    if status is Status.READY:
+        return CircuitStatus(StatusEnum.COMPLETED)
+    if status in _QUEUED:
+        return CircuitStatus(StatusEnum.QUEUED, status.value)
+    if status in _RUNNING:
+        return CircuitStatus(StatusEnum.RUNNING, status.value)
+    if status in _CANCELLED:
+        return CircuitStatus(StatusEnum.CANCELLED, message or status.value)
+    if status in (Status.FAILED, Status.DELETION_FAILED):
+        return CircuitStatus(StatusEnum.ERROR, message or status.value)
+    return CircuitStatus(StatusEnum.RUNNING, f"unknown server status: {message or ''}".strip())
+
+
+def backend_credentials(
+    *,
+    token: str | None,
+    tokens_file: str | None,
+    auth_server_url: str | None,
+    username: str | None,
+    password: str | None,
+    env: Mapping[str, str] | None = None,
+) -> Credentials | None:
+    """The backend's credential rule (no I/O but reading pytket's config file).
+
+    ``IQM_TOKENS_FILE`` in the environment wins; otherwise the arguments; otherwise the
+    ``iqm`` section of pytket's config file (:class:`IQMConfig`); otherwise the ``IQM_*``
+    environment variables. Each source is complete on its own: values are never mixed.
+    """
+    environment = os.environ if env is None else env
+    if environment.get("IQM_TOKENS_FILE"):
+        return resolve_credentials(env=environment, tokens_file_overrides=True)
+    if any((token, tokens_file, auth_server_url, username, password)):
+        return resolve_credentials(
+            token=token,
+            tokens_file=tokens_file,
+            auth_server_url=auth_server_url,
+            username=username,
+            password=password,
+            env={},
+        )
+    stored = IQMConfig.load()
+    if stored.username or stored.password:
+        return resolve_credentials(
+            auth_server_url=stored.auth_server_url,
+            username=stored.username,
+            password=stored.password,
+            env={},
+        )
+    if stored.token:
+        return resolve_credentials(token=stored.token, env={})
+    return resolve_credentials(env=environment)
+
+
+class IQMBackend(Backend):
+    """A pytket ``Backend`` running circuits on an IQM server (or the local emulator).
+
+    Args:
+        url: the server's base URL, e.g. ``https://cocos.example.com``.
+        arch: optional couplings ``[["QB1", "QB2"], ...]`` that override the server's
+            connectivity (e.g. to use part of the chip).
+        auth_server_url, username, password: password login at an auth server.
+        token: a long-lived API token. tokens_file: a tokens file written by cortex-cli.
+            Credentials come from the arguments, else pytket's config file
+            (:func:`~iqm_async.config.set_iqm_config`), else ``IQM_*`` variables;
+            ``IQM_TOKENS_FILE`` overrides them all.
+        calibration_set_id: run with this calibration set (default: the server's).
+        batch_size: circuits per job at most (default 100); 1 gives one job per circuit.
+        progress: show a progress bar while ``get_results`` waits (default: when stderr is a
+            terminal).
+        client_options: further :class:`AsyncIQMClient` arguments (``timeout``,
+            ``max_connections``, ``retry``, ``poll``, ``transport``).
+    """
+
+    _supports_shots = True
+    _supports_counts = True
+    _supports_contextual_optimisation = True
+    _persistent_handles = True
+
+    def __init__(
+        self,
+        url: str,
+        arch: Sequence[Sequence[str]] | None = None,
+        auth_server_url: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        token: str | None = None,
+        tokens_file: str | None = None,
+        calibration_set_id: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: bool | None = None,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        credentials = backend_credentials(
+            token=token,
+            tokens_file=tokens_file,
+            auth_server_url=auth_server_url,
+            username=username,
+            password=password,
+        )
+        options = dict(client_options or {})
+        # Validates the URL and options now, without network I/O.
+        AsyncIQMClient(url, credentials=credentials, **options)
+        self._url = url
+        self._arch_override = [list(pair) for pair in arch] if arch is not None else None
+        self._calibration_set_id = calibration_set_id
+        self._batch_size = batch_size
+        self._progress = progress
+        self._loop = ClientLoop(lambda: AsyncIQMClient(url, credentials=credentials, **options))
+        self._dqa: DynamicQuantumArchitecture | None = None
+        self._architecture: Architecture | None = None
+        self._backend_info: BackendInfo | None = None
+        self._job_results: dict[str, RunResult] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the client and stop the background event loop. Idempotent."""
+        self._loop.close()
+
+    def __enter__(self) -> IQMBackend:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- device -------------------------------------------------------------------------------
+
+    def _device(self) -> tuple[DynamicQuantumArchitecture, Architecture]:
+        if self._dqa is None or self._architecture is None:
+            cal = self._calibration_set_id
+            dqa = self._loop.call(lambda client: client.dynamic_architecture(cal))
+            if dqa.computational_resonators:
+                raise ConfigurationError(
+                    "This device has computational resonators (MOVE gates), which the pytket "
+                    "backend does not support yet; use AsyncIQMClient with native circuits."
+                )
+            self._architecture = compiler.architecture_from_dqa(dqa, self._arch_override)
+            self._dqa = dqa
+        return self._dqa, self._architecture
+
+    @property
+    def backend_info(self) -> BackendInfo:
+        """Device name, architecture and gate set (fetched from the server once)."""
+        if self._backend_info is None:
+            from . import __version__
+
+            dqa, architecture = self._device()
+            self._backend_info = BackendInfo(
+                name=type(self).__name__,
+                device_name=self._url.rstrip("/").rsplit("/", 1)[-1],
+                version=__version__,
+                architecture=architecture,
+                gate_set=compiler.gate_set(dqa),
+                misc={"calibration_set_id": str(dqa.calibration_set_id)},
+            )
+        return self._backend_info
+
+    @property
+    def required_predicates(self) -> list[Predicate]:
+        """Native gates on coupled qubits, no classical control or mid-circuit measurement."""
+        dqa, architecture = self._device()
+        return compiler.required_predicates(architecture, compiler.gate_set(dqa))
+
+    def rebase_pass(self) -> BasePass:
+        """Rebase to {PhasedX, CZ} (Measure and Barrier pass through)."""
+        return compiler.rebase_pass()
+
+    def default_compilation_pass(self, optimisation_level: int = 1) -> BasePass:
+        """The device's compilation pass at level 0, 1 (default, as pytket-iqm) or 2.
+
+        ``get_compiled_circuit(s)`` default to level 2, as everywhere in pytket.
+        """
+        return compiler.default_compilation_pass(self._device()[1], optimisation_level)
+
+    def get_compiled_circuits(
+        self, circuits: Sequence[Circuit], optimisation_level: int = 2
+    ) -> list[Circuit]:
+        """Compile circuits for the device; many circuits compile in a process pool."""
+        return compiler.compile_circuits(circuits, self._device()[1], optimisation_level)
+
+    # --- submitting ---------------------------------------------------------------------------
+
+    @property
+    def _result_id_type(self) -> _ResultIdTuple:
+        # (job id, index in the job, measurement layout JSON, post-processing circuit JSON)
+        return (str, int, str, str)
+
+    def process_circuits(
+        self,
+        circuits: Sequence[Circuit],
+        n_shots: int | Sequence[int | None] | None = None,
+        valid_check: bool = True,
+        **kwargs: KwargTypes,
+    ) -> list[ResultHandle]:
+        """Validate, translate and submit circuits concurrently; return persistent handles.
+
+        Supported kwargs: ``postprocess`` (bool, default False: contextual optimisation with
+        classical post-processing), ``simplify_initial`` (bool, default False),
+        ``batch_size`` (int, default the backend's). Other kwargs (e.g. ``timeout`` passed on
+        by ``run_circuits``) are ignored here.
+
+        Raises:
+            ConfigurationError: ``n_shots`` missing or invalid.
+            CircuitValidationError: a circuit fails a required predicate (no job is sent).
+            PartialSubmissionError: some jobs were submitted and some not; it carries the
+                handles of those that were.
+        """
+        circuits = list(circuits)
+        try:
+            shots_list = Backend._get_n_shots_as_list(n_shots, len(circuits), optional=False)
+        except ValueError as exc:
+            raise ConfigurationError(f"{exc}: pass n_shots=<int >= 1>.") from None
+        if valid_check:
+            self._validate(circuits)
+        postprocess = bool(kwargs.get("postprocess", False))
+        simplify_initial = bool(kwargs.get("simplify_initial", False))
+        batch_size = int(kwargs.get("batch_size", self._batch_size))
+        prepared = [compiler.prepare_circuit(c, postprocess, simplify_initial) for c in circuits]
+        wire = [
+            compiler.to_iqm_circuit(p, name=c.name or f"circuit_{i}")
+            for i, (c, (p, _)) in enumerate(zip(circuits, prepared, strict=True))
+        ]
+        layouts = [json.dumps(compiler.measurement_layout(p)) for p, _ in prepared]
+        ppcircs = [json.dumps(pp.to_dict() if pp is not None else None) for _, pp in prepared]
+        chunks = _pack(wire, [int(s) for s in shots_list], batch_size)
+        cal = self._calibration_set_id
+
+        async def submit_all(client: AsyncIQMClient) -> list[str | BaseException]:
+            outcomes: list[str | BaseException] = [""] * len(chunks)
+
+            async def submit_one(n: int, shots: int, members: list[int]) -> None:
+                batch = [wire[i] for i in members]
+                qubits = {q for c in batch for q in c.qubits}
+                try:
+                    job = await client.submit(
+                        batch,
+                        shots=shots,
+                        qubit_mapping={q: q for q in sorted(qubits)},
+                        calibration_set_id=cal,
+                    )
+                    outcomes[n] = job.id
+                except IQMError as exc:
+                    outcomes[n] = exc
+
+            async with anyio.create_task_group() as tg:
+                for n, (shots, members) in enumerate(chunks):
+                    tg.start_soon(submit_one, n, shots, members)
+            return outcomes
+
+        outcomes = self._loop.call(submit_all)
+        handles: list[ResultHandle | None] = [None] * len(circuits)
+        failures: list[IQMError] = []
+        for (_, members), outcome in zip(chunks, outcomes, strict=True):
+            if isinstance(outcome, IQMError):
+                failures.append(outcome)
+                continue
+            for position, i in enumerate(members):
+                handles[i] = ResultHandle(str(outcome), position, layouts[i], ppcircs[i])
+        for handle in handles:
+            if handle is not None:
+                self._cache[handle] = {}
+        if failures:
+            raise PartialSubmissionError(handles, failures)
+        return cast(list[ResultHandle], handles)
+
+    def _validate(self, circuits: Sequence[Circuit]) -> None:
+        predicates = self.required_predicates
+        for index, circuit in enumerate(circuits):
+            for predicate in predicates:
+                if not predicate.verify(circuit):
+                    raise CircuitValidationError(
+                        f"Circuit {index} ({circuit.name or 'unnamed'}) fails "
+                        f"{type(predicate).__name__}: {predicate}. Compile it with "
+                        "backend.get_compiled_circuit(circuit) first."
+                    )
+            if not circuit.bits or compiler.measurement_layout(circuit)["keys"] == {}:
+                raise CircuitValidationError(
+                    f"Circuit {index} ({circuit.name or 'unnamed'}) measures nothing, so it "
+                    "would return no results; add measurements (circuit.measure_all())."
+                )
+
+    # --- results ------------------------------------------------------------------------------
+
+    def circuit_status(self, handle: ResultHandle) -> CircuitStatus:
+        """The status of the handle's job (COMPLETED once its result is here)."""
+        self._check_handle_type(handle)
+        job_id = cast(str, handle[0])
+        if job_id in self._job_results or "result" in self._cache.get(handle, {}):
+            return CircuitStatus(StatusEnum.COMPLETED)
+        status = self._loop.call(lambda client: client.job(job_id).status())
+        if status.status is Status.READY:
+            self._fetch_results([job_id], timeout=DEFAULT_TIMEOUT_S, progress=False)
+        return circuit_status_of(status.status, status.message)
+
+    def get_result(self, handle: ResultHandle, **kwargs: KwargTypes) -> BackendResult:
+        """Wait for the handle's job (``timeout`` seconds, default 900) and decode its result.
+
+        Raises:
+            JobTimeoutError: the job did not finish in time (wait again later).
+            JobFailedError, JobAbortedError: the job failed or was aborted.
+        """
+        return self.get_results([handle], progress=False, **kwargs)[0]
+
+    def get_results(
+        self, handles: Iterable[ResultHandle], **kwargs: KwargTypes
+    ) -> list[BackendResult]:
+        """Wait for all handles at once (each job fetched once for all its circuits).
+
+        Supported kwargs: ``timeout`` (seconds for all, default 900), ``progress`` (bool).
+        """
+        handles = list(handles)
+        for handle in handles:
+            self._check_handle_type(handle)
+        timeout = float(cast(float, kwargs.get("timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S))
+        progress = kwargs.get("progress", self._progress)
+        missing = [h for h in handles if "result" not in self._cache.get(h, {})]
+        job_ids = list(dict.fromkeys(cast(str, h[0]) for h in missing))
+        self._fetch_results(job_ids, timeout=timeout, progress=cast(bool | None, progress))
+        for handle in missing:
+            self._cache.setdefault(handle, {})["result"] = self._decode(handle)
+        return [cast(BackendResult, self._cache[h]["result"]) for h in handles]
+
+    def _decode(self, handle: ResultHandle) -> BackendResult:
+        job_id, index, layout, ppcirc = handle
+        result = self._job_results[cast(str, job_id)]
+        measurements = result.measurements or []
+        if not isinstance(index, int) or not 0 <= index < len(measurements):
+            raise IQMError(
+                f"Job {job_id} returned {len(measurements)} circuit results; the handle asks "
+                f"for circuit {index}. Was the handle made for another job?"
+            )
+        return compiler.to_backend_result(
+            measurements[index], json.loads(cast(str, layout)), json.loads(cast(str, ppcirc))
+        )
+
+    def _fetch_results(self, job_ids: list[str], *, timeout: float, progress: bool | None) -> None:
+        todo = [j for j in job_ids if j not in self._job_results]
+        if not todo:
+            return
+        show = progress if progress is not None else sys.stderr.isatty()
+        bar = _progress_bar(len(todo)) if show and len(todo) > 1 else None
+
+        async def wait_all(client: AsyncIQMClient) -> dict[str, RunResult]:
+            jobs = [client.job(j) for j in todo]
+            results: dict[str, RunResult] = {}
+            async for job in client.as_completed(jobs, timeout=timeout):
+                results[job.id] = await job.result()
+                if bar is not None:
+                    bar.update(1)
+            return results
+
+        try:
+            self._job_results.update(self._loop.call(wait_all))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def get_metadata(self, handle: ResultHandle, **kwargs: KwargTypes) -> Metadata:
+        """Wait for the handle's job (``timeout``, default 900 s) and return its metadata.
+
+        Example::
+
+            backend.run_circuit(circuit, n_shots=100, timeout=30)
+            handle = backend.process_circuits([circuit], n_shots=100)[0]
+            result = backend.get_result(handle)
+            metadata = backend.get_metadata(handle)
+            print([qm.physical_name for qm in metadata.request.qubit_mapping])
+        """
+        self._check_handle_type(handle)
+        timeout = float(cast(float, kwargs.get("timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S))
+        job_id = cast(str, handle[0])
+        self._fetch_results([job_id], timeout=timeout, progress=False)
+        return self._job_results[job_id].metadata
+
+    def cancel(self, handle: ResultHandle) -> None:
+        """Abort the handle's job on the server (every circuit of that job)."""
+        self._check_handle_type(handle)
+        job_id = cast(str, handle[0])
+        self._loop.call(lambda client: client.job(job_id).abort())
+
+
+def _pack(
+    wire: Sequence[Any], shots: Sequence[int], batch_size: int
+) -> list[tuple[int, list[int]]]:
+    """Group circuit indices into jobs: same shots, same measured qubits, at most batch_size."""
+    groups: dict[tuple[int, tuple[str, ...]], list[int]] = defaultdict(list)
+    for i, circuit in enumerate(wire):
+        measured = tuple(
+            sorted(
+                {q for inst in circuit.instructions if inst.name == "measure" for q in inst.qubits}
+            )
+        )
+        groups[(shots[i], measured)].append(i)
+    return [
+        (key[0], members[start : start + batch_size])
+        for key, members in groups.items()
+        for start in range(0, len(members), batch_size)
+    ]
+
+
+def _progress_bar(total: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="job", desc="IQM jobs")

@@ -1,0 +1,249 @@
+"""The ``iqm-async`` command: run circuits, inspect jobs and serve the local emulator.
+
+::
+
+    iqm-async run bell.qasm --shots 1000          # local emulator when no server is set
+    iqm-async --url https://cocos.example.com status 3f2c...
+    iqm-async serve --port 8000 --parallel
+
+Server and credentials come from options or the library's environment variables
+(``IQM_SERVER_URL``, ``IQM_TOKEN``, ``IQM_TOKENS_FILE``, ``IQM_AUTH_SERVER``,
+``IQM_AUTH_USERNAME``, ``IQM_AUTH_PASSWORD``). Errors print one line and exit with status 1
+(``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import click
+
+from .errors import IQMError
+
+T = TypeVar("T")
+
+__all__ = ["main"]
+
+
+@dataclass
+class _Settings:
+    url: str | None
+    credentials: dict[str, Any]
+    debug: bool
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--url", envvar="IQM_SERVER_URL", help="IQM server URL [env: IQM_SERVER_URL].")
+@click.option("--token", default=None, help="API token [env: IQM_TOKEN].")
+@click.option("--tokens-file", default=None, help="Tokens file [env: IQM_TOKENS_FILE].")
+@click.option("--auth-server-url", default=None, help="Auth server [env: IQM_AUTH_SERVER].")
+@click.option("--username", default=None, help="Auth server user [env: IQM_AUTH_USERNAME].")
+@click.option("--password", default=None, help="Auth server password [env: IQM_AUTH_PASSWORD].")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    url: str | None,
+    token: str | None,
+    tokens_file: str | None,
+    auth_server_url: str | None,
+    username: str | None,
+    password: str | None,
+    debug: bool,
+) -> None:
+    """Run quantum circuits on IQM quantum computers (or the local emulator)."""
+    ctx.obj = _Settings(
+        url=url,
+        credentials={
+            "token": token,
+            "tokens_file": tokens_file,
+            "auth_server_url": auth_server_url,
+            "username": username,
+            "password": password,
+        },
+        debug=debug,
+    )
+
+
+def _settings() -> _Settings:
+    return click.get_current_context().find_object(_Settings)  # type: ignore[return-value]
+
+
+def _require_url(settings: _Settings) -> str:
+    if not settings.url:
+        _fail("No server given: pass --url or set IQM_SERVER_URL.")
+    assert settings.url is not None
+    return settings.url
+
+
+def _with_client(func: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``func(client)`` with an AsyncIQMClient of the configured server."""
+    from .client import AsyncIQMClient
+
+    settings = _settings()
+    url = _require_url(settings)
+
+    async def main() -> T:
+        async with AsyncIQMClient(url, **settings.credentials) as client:
+            return await func(client)
+
+    return anyio.run(main)
+
+
+@contextmanager
+def _server_for_run(settings: _Settings) -> Iterator[str]:
+    if settings.url:
+        yield settings.url
+        return
+    from .emulator import EmulatorConfig, running_emulator
+
+    click.echo("No IQM server configured: running on a local emulator.", err=True)
+    with running_emulator(EmulatorConfig(parallel=True, job_seconds=0.0)) as url:
+        yield url
+
+
+def _load_circuit(path: Path) -> Any:
+    from pytket.circuit import Circuit
+    from pytket.qasm.qasm import circuit_from_qasm
+
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+        try:
+            return Circuit.from_dict(json.loads(text))
+        except (ValueError, RuntimeError, KeyError, TypeError) as exc:
+            _fail(f"{path}: not a pytket circuit JSON ({exc}).")
+    try:
+        return circuit_from_qasm(str(path))
+    except Exception as exc:  # pytket's QASM parser raises several foreign types
+        _fail(f"{path}: not a valid OpenQASM 2 file ({exc}).")
+
+
+def _print_counts(counts: dict[str, int], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(counts, sort_keys=True))
+        return
+    total = sum(counts.values()) or 1
+    width = max((len(k) for k in counts), default=9)
+    click.echo(f"{'bitstring':<{width}}  {'count':>7}  {'prob':>6}")
+    for bits, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        bar = "#" * round(30 * n / total)
+        click.echo(f"{bits:<{width}}  {n:>7}  {n / total:6.3f}  {bar}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--shots", type=click.IntRange(min=1), required=True, help="Shots to run.")
+@click.option("--level", type=click.IntRange(0, 2), default=2, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print counts as JSON.")
+def run(file: Path, shots: int, level: int, as_json: bool) -> None:
+    """Compile FILE (OpenQASM 2 or pytket JSON), run it, print the counts."""
+    from .backend import IQMBackend
+
+    settings = _settings()
+    circuit = _load_circuit(file)
+    with (
+        _server_for_run(settings) as url,
+        IQMBackend(url, progress=False, **settings.credentials) as b,
+    ):
+        compiled = b.get_compiled_circuit(circuit, optimisation_level=level)
+        result = b.run_circuit(compiled, n_shots=shots)
+        counts = {"".join(map(str, k)): int(v) for k, v in result.get_counts().items()}
+    _print_counts(counts, as_json)
+
+
+@cli.command()
+@click.argument("job_id")
+def status(job_id: str) -> None:
+    """Print the status of job JOB_ID."""
+    reply = _with_client(lambda client: client.job(job_id).status())
+    extra = f" ({reply.message})" if reply.message else ""
+    click.echo(f"{reply.status.value}{extra}")
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print counts as JSON.")
+def result(job_id: str, as_json: bool) -> None:
+    """Wait for job JOB_ID and print the counts of each of its circuits."""
+    counts = _with_client(lambda client: client.job(job_id).counts())
+    batch = [c.counts for c in counts.counts_batch or []]
+    if as_json:
+        click.echo(json.dumps(batch, sort_keys=True))
+        return
+    for index, circuit_counts in enumerate(batch):
+        if len(batch) > 1:
+            click.echo(f"circuit {index}:")
+        _print_counts(circuit_counts, False)
+
+
+@cli.command()
+@click.argument("job_id")
+def abort(job_id: str) -> None:
+    """Abort job JOB_ID."""
+    _with_client(lambda client: client.job(job_id).abort())
+    click.echo(f"aborted {job_id}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def arch(as_json: bool) -> None:
+    """Print the device's qubits and couplings (default calibration set)."""
+    dqa = _with_client(lambda client: client.dynamic_architecture())
+    if as_json:
+        click.echo(json.dumps({"qubits": dqa.qubits, "couplings": dqa.couplings}))
+        return
+    click.echo(f"calibration set {dqa.calibration_set_id}")
+    click.echo(f"qubits ({len(dqa.qubits)}): {' '.join(dqa.qubits)}")
+    click.echo(
+        f"couplings ({len(dqa.couplings)}): " + " ".join(f"{a}-{b}" for a, b in dqa.couplings)
+    )
+
+
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("emulator_args", nargs=-1, type=click.UNPROCESSED)
+def serve(emulator_args: tuple[str, ...]) -> None:
+    """Serve the local emulator (options as `python -m iqm_async.emulator --help`)."""
+    from .emulator.__main__ import main as emulator_main
+
+    emulator_main(list(emulator_args))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``iqm-async`` console script."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="iqm-async", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except IQMError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
