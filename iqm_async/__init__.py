@@ -1,7 +1,12 @@
 """iqm_async: an async SDK for running quantum circuits on IQM quantum computers.
 
-``import iqm_async`` loads no pytket, starts no thread and touches no network.
+``import iqm_async`` loads no pytket, starts no thread and touches no network: the pytket
+names (``IQMBackend``, ``IQMConfig``, ``set_iqm_config``) are imported on first use.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from . import errors, models
 from .client import AsyncIQMClient
@@ -11,11 +16,36 @@ from .metadata import Metadata, SingleQubitMapping
 from .models import Circuit, Instruction, RunRequest, RunResult, Status
 from .policies import PollPolicy, RetryPolicy
 
+if TYPE_CHECKING:
+    from .backend import IQMBackend
+    from .config import IQMConfig, set_iqm_config
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "IQMBackend": "backend",
+    "IQMConfig": "config",
+    "set_iqm_config": "config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the pytket-based names only when they are first used."""
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'iqm_async' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AsyncIQMClient",
     "Circuit",
+    "IQMBackend",
+    "IQMConfig",
     "IQMError",
     "Instruction",
     "Job",
@@ -30,4 +60,5 @@ __all__ = [
     "__version__",
     "errors",
     "models",
+    "set_iqm_config",
 ]

@@ -13,3 +13,25 @@ def test_import_does_not_load_pytket_or_start_threads() -> None:
         "assert threading.active_count() == 1, threading.enumerate()"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_pytket_names_are_imported_on_first_use() -> None:
+    code = (
+        "import sys, iqm_async;"
+        "assert 'pytket' not in sys.modules;"
+        "from iqm_async import IQMBackend, IQMConfig, set_iqm_config;"
+        "assert IQMBackend.__module__ == 'iqm_async.backend';"
+        "assert 'pytket' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    import iqm_async
+
+    try:
+        _ = iqm_async.NoSuchThing  # type: ignore[attr-defined]
+    except AttributeError as exc:
+        assert "NoSuchThing" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("expected AttributeError")
