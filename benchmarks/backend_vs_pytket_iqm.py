@@ -1,0 +1,246 @@
+"""The pytket backend end to end: iqm_async's IQMBackend vs pytket-iqm 0.18, in one run.
+
+Both backends run the same compiled 2-qubit circuits through ``process_circuits`` +
+``get_results`` against one emulator process started by this script
+(``python -m iqm_async.emulator --parallel --job-seconds 0``: every job finishes at once, so
+the figures measure the clients, not a queue). Printed: wall time of each, the speed-up, and
+HTTP requests per circuit counted at the emulator (``GET /_emulator/stats``).
+
+How pytket-iqm reaches the emulator: it builds its server URL as
+``pytket.extensions.iqm.backends.iqm._SERVER_URL + "/" + device``. This script sets that
+module constant to the emulator's root URL and passes ``device=""``, so the URL is
+``http://127.0.0.1:P/`` and iqm-client (which joins endpoint paths with ``posixpath.join``)
+requests ``http://127.0.0.1:P/jobs`` etc.: no proxy, no patching of iqm-client. pytket-iqm
+needs an API token; the emulator runs without auth, so any string does.
+
+Not timed for either backend: constructing it and compiling (both fetch the architecture
+there; pytket-iqm in its ``__init__``, ours on first use). Timed and counted: only
+``process_circuits`` + ``get_results``. pytket-iqm runs with its defaults, as users get them
+(one job per circuit; iqm-client fetches the calibration before every submit and sleeps 1 s
+between polls of a job that is not ready).
+
+pytket-iqm sends several requests per circuit one after the other, so by default it runs
+on ``--pytket-circuits`` (250) and its time is extrapolated linearly to ``--circuits``
+(1,000); the output says so. ``--pytket-circuits 1000`` measures it on all of them.
+
+Run: ``/work/venv/bin/python benchmarks/backend_vs_pytket_iqm.py [--circuits 1000]
+[--pytket-circuits 250] [--shots 100] [--batch-size 100] [--repeats 3]``
+(about a minute on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pytket.backends.backendresult import BackendResult
+from pytket.circuit import Circuit
+
+from iqm_async.backend import IQMBackend
+
+
+@dataclass
+class Run:
+    """One backend's timed pass over some circuits."""
+
+    name: str
+    circuits: int
+    seconds: float
+    requests: int
+
+    @property
+    def requests_per_circuit(self) -> float:
+        return self.requests / self.circuits
+
+    @property
+    def ms_per_circuit(self) -> float:
+        return 1000 * self.seconds / self.circuits
+
+
+# --- the emulator -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_emulator(port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "iqm_async.emulator", "--port", str(port), "--seed", "1"]
+    command += ["--parallel", "--job-seconds", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.terminate()
+    process.wait(10)
+    raise SystemExit("the emulator did not start within 30 s")
+
+
+def reset_stats(url: str) -> None:
+    httpx.post(f"{url}/_emulator/reset-stats").raise_for_status()
+
+
+def requests_seen(url: str) -> int:
+    """Requests the emulator served since the last reset (the stats request itself excluded:
+    it is counted after the snapshot is taken, if at all)."""
+    return int(httpx.get(f"{url}/_emulator/stats").json()["requests_total"])
+
+
+# --- circuits -----------------------------------------------------------------------------------
+
+
+def two_qubit_circuits(n: int, seed: int = 7) -> list[Circuit]:
+    """``n`` seeded random 2-qubit circuits: rotations, a CX, rotations, both qubits measured."""
+    rng = random.Random(seed)
+    circuits = []
+    for i in range(n):
+        circuit = Circuit(2, 2, name=f"c{i}")
+        circuit.Rx(rng.uniform(0, 2), 0).Ry(rng.uniform(0, 2), 1).CX(0, 1)
+        circuit.Rz(rng.uniform(0, 2), 0).Rx(rng.uniform(0, 2), 1)
+        circuits.append(circuit.measure_all())
+    return circuits
+
+
+# --- the two backends ---------------------------------------------------------------------------
+
+
+def timed_run(
+    name: str, url: str, circuits: Sequence[Circuit], go: Callable[[], list[BackendResult]]
+) -> tuple[Run, list[BackendResult]]:
+    reset_stats(url)
+    started = time.perf_counter()
+    results = go()
+    seconds = time.perf_counter() - started
+    requests = requests_seen(url)
+    assert len(results) == len(circuits)
+    return Run(name, len(circuits), seconds, requests), results
+
+
+def run_ours(
+    url: str, circuits: Sequence[Circuit], shots: int, batch_size: int
+) -> tuple[Run, list[BackendResult]]:
+    with IQMBackend(url, batch_size=batch_size, progress=False) as backend:
+        # Compiling fetches the architecture once (not timed, as pytket-iqm's __init__).
+        compiled = backend.get_compiled_circuits(circuits, optimisation_level=1)
+
+        def go() -> list[BackendResult]:
+            handles = backend.process_circuits(compiled, n_shots=shots)
+            return backend.get_results(handles, progress=False)
+
+        name = f"iqm_async IQMBackend (batch_size={batch_size})"
+        return timed_run(name, url, compiled, go)
+
+
+def pytket_iqm_backend(url: str) -> Any:
+    """pytket-iqm's IQMBackend pointed at ``url`` through its ``_SERVER_URL`` constant."""
+    from pytket.extensions.iqm.backends import iqm as pytket_iqm_module
+
+    pytket_iqm_module._SERVER_URL = url  # the URL becomes f"{url}/" with device ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # iqm-client's V1 deprecation warning
+        return pytket_iqm_module.IQMBackend(device="", api_token="any-token-the-emulator-ignores")
+
+
+def run_pytket_iqm(
+    url: str, circuits: Sequence[Circuit], shots: int
+) -> tuple[Run, list[BackendResult]]:
+    backend = pytket_iqm_backend(url)
+    compiled = backend.get_compiled_circuits(circuits, optimisation_level=1)
+
+    def go() -> list[BackendResult]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            handles = backend.process_circuits(compiled, n_shots=shots)
+            return list(backend.get_results(handles))
+
+    return timed_run("pytket-iqm 0.18 on iqm-client 22.16", url, compiled, go)
+
+
+def check_results(results: Sequence[BackendResult], shots: int) -> None:
+    for result in results:
+        counts = result.get_counts()
+        assert sum(counts.values()) == shots, counts
+        assert all(len(key) == 2 for key in counts), counts
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def report(ours: Run, theirs: Run, target: int) -> None:
+    print(f"\n{'backend':<44} {'circuits':>8} {'seconds':>8} {'ms/circ':>8} {'req/circ':>9}")
+    for run in (ours, theirs):
+        print(
+            f"{run.name:<44} {run.circuits:>8} {run.seconds:>8.2f} {run.ms_per_circuit:>8.2f} "
+            f"{run.requests_per_circuit:>9.3f}"
+        )
+    theirs_at_target = theirs.seconds * target / theirs.circuits
+    ours_at_target = ours.seconds * target / ours.circuits
+    how = "measured" if theirs.circuits == target else f"extrapolated from {theirs.circuits}"
+    print(
+        f"\nfor {target} circuits: iqm_async {ours_at_target:.2f} s"
+        + ("" if ours.circuits == target else f" (extrapolated from {ours.circuits})")
+        + f", pytket-iqm {theirs_at_target:.1f} s ({how}, linear in circuits)"
+    )
+    speedup = theirs.ms_per_circuit / ours.ms_per_circuit
+    verdict = "meets" if speedup >= 20 else "MISSES"
+    print(f"speed-up: {speedup:.1f}x ({verdict} the goal of >= 20x)")
+    per_circuit = ours.requests_per_circuit
+    verdict = "meets" if per_circuit <= 0.1 else "MISSES"
+    print(
+        f"HTTP requests per circuit: iqm_async {per_circuit:.3f} ({verdict} the goal of <= 0.1), "
+        f"pytket-iqm {theirs.requests_per_circuit:.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--circuits", type=int, default=1000, help="circuits for iqm_async")
+    parser.add_argument(
+        "--pytket-circuits", type=int, default=250, help="circuits for pytket-iqm (extrapolated)"
+    )
+    parser.add_argument("--shots", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=100, help="IQMBackend batch_size")
+    parser.add_argument("--repeats", type=int, default=3, help="iqm_async runs; best is shown")
+    args = parser.parse_args()
+    for variable in ("IQM_TOKEN", "IQM_TOKENS_FILE", "IQM_AUTH_SERVER", "IQM_AUTH_USERNAME"):
+        os.environ.pop(variable, None)
+    circuits = two_qubit_circuits(args.circuits)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    emulator = start_emulator(port)
+    try:
+        print(f"emulator: {url} (separate process, --parallel --job-seconds 0)")
+        print(f"{args.circuits} compiled 2-qubit circuits, {args.shots} shots each, level 1")
+        ours_runs = []
+        for _ in range(max(1, args.repeats)):
+            run, results = run_ours(url, circuits, args.shots, args.batch_size)
+            check_results(results, args.shots)
+            ours_runs.append(run)
+        ours = min(ours_runs, key=lambda r: r.seconds)
+        print("iqm_async runs (s): " + ", ".join(f"{r.seconds:.2f}" for r in ours_runs))
+        theirs, results = run_pytket_iqm(url, circuits[: args.pytket_circuits], args.shots)
+        check_results(results, args.shots)
+    finally:
+        emulator.terminate()
+        emulator.wait(10)
+    report(ours, theirs, args.circuits)
+
+
+if __name__ == "__main__":  # needed: get_compiled_circuits may start spawn-context workers
+    main()
