@@ -134,7 +134,7 @@ def _print_counts(counts: dict[str, int], as_json: bool) -> None:
         click.echo(json.dumps(counts, sort_keys=True))
         return
     total = sum(counts.values()) or 1
-    width = max((len(k) for k in counts), default=9)
+    width = max([len("bitstring"), *(len(k) for k in counts)])
     click.echo(f"{'bitstring':<{width}}  {'count':>7}  {'prob':>6}")
     for bits, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         bar = "#" * round(30 * n / total)
