@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-after-s", type=float, default=defaults.retry_after_s)
     p.add_argument("--drop-rate", type=float, default=0.0, help="P(dropped connection)")
     p.add_argument("--latency-ms", type=float, default=0.0, help="extra latency (±50%% jitter)")
+    p.add_argument("--latency-spike-rate", type=float, default=0.0, help="P(latency spike)")
+    p.add_argument("--latency-spike-ms", type=float, default=0.0, help="spike size (±50%%)")
     p.add_argument("--job-fail-rate", type=float, default=0.0, help="P(a job fails)")
     p.add_argument("--max-shots", type=int, default=defaults.max_shots)
     p.add_argument("--readout-noise", action="store_true", help="apply readout errors")

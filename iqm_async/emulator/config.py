@@ -8,7 +8,7 @@ from ..errors import ConfigurationError
 
 __all__ = ["EmulatorConfig"]
 
-_PROBABILITIES = ("fail_rate", "throttle_rate", "drop_rate", "job_fail_rate")
+_PROBABILITIES = ("fail_rate", "throttle_rate", "drop_rate", "job_fail_rate", "latency_spike_rate")
 
 
 @dataclass
@@ -36,6 +36,9 @@ class EmulatorConfig:
         drop_rate: probability per request that the connection is dropped without an answer
             *after* the route ran (a submit may have created the job).
         latency_ms: extra latency per request in milliseconds, with ±50 % uniform jitter.
+        latency_spike_rate: probability per request of a latency spike (default 0).
+        latency_spike_ms: extra latency of a spike in milliseconds, ±50 % jitter, on top of
+            ``latency_ms`` (default 0).
         job_fail_rate: probability that a job ends ``failed`` with a message.
         max_shots: most shots per job; more gives a 400 (default 100,000).
         readout_noise: flip measured bits with the architecture's readout-error figures.
@@ -56,6 +59,8 @@ class EmulatorConfig:
     retry_after_s: float = 1.0
     drop_rate: float = 0.0
     latency_ms: float = 0.0
+    latency_spike_rate: float = 0.0
+    latency_spike_ms: float = 0.0
     job_fail_rate: float = 0.0
     max_shots: int = 100_000
     readout_noise: bool = False
@@ -69,7 +74,7 @@ class EmulatorConfig:
             raise ConfigurationError(
                 "EmulatorConfig: fail_rate + throttle_rate + drop_rate must not exceed 1"
             )
-        for name in ("job_overhead_s", "shot_s", "retry_after_s", "latency_ms"):
+        for name in ("job_overhead_s", "shot_s", "retry_after_s", "latency_ms", "latency_spike_ms"):
             if getattr(self, name) < 0:
                 raise ConfigurationError(f"EmulatorConfig.{name} must not be negative")
         if self.job_seconds is not None and self.job_seconds < 0:

@@ -38,13 +38,15 @@ class FaultPlan:
         self._throttle = config.fail_rate + config.throttle_rate
         self._drop = self._throttle + config.drop_rate
         self._latency_s = config.latency_ms / 1000.0
+        self._spike_rate = config.latency_spike_rate
+        self._spike_s = config.latency_spike_ms / 1000.0
         self._throttle_fault = Fault("429", 429)
         self.retry_after_s = config.retry_after_s
 
     @property
     def active(self) -> bool:
         """True when any fault or latency is configured (otherwise nothing is drawn)."""
-        return self._drop > 0.0 or self._latency_s > 0.0
+        return self._drop > 0.0 or self._latency_s > 0.0 or self._spike_s * self._spike_rate > 0.0
 
     def draw(self) -> Fault | None:
         """The fault for the next request, or ``None``."""
@@ -60,10 +62,15 @@ class FaultPlan:
         return None
 
     def latency(self) -> float:
-        """Extra latency for the next request in seconds: ``latency_ms`` ±50 % jitter."""
-        if self._latency_s <= 0.0:
-            return 0.0
-        return self._latency_s * self._rng.uniform(0.5, 1.5)
+        """Extra latency for the next request in seconds: ``latency_ms`` ±50 % jitter, plus
+        ``latency_spike_ms`` ±50 % for the ``latency_spike_rate`` share of requests."""
+        delay = 0.0
+        if self._latency_s > 0.0:
+            delay = self._latency_s * self._rng.uniform(0.5, 1.5)
+        # No draw when spikes are off, so seeded runs without spikes draw as before.
+        if self._spike_s > 0.0 and self._spike_rate > 0.0 and self._rng.random() < self._spike_rate:
+            delay += self._spike_s * self._rng.uniform(0.5, 1.5)
+        return delay
 
     def retry_after_header(self) -> str:
         """``Retry-After`` value: whole seconds when integral, else a decimal (e.g. ``0.05``)."""

@@ -43,8 +43,16 @@ def _route_key(scope: Scope) -> str:
     return f"{scope['method']} {path}"
 
 
-async def _swallow(message: Message) -> None:
-    """A ``send`` that discards the answer of a request whose connection will be dropped."""
+class _Swallow:
+    """A ``send`` that discards the answer of a request whose connection will be dropped,
+    keeping only its status (0 if the route never answered)."""
+
+    def __init__(self) -> None:
+        self.status = 0
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
 
 
 class EmulatorMiddleware:
@@ -83,13 +91,18 @@ class EmulatorMiddleware:
             return
         counters.faults_injected[fault.kind] += 1
         if fault.kind == "drop":
+            swallowed = _Swallow()
             try:
-                await self.app(scope, receive, _swallow)
+                await self.app(scope, receive, swallowed)
             finally:
-                counters.requests_by_route[_route_key(scope)] += 1
+                route = _route_key(scope)
+                counters.requests_by_route[route] += 1
+                counters.faults_by_route[route][f"drop {swallowed.status}"] += 1
             await _drop_connection(send)
             return
-        counters.requests_by_route[self._match_route(scope)] += 1
+        route = self._match_route(scope)
+        counters.requests_by_route[route] += 1
+        counters.faults_by_route[route][str(fault.status)] += 1
         await _send_fault(fault, self.emulator.faults.retry_after_header(), counting_send)
 
     def _match_route(self, scope: Scope) -> str:

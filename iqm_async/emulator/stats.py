@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from typing import Any
 
 __all__ = ["DuplicateDetector", "StatsCounters"]
@@ -19,6 +19,10 @@ class StatsCounters:
         self.responses_by_status: Counter[str] = Counter()
         self.token_requests: Counter[str] = Counter()
         self.faults_injected: Counter[str] = Counter()
+        self.faults_by_route: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        """Per route (``"POST /jobs"``), injected faults by outcome: ``"500"``, ``"429"``,
+        ... and ``"drop <status>"`` with the status of the answer that was thrown away (a
+        ``"drop 201"`` on ``POST /jobs`` is a job created that the client never heard of)."""
         self.reset()
 
     def reset(self) -> None:
@@ -34,6 +38,7 @@ class StatsCounters:
         self.token_requests.update({"password": 0, "refresh_token": 0})
         self.faults_injected.clear()
         self.faults_injected.update({"5xx": 0, "429": 0, "drop": 0})
+        self.faults_by_route.clear()
 
     def snapshot(self) -> dict[str, Any]:
         """The counters as JSON-ready plain dicts."""
@@ -46,6 +51,9 @@ class StatsCounters:
             "token_requests": dict(self.token_requests),
             "logouts": self.logouts,
             "faults_injected": dict(self.faults_injected),
+            "faults_by_route": {
+                route: dict(kinds) for route, kinds in list(self.faults_by_route.items())
+            },
         }
 
 
