@@ -1,0 +1,494 @@
+"""The fault drill: thousands of jobs against an emulator that misbehaves on every route.
+
+Over real loopback HTTP, the emulator answers 20 % of requests (token endpoint included)
+with 500/502/503, 5 % with 429 and a short ``Retry-After``, drops 2 % of connections after
+the route ran (so a dropped submit may have created its job), adds latency with rare
+spikes, issues 2 s tokens and fails 5 % of the jobs. 2,000 jobs go through
+``AsyncIQMClient`` and 500 circuits through ``IQMBackend``. Afterwards:
+
+- every job the client knows ends with a result equal to the emulator's record of it, or
+  with a typed ``IQMError`` (a failed job's error carries the server's message);
+- no handle is lost: a wait that ended on a fault is waited for again on the same job id;
+- the emulator saw no duplicate submission;
+- the jobs the emulator created that the client never heard of are exactly the submits
+  whose answer was dropped after the job was created (``"drop 201"`` on ``POST /jobs``),
+  each matched by circuit name to a ``SubmissionUncertainError`` the caller received, and
+  the number of those errors is exactly the number of 500/502 answers and dropped
+  connections on ``POST /jobs`` (the only ways a submit can end uncertain).
+
+Runs in about 30-40 s on 2 cores (asyncio; the drill is one long run, so it is not repeated
+on trio: ``test_client_emulator`` covers trio end to end).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from emulator_fixtures import LiveEmulator
+from pytket.backends import ResultHandle
+from pytket.circuit import Bit, Circuit, Node
+
+from iqm_async import errors
+from iqm_async.backend import IQMBackend
+from iqm_async.client import AsyncIQMClient
+from iqm_async.compiler import to_backend_result
+from iqm_async.emulator import Emulator, EmulatorConfig, create_app
+from iqm_async.emulator.faults import FaultPlan
+from iqm_async.jobs import Job
+from iqm_async.models import Circuit as IQMCircuit
+from iqm_async.models import Instruction, RunResult, Status
+from iqm_async.policies import PollPolicy, RetryPolicy
+
+USERNAME = "drill-user"
+PASSWORD = "drill-password-4711"
+SUBMIT_ROUTE = "POST /jobs"
+RESULT_TIMEOUT_S = 60.0
+REWAITS = 3
+"""Waits of one job at most: a wait may end on a non-transient fault (e.g. the auth server
+refusing several times in a row); the handle is then waited for again."""
+
+
+def drill_config(seed: int) -> EmulatorConfig:
+    """The issue's faults, with instant parallel jobs so that the drill stays bounded."""
+    return EmulatorConfig(
+        seed=seed,
+        parallel=True,
+        job_seconds=0.0,
+        require_auth=True,
+        token_seconds=2.0,
+        username=USERNAME,
+        password=PASSWORD,
+        fail_rate=0.20,
+        throttle_rate=0.05,
+        retry_after_s=0.05,
+        drop_rate=0.02,
+        latency_ms=1.0,
+        latency_spike_rate=0.01,
+        latency_spike_ms=100.0,
+        job_fail_rate=0.05,
+    )
+
+
+DRILL_RETRY = RetryPolicy(initial_backoff_s=0.02, max_backoff_s=0.2)
+DRILL_POLL = PollPolicy(max_polls_per_s=2000.0)
+
+
+# --- accounting (no I/O) --------------------------------------------------------------------
+
+
+@dataclass
+class SubmitLedger:
+    """What the caller learnt from its submits.
+
+    Attributes:
+        known_ids: job ids the client returned.
+        uncertain: SubmissionUncertainErrors received.
+        unsubmitted_names: names of the circuits the caller was told may not have been
+            submitted (those of uncertain submits; for the backend, circuits left without
+            a handle by a PartialSubmissionError).
+        other_errors: the other typed errors of submits (e.g. 429 five times in a row).
+    """
+
+    known_ids: set[str] = field(default_factory=set)
+    uncertain: int = 0
+    unsubmitted_names: set[str] = field(default_factory=set)
+    other_errors: list[errors.IQMError] = field(default_factory=list)
+
+
+def unheard_jobs_problems(
+    ledger: SubmitLedger, stats: Mapping[str, Any], names_by_job: Mapping[str, set[str]]
+) -> list[str]:
+    """Why the emulator's jobs do not match what the caller learnt (empty: they match).
+
+    Args:
+        ledger: the caller's submit outcomes.
+        stats: ``Emulator.stats()`` after the run.
+        names_by_job: circuit names of every job the emulator created, by job id.
+    """
+    problems = []
+    submit_faults: Mapping[str, int] = stats["faults_by_route"].get(SUBMIT_ROUTE, {})
+    unheard = {job_id for job_id in names_by_job if job_id not in ledger.known_ids}
+    if stats["duplicate_submissions"]:
+        problems.append(f"{stats['duplicate_submissions']} duplicate submissions")
+    if stats["jobs_created"] != len(names_by_job):
+        problems.append(f"jobs_created {stats['jobs_created']} != {len(names_by_job)} records")
+    if ledger.known_ids - set(names_by_job):
+        problems.append(
+            f"ids the server never made: {sorted(ledger.known_ids - set(names_by_job))}"
+        )
+    created_unheard = submit_faults.get("drop 201", 0)
+    if len(unheard) != created_unheard:
+        problems.append(f"{len(unheard)} unheard jobs but {created_unheard} dropped 201 answers")
+    for job_id in sorted(unheard):
+        if not names_by_job[job_id] <= ledger.unsubmitted_names:
+            problems.append(f"job {job_id} was created, but its submit was not reported uncertain")
+    may_be_uncertain = submit_faults.get("500", 0) + submit_faults.get("502", 0)
+    may_be_uncertain += sum(n for kind, n in submit_faults.items() if kind.startswith("drop"))
+    if ledger.uncertain != may_be_uncertain:
+        problems.append(
+            f"{ledger.uncertain} SubmissionUncertainErrors, but {may_be_uncertain} "
+            f"submits got a 500/502 or a dropped connection ({submit_faults})"
+        )
+    return problems
+
+
+def test_ledger_matches_dropped_created_jobs() -> None:
+    ledger = SubmitLedger(known_ids={"a"}, uncertain=2, unsubmitted_names={"c-2", "c-3"})
+    stats = {
+        "duplicate_submissions": 0,
+        "jobs_created": 2,
+        "faults_by_route": {SUBMIT_ROUTE: {"drop 201": 1, "502": 1, "503": 4}},
+    }
+    assert unheard_jobs_problems(ledger, stats, {"a": {"c-1"}, "b": {"c-2"}}) == []
+
+
+def test_ledger_finds_a_job_nobody_was_told_about() -> None:
+    ledger = SubmitLedger(known_ids={"a"}, uncertain=1, unsubmitted_names={"c-3"})
+    stats = {
+        "duplicate_submissions": 1,
+        "jobs_created": 2,
+        "faults_by_route": {SUBMIT_ROUTE: {"drop 201": 1}},
+    }
+    problems = unheard_jobs_problems(ledger, stats, {"a": {"c-1"}, "b": {"c-2"}})
+    assert any("duplicate" in p for p in problems)
+    assert any("job b was created" in p for p in problems)
+
+
+def test_ledger_counts_uncertain_errors_exactly() -> None:
+    ledger = SubmitLedger(known_ids={"a"}, uncertain=1, unsubmitted_names={"c-2"})
+    stats = {
+        "duplicate_submissions": 0,
+        "jobs_created": 1,
+        "faults_by_route": {SUBMIT_ROUTE: {"500": 1, "drop 401": 1}},
+    }
+    problems = unheard_jobs_problems(ledger, stats, {"a": {"c-1"}})
+    assert problems == [
+        "1 SubmissionUncertainErrors, but 2 submits got a 500/502 or a dropped connection "
+        "({'500': 1, 'drop 401': 1})"
+    ]
+
+
+def test_latency_spikes_hit_their_share_of_requests() -> None:
+    config = EmulatorConfig(latency_ms=1.0, latency_spike_rate=0.1, latency_spike_ms=100.0)
+    plan = FaultPlan(config, random.Random(3))
+    delays = [plan.latency() for _ in range(10_000)]
+    spikes = [d for d in delays if d > 0.01]
+    assert abs(len(spikes) / len(delays) - 0.1) < 0.015
+    assert min(spikes) >= 0.05 and max(spikes) <= 0.152
+    assert plan.active and FaultPlan(config, random.Random(3)).draw() is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_faults_are_counted_per_route_with_the_dropped_status() -> None:
+    app = create_app(EmulatorConfig(seed=3, parallel=True, job_seconds=0.0, drop_rate=1.0))
+    emulator: Emulator = app.state.emulator
+    circuit = bit_circuit(0).model_dump(mode="json")
+    body = {
+        "circuits": [circuit],
+        "shots": 1,
+        "qubit_mapping": [{"logical_name": "q0", "physical_name": "QB1"}],
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://emulator"
+    ) as http:
+        for payload in (body, {"shots": 1}):  # created, then refused (400)
+            with pytest.raises(httpx.RemoteProtocolError):
+                await http.post("/jobs", json=payload)
+        emulator.faults = FaultPlan(EmulatorConfig(fail_rate=1.0), random.Random(1))
+        for _ in range(6):
+            assert (await http.get("/quantum-architecture")).status_code >= 500
+    by_route = emulator.stats()["faults_by_route"]
+    assert by_route[SUBMIT_ROUTE] == {"drop 201": 1, "drop 400": 1}
+    assert sum(by_route["GET /quantum-architecture"].values()) == 6
+    assert set(by_route["GET /quantum-architecture"]) <= {"500", "502", "503"}
+    emulator.reset_stats()
+    assert emulator.stats()["faults_by_route"] == {}
+
+
+# --- the client drill -----------------------------------------------------------------------
+
+
+def bit_circuit(index: int) -> IQMCircuit:
+    """One qubit that always measures ``index % 2``, under a name unique to ``index``."""
+    instructions = [Instruction(name="measure", qubits=("q0",), args={"key": "m"})]
+    if index % 2:
+        prx = Instruction(name="prx", qubits=("q0",), args={"angle_t": 0.5, "phase_t": 0.0})
+        instructions.insert(0, prx)
+    return IQMCircuit(name=f"job-{index}", instructions=tuple(instructions))
+
+
+@dataclass
+class JobOutcome:
+    """How one submitted job ended for the caller."""
+
+    job: Job
+    result: RunResult | None = None
+    error: errors.IQMError | None = None
+    waits: int = 0
+    wait_faults: list[errors.IQMError] = field(default_factory=list)
+
+
+async def wait_out(client: AsyncIQMClient, outcome: JobOutcome) -> None:
+    """Wait for the job; after a wait that ended on a fault, wait again on its id."""
+    while outcome.waits < REWAITS:
+        outcome.waits += 1
+        try:
+            outcome.result = await client.job(outcome.job.id).result(timeout=RESULT_TIMEOUT_S)
+            return
+        except (errors.JobFailedError, errors.JobAbortedError) as exc:
+            outcome.error = exc
+            return
+        except errors.IQMError as exc:
+            outcome.wait_faults.append(exc)
+    outcome.error = outcome.wait_faults[-1]
+
+
+def names_by_job(emulator: Emulator) -> dict[str, set[str]]:
+    return {
+        job_id: {c.name for c in record.request.circuits}
+        for job_id, record in list(emulator.jobs.items())
+    }
+
+
+def check_client_outcome(emulator: Emulator, index: int, outcome: JobOutcome) -> str | None:
+    """Why the job's outcome disagrees with the emulator's record (``None``: it agrees)."""
+    record = emulator.job_record(outcome.job.id)
+    if record is None:
+        return f"job {outcome.job.id} (circuit {index}) is unknown to the emulator"
+    if {c.name for c in record.request.circuits} != {f"job-{index}"}:
+        return f"job {outcome.job.id} holds another circuit"
+    status = emulator.status(record)
+    if outcome.result is not None:
+        expected = [{"m": [[index % 2]] * record.request.shots}]
+        if outcome.result.status is not Status.READY or status is not Status.READY:
+            return f"job {record.job_id}: result {outcome.result.status}, emulator {status}"
+        if outcome.result.measurements != record.measurements:
+            return f"job {record.job_id}: measurements differ from the emulator's record"
+        if outcome.result.measurements != expected:
+            return f"job {record.job_id}: measurements are not the circuit's"
+        return None
+    if isinstance(outcome.error, errors.JobFailedError):
+        if status is not Status.FAILED or outcome.error.server_message != record.message:
+            return f"job {record.job_id} reported failed; emulator: {status} {record.message}"
+        return None
+    return f"job {record.job_id} ended without an outcome: {outcome.error!r}"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_client_drill_2000_jobs(
+    live_emulator_factory: Callable[[EmulatorConfig], LiveEmulator],
+) -> None:
+    live = live_emulator_factory(drill_config(seed=901))
+    count = 2000
+    ledger = SubmitLedger()
+    outcomes: dict[int, JobOutcome] = {}
+    started = time.perf_counter()
+    async with AsyncIQMClient(
+        live.url,
+        auth_server_url=live.url,
+        username=USERNAME,
+        password=PASSWORD,
+        retry=DRILL_RETRY,
+        poll=DRILL_POLL,
+        max_connections=16,
+    ) as client:
+
+        async def run_one(index: int) -> None:
+            circuit = bit_circuit(index)
+            try:
+                job = await client.submit(
+                    circuit, shots=4, qubit_mapping={"q0": f"QB{index % 20 + 1}"}
+                )
+            except errors.SubmissionUncertainError:
+                ledger.uncertain += 1
+                ledger.unsubmitted_names.add(circuit.name)
+                return
+            except errors.IQMError as exc:
+                ledger.other_errors.append(exc)
+                return
+            ledger.known_ids.add(job.id)
+            outcomes[index] = outcome = JobOutcome(job)
+            await wait_out(client, outcome)
+
+        async with anyio.create_task_group() as tg:
+            for index in range(count):
+                tg.start_soon(run_one, index)
+        requests = client.requests_by_kind
+    elapsed = time.perf_counter() - started
+    stats = live.emulator.stats()
+
+    problems = [check_client_outcome(live.emulator, i, o) for i, o in sorted(outcomes.items())]
+    assert [p for p in problems if p] == []
+    assert len(outcomes) == len(ledger.known_ids)  # one id per submit, none shared
+    assert len(outcomes) + ledger.uncertain + len(ledger.other_errors) == count
+    assert unheard_jobs_problems(ledger, stats, names_by_job(live.emulator)) == []
+    # The drill must really have been under fire, on submits and on waits.
+    injected = stats["faults_injected"]
+    assert injected["5xx"] > 0.15 * stats["requests_total"]
+    assert injected["429"] > 0.03 * stats["requests_total"]
+    assert injected["drop"] > 0.01 * stats["requests_total"]
+    assert stats["faults_by_route"][SUBMIT_ROUTE].get("drop 201", 0) > 0
+    assert sum(isinstance(o.error, errors.JobFailedError) for o in outcomes.values()) > 0
+    assert stats["token_requests"]["refresh_token"] + stats["token_requests"]["password"] >= 5
+    print(drill_summary("client", count, elapsed, stats, outcomes.values(), ledger, requests))
+
+
+def drill_summary(
+    name: str,
+    count: int,
+    elapsed: float,
+    stats: Mapping[str, Any],
+    outcomes: Any,
+    ledger: SubmitLedger,
+    requests: Mapping[str, int] | None = None,
+) -> str:
+    ended = Counter("result" if o.result is not None else type(o.error).__name__ for o in outcomes)
+    rewaited = sum(o.waits > 1 for o in outcomes)
+    return (
+        f"\n[{name} drill] {count} submits in {elapsed:.1f} s: {dict(ended)}, "
+        f"{ledger.uncertain} SubmissionUncertainError, other submit errors "
+        f"{Counter(type(e).__name__ for e in ledger.other_errors)}, re-waited {rewaited}; "
+        f"server: {stats['requests_total']} requests, faults {stats['faults_injected']}, "
+        f"submit faults {stats['faults_by_route'].get(SUBMIT_ROUTE)}, jobs created "
+        f"{stats['jobs_created']}, duplicates {stats['duplicate_submissions']}, tokens "
+        f"{stats['token_requests']}; client requests {dict(requests or {})}"
+    )
+
+
+# --- the backend drill ----------------------------------------------------------------------
+
+BACKEND_CIRCUITS = 500
+QUBIT_PAIRS = 5
+
+
+def native_circuit(index: int) -> tuple[Circuit, list[int]]:
+    """Two device qubits, X on each whose bit of ``index // 5`` is set, both measured.
+
+    Returns the circuit and the bits every shot must read. The pair of qubits depends on
+    ``index % 5``, so circuits land in five groups the backend packs into jobs.
+    """
+    pair = index % QUBIT_PAIRS
+    bits = [(index // QUBIT_PAIRS) >> k & 1 for k in (0, 1)]
+    circuit = Circuit(name=f"bc-{index}")
+    nodes = [Node(2 * pair), Node(2 * pair + 1)]
+    for node in nodes:
+        circuit.add_qubit(node)
+    for k in range(2):
+        circuit.add_bit(Bit(k))
+    for node, bit in zip(nodes, bits, strict=True):
+        if bit:
+            circuit.PhasedX(1.0, 0.0, node)
+    for k, node in enumerate(nodes):
+        circuit.Measure(node, Bit(k))
+    return circuit, bits
+
+
+def call_with_retries(action: Callable[[], Any], faults: list[errors.IQMError]) -> Any:
+    """Run a backend call, again after a typed fault (at most 5 times); job outcomes and
+    partial submissions are the caller's to handle."""
+    for _ in range(4):
+        try:
+            return action()
+        except (errors.JobFailedError, errors.JobAbortedError, errors.PartialSubmissionError):
+            raise
+        except errors.IQMError as exc:
+            faults.append(exc)
+    return action()
+
+
+def test_backend_drill_500_circuits(
+    live_emulator_factory: Callable[[EmulatorConfig], LiveEmulator],
+) -> None:
+    live = live_emulator_factory(drill_config(seed=902))
+    emulator = live.emulator
+    circuits = [native_circuit(i) for i in range(BACKEND_CIRCUITS)]
+    ledger = SubmitLedger()
+    faults: list[errors.IQMError] = []
+    outcomes: dict[str, errors.IQMError | None] = {}  # job id -> None (results) or its error
+    started = time.perf_counter()
+    with IQMBackend(
+        live.url,
+        auth_server_url=live.url,
+        username=USERNAME,
+        password=PASSWORD,
+        batch_size=2,
+        progress=False,
+        client_options={"retry": DRILL_RETRY, "poll": DRILL_POLL, "max_connections": 16},
+    ) as backend:
+        # The architecture GET is not retried on a 500 (policy): the caller tries again.
+        call_with_retries(lambda: backend.backend_info, faults)
+        try:
+            handles = backend.process_circuits([c for c, _ in circuits], n_shots=3)
+        except errors.PartialSubmissionError as exc:
+            handles = exc.handles
+            for error in exc.errors:
+                if isinstance(error, errors.SubmissionUncertainError):
+                    ledger.uncertain += 1
+                else:
+                    ledger.other_errors.append(error)
+        submitted = [h for h in handles if h is not None]
+        ledger.known_ids = {str(h[0]) for h in submitted}
+        pending = list(submitted)
+        results: dict[ResultHandle, Any] = {}
+        while pending:
+            wanted = list(pending)
+            try:
+                got = call_with_retries(partial(backend.get_results, wanted, timeout=60), faults)
+            except errors.JobFailedError as exc:
+                outcomes[str(exc.job_id)] = exc
+                pending = [h for h in pending if h[0] != exc.job_id]
+                continue
+            results.update(zip(pending, got, strict=True))
+            pending = []
+    elapsed = time.perf_counter() - started
+    stats = emulator.stats()
+
+    ledger.unsubmitted_names = {f"bc-{i}" for i, h in enumerate(handles) if h is None}
+    assert unheard_jobs_problems(ledger, stats, names_by_job(emulator)) == []
+
+    for index, handle in enumerate(handles):
+        if handle is None:
+            continue
+        job_id, position = str(handle[0]), int(handle[1])
+        record = emulator.job_record(job_id)
+        assert record is not None
+        assert record.request.circuits[position].name == f"bc-{index}"
+        if handle in results:
+            expected = [circuits[index][1]] * 3
+            from_record = to_backend_result(
+                record.measurements[position],  # type: ignore[index]
+                json.loads(str(handle[2])),
+                json.loads(str(handle[3])),
+            )
+            shots = results[handle].get_shots().tolist()
+            assert shots == from_record.get_shots().tolist() == expected
+        else:
+            error = outcomes[job_id]
+            assert isinstance(error, errors.JobFailedError)
+            assert emulator.status(record) is Status.FAILED
+            assert error.server_message == record.message
+    assert all(h in results or str(h[0]) in outcomes for h in submitted)  # no handle lost
+    assert outcomes and results
+    failed_jobs = len(outcomes)
+    print(
+        f"\n[backend drill] {BACKEND_CIRCUITS} circuits in {elapsed:.1f} s: "
+        f"{len(results)} results, {len(submitted) - len(results)} circuits in "
+        f"{failed_jobs} failed jobs, {BACKEND_CIRCUITS - len(submitted)} not submitted "
+        f"({ledger.uncertain} uncertain submits, other "
+        f"{Counter(type(e).__name__ for e in ledger.other_errors)}); retried calls after "
+        f"{Counter(type(f).__name__ for f in faults)}; server: {stats['requests_total']} "
+        f"requests, faults {stats['faults_injected']}, jobs created {stats['jobs_created']}, "
+        f"duplicates {stats['duplicate_submissions']}"
+    )
