@@ -355,11 +355,12 @@ def drill_summary(
     requests: Mapping[str, int] | None = None,
 ) -> str:
     ended = Counter("result" if o.result is not None else type(o.error).__name__ for o in outcomes)
-    rewaited = sum(o.waits > 1 for o in outcomes)
+    rewaited = Counter(type(f).__name__ for o in outcomes for f in o.wait_faults)
     return (
         f"\n[{name} drill] {count} submits in {elapsed:.1f} s: {dict(ended)}, "
         f"{ledger.uncertain} SubmissionUncertainError, other submit errors "
-        f"{Counter(type(e).__name__ for e in ledger.other_errors)}, re-waited {rewaited}; "
+        f"{Counter(type(e).__name__ for e in ledger.other_errors)}, waits ended by a fault "
+        f"(waited again) {dict(rewaited)}; "
         f"server: {stats['requests_total']} requests, faults {stats['faults_injected']}, "
         f"submit faults {stats['faults_by_route'].get(SUBMIT_ROUTE)}, jobs created "
         f"{stats['jobs_created']}, duplicates {stats['duplicate_submissions']}, tokens "
