@@ -32,6 +32,10 @@ def _bad(message: str) -> InvalidResponseError:
     )
 
 
+def _not_a_list(key: str) -> InvalidResponseError:
+    return _bad(f"Measurement '{key}' is not a list of shots of integers")
+
+
 # marshal's version-2 encoding of a shot [b], b in {0, 1}: list tag "[", int32 length 1,
 # int tag "i", int32 b (little-endian). Version 2 writes no back-references, so every shot
 # takes exactly these 10 bytes whatever objects the list shares.
@@ -76,12 +80,16 @@ def _column(key: str, shots: Any) -> np.ndarray:
     else:
         # map/itemgetter and map/len run in C: about 5 ns per shot less than any numpy
         # conversion of the nested lists, and no 2-D object array is built.
-        if set(map(len, shots)) - {1}:
+        try:
+            lengths = set(map(len, shots))
+        except TypeError:  # the shots, or a shot, is not a sequence (e.g. a bare integer)
+            raise _not_a_list(key) from None
+        if lengths - {1}:
             raise _bad(f"Measurement '{key}' has shots that are not one bit each")
         try:
             array = np.fromiter(map(itemgetter(0), shots), dtype=np.int64, count=len(shots))
         except (TypeError, ValueError):
-            raise _bad(f"Measurement '{key}' is not a list of shots of integers") from None
+            raise _not_a_list(key) from None
     array = array.reshape(len(array), -1) if array.ndim != 1 else array.reshape(-1, 1)
     if array.shape[1] != 1:
         raise _bad(f"Measurement '{key}' has {array.shape[1]} bits per shot, expected 1")

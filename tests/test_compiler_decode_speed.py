@@ -83,6 +83,7 @@ def test_fast_path_handles_no_shots_and_shared_lists() -> None:
         [[[0]], [1]],
         [["1"], [0]],
         [[None], [0]],
+        [[0], 1],
     ],
 )
 def test_anything_unusual_gets_the_plain_paths_answer(shots: list[Any]) -> None:
@@ -122,3 +123,9 @@ def test_to_backend_result_from_lists_matches_numpy_arrays() -> None:
     from_lists = to_backend_result(lists, layout).get_shots()
     np.testing.assert_array_equal(from_lists, to_backend_result(arrays, layout).get_shots())
     np.testing.assert_array_equal(from_lists, data.T)
+
+
+@pytest.mark.parametrize("shots", [[[0], 1], 5, None, [[0], None]])
+def test_shots_that_are_not_lists_raise_the_sdks_error(shots: Any) -> None:
+    with pytest.raises(InvalidResponseError, match="not a list of shots of integers"):
+        _column("c[0]", shots)
