@@ -173,7 +173,7 @@ async def test_single_job_latency_from_server_ready(anyio_backend: str) -> None:
     app = create_app(EmulatorConfig(seed=5, parallel=True, job_seconds=0.3))
     emulator = app.state.emulator
     poll = PollPolicy(
-        initial_interval_s=0.05, backoff_factor=1.5, max_interval_s=0.1, max_polls_per_s=1000
+        initial_interval_s=0.05, backoff_factor=1.5, max_interval_s=0.075, max_polls_per_s=1000
     )
     async with AsyncIQMClient(
         ASGI_URL, transport=httpx.ASGITransport(app=app), poll=poll
@@ -188,7 +188,8 @@ async def test_single_job_latency_from_server_ready(anyio_backend: str) -> None:
         async with anyio.create_task_group() as tg:
             for job, _ in jobs:
                 tg.start_soon(wait, job)
-    assert max(lags) <= 0.150
+    lags.sort()
+    assert lags[int(0.95 * len(lags))] <= 0.150  # p95, as the issue asks
 
 
 # --- submissions that must not be duplicated ----------------------------------------------------
