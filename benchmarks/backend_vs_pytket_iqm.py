@@ -58,6 +58,7 @@ class Run:
     process_s: float
     results_s: float
     requests: int
+    requests_by_route: dict[str, int]
 
     @property
     def seconds(self) -> float:
@@ -101,10 +102,11 @@ def reset_stats(url: str) -> None:
     httpx.post(f"{url}/_emulator/reset-stats").raise_for_status()
 
 
-def requests_seen(url: str) -> int:
-    """Requests the emulator served since the last reset (the stats request itself excluded:
-    it is counted after the snapshot is taken, if at all)."""
-    return int(httpx.get(f"{url}/_emulator/stats").json()["requests_total"])
+def requests_seen(url: str) -> tuple[int, dict[str, int]]:
+    """Requests the emulator served since the last reset, in total and by route (it never
+    counts ``/_emulator/*``)."""
+    stats = httpx.get(f"{url}/_emulator/stats").json()
+    return int(stats["requests_total"]), dict(stats["requests_by_route"])
 
 
 # --- circuits -----------------------------------------------------------------------------------
@@ -133,9 +135,9 @@ def timed_run(name: str, url: str, backend: Any, circuits: Sequence[Circuit], sh
     submitted = time.perf_counter()
     results = backend.get_results(handles, progress=False)
     finished = time.perf_counter()
-    requests = requests_seen(url)
+    requests, by_route = requests_seen(url)
     check_results(results, len(circuits), shots)
-    return Run(name, len(circuits), submitted - started, finished - submitted, requests)
+    return Run(name, len(circuits), submitted - started, finished - submitted, requests, by_route)
 
 
 def run_ours(url: str, circuits: Sequence[Circuit], shots: int, batch_size: int) -> Run:
@@ -186,6 +188,9 @@ def report(ours: Run, theirs: Run, target: int) -> None:
             f"{run.name:<40} {run.circuits:>8} {run.process_s:>8.2f} {run.results_s:>8.2f} "
             f"{run.seconds:>8.2f} {run.ms_per_circuit:>8.2f} {run.requests_per_circuit:>9.3f}"
         )
+    for run in (ours, theirs):
+        routes = ", ".join(f"{route} {n}" for route, n in sorted(run.requests_by_route.items()))
+        print(f"  {run.name}: {routes}")
     theirs_at_target = theirs.seconds * target / theirs.circuits
     ours_at_target = ours.seconds * target / ours.circuits
     how = "measured" if theirs.circuits == target else f"extrapolated from {theirs.circuits}"
