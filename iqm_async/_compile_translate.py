@@ -46,17 +46,21 @@ def _half_turns(index: int, command: Command) -> tuple[float, float]:
 
 
 def _instruction(index: int, command: Command, measured: set[Bit]) -> Instruction | None:
-    """The IQM instruction for one pytket command (None for a barrier on bits only)."""
+    """The IQM instruction for one pytket command (None for a barrier on bits only).
+
+    Built with ``model_construct``: the translator makes only well-formed instructions (the
+    tests validate its output), and pydantic's checks were most of the translation time.
+    """
     optype = command.op.type
     qubits = tuple(node_to_qubit_name(q) for q in command.qubits)
     if optype == OpType.PhasedX:
         angle, phase = _half_turns(index, command)
         # pytket angles are in half-turns, IQM's angle_t/phase_t in full turns.
-        return Instruction(
+        return Instruction.model_construct(
             name="prx", qubits=qubits, args={"angle_t": angle / 2, "phase_t": phase / 2}
         )
     if optype == OpType.CZ:
-        return Instruction(name="cz", qubits=qubits)
+        return Instruction.model_construct(name="cz", qubits=qubits, args={})
     if optype == OpType.Measure:
         bit = command.bits[0]
         if bit in measured:
@@ -67,9 +71,11 @@ def _instruction(index: int, command: Command, measured: set[Bit]) -> Instructio
                 "measure each classical bit once, at the end (DelayMeasures)",
             )
         measured.add(bit)
-        return Instruction(name="measure", qubits=qubits, args={"key": str(bit)})
+        return Instruction.model_construct(name="measure", qubits=qubits, args={"key": str(bit)})
     if optype == OpType.Barrier:
-        return Instruction(name="barrier", qubits=qubits) if qubits else None
+        return (
+            Instruction.model_construct(name="barrier", qubits=qubits, args={}) if qubits else None
+        )
     if optype == OpType.Conditional:
         raise _bad_command(
             index, command, "is classically controlled", "IQM devices run no classical control"

@@ -237,3 +237,19 @@ def test_qubit_typed_as_qubit_node_register() -> None:
     circuit.add_qubit(Qubit("node", 4))
     circuit.add_gate(OpType.PhasedX, [1, 0], [Qubit("node", 4)])
     assert to_iqm_circuit(circuit).instructions[0].qubits == ("QB5",)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_translated_circuits_pass_the_strict_wire_validation(seed: int) -> None:
+    """The translator skips pydantic's checks for speed: its output must still pass them."""
+    from test_compiler_helpers import garnet, random_circuit
+
+    from iqm_async.compiler import default_compilation_pass
+    from iqm_async.models import Circuit as IQMCircuit
+
+    circuit = random_circuit(5, 6, seed).measure_all()
+    circuit.add_barrier(circuit.qubits)
+    default_compilation_pass(garnet(), 1).apply(circuit)
+    wire = to_iqm_circuit(circuit, name=f"random{seed}").to_wire()
+    assert IQMCircuit.model_validate(wire).to_wire() == wire
+    assert {i["name"] for i in wire["instructions"]} <= {"prx", "cz", "measure", "barrier"}
