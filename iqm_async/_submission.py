@@ -14,10 +14,16 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from .errors import CircuitValidationError, ConfigurationError
-from .metadata import mapping_to_wire
-from .models import Circuit, RunRequest
+from .metadata import SingleQubitMapping, mapping_to_wire
+from .models import MEASURE_NAMES, Circuit, RunRequest
 
-__all__ = ["RUN_OPTIONS", "build_run_request", "check_url", "check_uuid"]
+__all__ = [
+    "RUN_OPTIONS",
+    "build_run_request",
+    "check_batch_measurements",
+    "check_url",
+    "check_uuid",
+]
 
 _SET_BY_SUBMIT = frozenset({"circuits", "shots", "qubit_mapping", "calibration_set_id"})
 RUN_OPTIONS = frozenset(RunRequest.model_fields) - _SET_BY_SUBMIT
@@ -87,10 +93,12 @@ def build_run_request(
 
     Raises:
         ConfigurationError: bad shots, unknown option, bad mapping or calibration set id.
-        CircuitValidationError: a circuit that is not a valid :class:`Circuit`.
+        CircuitValidationError: a circuit that is not a valid :class:`Circuit` (or is a
+            pytket circuit), or a batch whose circuits measure different qubits.
     """
     if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
         raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}")
+    _check_not_foreign(circuits, "circuits")
     batch = [circuits] if isinstance(circuits, Circuit | Mapping) else list(circuits)
     if not batch:
         raise CircuitValidationError("Nothing to run: give at least one circuit.")
@@ -99,10 +107,12 @@ def build_run_request(
         if isinstance(circuit, Circuit):
             parsed.append(circuit)
             continue
+        _check_not_foreign(circuit, f"Circuit {index}")
         try:
             parsed.append(Circuit.model_validate(circuit))
         except ValidationError as exc:
             raise CircuitValidationError(f"Circuit {index} is invalid: {_summary(exc)}") from None
+    check_batch_measurements(parsed)
     unknown = sorted(set(options or {}) - RUN_OPTIONS)
     if unknown:
         raise ConfigurationError(
@@ -111,7 +121,7 @@ def build_run_request(
     fields: dict[str, Any] = dict(options or {})
     fields.update(circuits=parsed, shots=shots)
     if qubit_mapping is not None:
-        fields["qubit_mapping"] = mapping_to_wire(qubit_mapping)
+        fields["qubit_mapping"] = _mapping_to_wire(qubit_mapping)
     if calibration_set_id is not None:
         fields["calibration_set_id"] = check_uuid(calibration_set_id, "calibration_set_id")
     try:
@@ -120,8 +130,66 @@ def build_run_request(
         raise ConfigurationError(f"Invalid submission: {_summary(exc)}") from None
 
 
+def _check_not_foreign(value: object, what: str) -> None:
+    """Refuse a pytket circuit or a string early, with the fix (they would iterate oddly)."""
+    if isinstance(value, str | bytes):
+        raise CircuitValidationError(
+            f"{what} is a {type(value).__name__}, not a circuit; give an iqm_async.models.Circuit "
+            "(or a dict of its fields), or a list of them."
+        )
+    if type(value).__module__.startswith("pytket"):
+        raise CircuitValidationError(
+            f"{what} is a pytket {type(value).__name__}; AsyncIQMClient takes "
+            "iqm_async.models.Circuit. Use IQMBackend for pytket circuits, or translate a "
+            "compiled one with iqm_async.compiler.to_iqm_circuit()."
+        )
+
+
+def check_batch_measurements(circuits: Sequence[Circuit]) -> None:
+    """Refuse a batch whose circuits measure different qubits (no I/O).
+
+    IQM servers run a batch only when every circuit measures the same qubits; otherwise the
+    job fails after waiting in the queue. One qubit mapping covers the whole batch, so
+    comparing names before mapping is the same as comparing physical qubits.
+
+    Raises:
+        CircuitValidationError: naming the first circuit that differs from circuit 0.
+    """
+    first: frozenset[str] | None = None
+    for index, circuit in enumerate(circuits):
+        measured = frozenset(
+            q for inst in circuit.instructions if inst.name in MEASURE_NAMES for q in inst.qubits
+        )
+        if first is None:
+            first = measured
+        elif measured != first:
+            raise CircuitValidationError(
+                f"Circuit {index} ('{circuit.name}') measures qubits {sorted(measured)} but "
+                f"circuit 0 measures {sorted(first)}; all circuits of one job must measure the "
+                "same qubits. Submit circuits that measure different qubits as separate jobs."
+            )
+
+
+def _mapping_to_wire(mapping: object) -> list[SingleQubitMapping]:
+    """``qubit_mapping`` checked and in wire form; a :class:`ConfigurationError` if malformed."""
+    if not isinstance(mapping, Mapping):
+        raise ConfigurationError(
+            f"qubit_mapping must be a dict {{logical name: physical name}} such as "
+            f"{{'q0': 'QB1'}}, got a {type(mapping).__name__}."
+        )
+    for logical, physical in mapping.items():
+        if not (isinstance(logical, str) and isinstance(physical, str) and logical and physical):
+            raise ConfigurationError(
+                f"qubit_mapping entry {logical!r}: {physical!r} is not a pair of qubit names; "
+                "map non-empty names to non-empty names, e.g. {'q0': 'QB1'}."
+            )
+    return mapping_to_wire(mapping)
+
+
 def _summary(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
-        for err in exc.errors()[:3]
-    )
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err["loc"])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
