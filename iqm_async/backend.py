@@ -38,11 +38,12 @@ from pytket.passes import BasePass
 from pytket.predicates import Predicate
 
 from . import compiler
+from ._backend_checks import check_circuit, shots_per_circuit
 from ._backend_loop import ClientLoop
 from .auth import Credentials, resolve_credentials
 from .client import AsyncIQMClient
 from .config import IQMConfig
-from .errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
+from .errors import ConfigurationError, IQMError, PartialSubmissionError
 from .metadata import Metadata
 from .models import DynamicQuantumArchitecture, RunResult, Status
 
@@ -285,10 +286,7 @@ class IQMBackend(Backend):
                 handles of those that were.
         """
         circuits = list(circuits)
-        try:
-            shots_list = Backend._get_n_shots_as_list(n_shots, len(circuits), optional=False)
-        except ValueError as exc:
-            raise ConfigurationError(f"{exc}: pass n_shots=<int >= 1>.") from None
+        shots_list = shots_per_circuit(n_shots, len(circuits))
         if valid_check:
             self._validate(circuits)
         postprocess = bool(kwargs.get("postprocess", False))
@@ -301,7 +299,7 @@ class IQMBackend(Backend):
         ]
         layouts = [json.dumps(compiler.measurement_layout(p)) for p, _ in prepared]
         ppcircs = [json.dumps(pp.to_dict() if pp is not None else None) for _, pp in prepared]
-        chunks = _pack(wire, [int(s) for s in shots_list], batch_size)
+        chunks = _pack(wire, shots_list, batch_size)
         cal = self._calibration_set_id
 
         async def submit_all(client: AsyncIQMClient) -> list[str | BaseException]:
@@ -344,19 +342,9 @@ class IQMBackend(Backend):
 
     def _validate(self, circuits: Sequence[Circuit]) -> None:
         predicates = self.required_predicates
+        architecture = self._device()[1]
         for index, circuit in enumerate(circuits):
-            for predicate in predicates:
-                if not predicate.verify(circuit):
-                    raise CircuitValidationError(
-                        f"Circuit {index} ({circuit.name or 'unnamed'}) fails "
-                        f"{type(predicate).__name__}: {predicate}. Compile it with "
-                        "backend.get_compiled_circuit(circuit) first."
-                    )
-            if not circuit.bits or compiler.measurement_layout(circuit)["keys"] == {}:
-                raise CircuitValidationError(
-                    f"Circuit {index} ({circuit.name or 'unnamed'}) measures nothing, so it "
-                    "would return no results; add measurements (circuit.measure_all())."
-                )
+            check_circuit(index, circuit, predicates, architecture)
 
     # --- results ------------------------------------------------------------------------------
 
