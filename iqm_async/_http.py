@@ -104,8 +104,23 @@ def failure_from_response(response: httpx.Response) -> Failure:
 
 
 def error_from_response(response: httpx.Response, url: str) -> IQMError:
-    """The status error for an error response, carrying the server's message."""
+    """The status error for an error response, carrying the server's message.
+
+    A redirect (3xx) is never followed, so that the ``Authorization`` header and request
+    bodies never reach a host the user did not name; its error says where it pointed.
+    """
     failure = failure_from_response(response)
+    if response.is_redirect:
+        location = response.headers.get("location", "(no Location header)")
+        return APIStatusError(
+            response.status_code,
+            f"redirect to {location[:_MAX_MESSAGE_CHARS]}",
+            url=url,
+            hint=(
+                "The client does not follow redirects, so credentials never go to another "
+                "host. If that is the server's new address, use it as the client's URL."
+            ),
+        )
     return error_for_status(
         response.status_code,
         server_message(response),
