@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
@@ -82,6 +83,10 @@ class APITokenSource:
         self._closed = True
 
 
+OTHERS_CAN_READ = stat.S_IRGRP | stat.S_IROTH
+"""Permission bits that let users other than the owner read a file."""
+
+
 def _read_text(path: str) -> str:
     """Read the tokens file (runs in a worker thread); OS errors become clear messages."""
     try:
@@ -103,6 +108,16 @@ def _read_text(path: str) -> str:
     )
 
 
+def _read_with_mode(path: str) -> tuple[str, int]:
+    """The tokens file's text and permission bits (0 if they cannot be read); worker thread."""
+    text = _read_text(path)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = 0
+    return text, mode
+
+
 class TokensFileSource:
     """Access tokens from a JSON tokens file that an external tool (cortex-cli) keeps fresh.
 
@@ -113,7 +128,8 @@ class TokensFileSource:
     turn every request into a file read, and a rewrite is still seen before the token expires.
     A failed read is retried once after ``retry_delay_s``, because the tool rewrites the file
     in place and a reader can catch it half-written. The client never writes the file and
-    never logs out its session.
+    never logs out its session. A file that other users can read (group or other read
+    permission, POSIX only) is logged once as a warning on ``iqm_async.auth``.
 
     Args:
         path: the tokens file; ``~`` is expanded.
@@ -143,6 +159,7 @@ class TokensFileSource:
         self._cached: CachedToken | None = None
         self._next_read_at = 0.0
         self._closed = False
+        self._warned_mode = False
         self.reads = 0
         """How many times the file was read (tests and diagnostics)."""
 
@@ -180,7 +197,17 @@ class TokensFileSource:
 
     async def _read(self) -> CachedToken:
         self.reads += 1
-        text = await anyio.to_thread.run_sync(_read_text, self.path)
+        text, mode = await anyio.to_thread.run_sync(_read_with_mode, self.path)
+        if mode & OTHERS_CAN_READ and os.name == "posix" and not self._warned_mode:
+            # Logged, not warnings.warn: the fix is a chmod by the user, not a code change.
+            self._warned_mode = True
+            logger.warning(
+                "Tokens file %s can be read by other users (mode %04o): anyone who can read "
+                "it can use your IQM account. Restrict it with: chmod 600 %s",
+                self.path,
+                mode,
+                self.path,
+            )
         token = parse_tokens_file(text, self.path)
         now = self._clock()
         expiry = read_token_expiry(token, obtained_at=now)
