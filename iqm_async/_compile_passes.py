@@ -1,26 +1,25 @@
 """pytket passes and predicates for IQM's native gates (private; see :mod:`iqm_async.compiler`).
 
 Everything here is a plain function without I/O. Placement is made deterministic: pytket's
-``DefaultMappingPass`` uses a ``GraphPlacement`` that stops its search after one second of
-wall-clock time, so its result (and the compiled circuit) changes with machine load. We bound
-the search by the number of matches and the size of the pattern graph instead, and keep the
-wall-clock limit only as a far-away safety net.
+``DefaultMappingPass`` uses a ``GraphPlacement`` whose search stops on a wall-clock limit, so
+its result (and the compiled circuit) changes with machine load. We route with a few
+placements bounded by search size instead and keep the fewest-CZ result
+(:mod:`iqm_async._compile_mapping`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pytket.architecture import Architecture
 from pytket.circuit import Circuit, OpType
-from pytket.mapping import LexiLabellingMethod, LexiRouteRoutingMethod
 from pytket.passes import (
     AutoRebase,
     BasePass,
     CliffordSimp,
     DecomposeBoxes,
     DelayMeasures,
-    FullMappingPass,
     FullPeepholeOptimise,
     KAKDecomposition,
     RemoveRedundancies,
@@ -28,7 +27,6 @@ from pytket.passes import (
     SimplifyInitial,
     SynthesiseTket,
 )
-from pytket.placement import GraphPlacement
 from pytket.predicates import (
     ConnectivityPredicate,
     GateSetPredicate,
@@ -40,6 +38,7 @@ from pytket.predicates import (
 )
 from pytket.utils.prepare import prepare_circuit as _pytket_prepare_circuit
 
+from . import _compile_mapping
 from .errors import ConfigurationError
 from .metadata import qubit_name_to_node
 from .models import DynamicQuantumArchitecture
@@ -50,14 +49,6 @@ OPTIMISATION_LEVELS = (0, 1, 2)
 # never lists it) but every IQM server accepts it, so it is always in the gate set.
 _OPTYPE_OF_OPERATION = {"prx": OpType.PhasedX, "cz": OpType.CZ, "measure": OpType.Measure}
 NATIVE_GATES = frozenset({OpType.PhasedX, OpType.CZ, OpType.Measure, OpType.Barrier})
-
-# Placement search bounds (see module docstring). Chosen by measuring two-qubit gate counts on
-# Garnet (benchmarks/compile_quality.py): 100 matches of a 20-gate pattern is as good as
-# pytket's default on QFT/GHZ/random circuits and needs well under a second.
-PLACEMENT_MAX_MATCHES = 100
-PLACEMENT_MAX_PATTERN_GATES = 20
-PLACEMENT_MAX_PATTERN_DEPTH = 20
-PLACEMENT_SAFETY_TIMEOUT_MS = 600_000
 
 # A one-qubit circuit for an X gate in the native gate set: PhasedX(1, 0) is X up to a phase.
 X_CIRCUIT = Circuit(1).add_gate(OpType.PhasedX, [1, 0], [0]).add_phase(0.5)
@@ -131,17 +122,6 @@ def _as_architecture(architecture: ArchitectureLike) -> Architecture:
     return architecture
 
 
-def deterministic_placement(architecture: Architecture) -> GraphPlacement:
-    """A ``GraphPlacement`` bounded by search size, not by time (same input, same result)."""
-    return GraphPlacement(
-        architecture,
-        maximum_matches=PLACEMENT_MAX_MATCHES,
-        timeout=PLACEMENT_SAFETY_TIMEOUT_MS,
-        maximum_pattern_gates=PLACEMENT_MAX_PATTERN_GATES,
-        maximum_pattern_depth=PLACEMENT_MAX_PATTERN_DEPTH,
-    )
-
-
 def default_compilation_pass(
     architecture: ArchitectureLike, optimisation_level: int = 2
 ) -> BasePass:
@@ -149,9 +129,14 @@ def default_compilation_pass(
 
     The pass lists follow pytket-iqm 0.18: level 0 only rebases, places and routes; level 1
     adds ``SynthesiseTket``; level 2 adds ``FullPeepholeOptimise`` before routing and KAK /
-    Clifford / Tket resynthesis after it. Differences: placement is deterministic (see the
-    module docstring), and classical registers are kept as they are (pytket-iqm flattens
-    them), so results are read with the caller's own bit names.
+    Clifford / Tket resynthesis after it. Differences: placement is deterministic and the
+    circuit is routed and finished with 2 (level 0), 3 (level 1) or 5 (level 2) candidate
+    placements, keeping the one with the fewest CZ gates (see the module docstring); and
+    classical registers are kept as they are (pytket-iqm flattens them), so results are read
+    with the caller's own bit names.
+
+    The returned pass contains a ``CustomPassMap``: rebuild its ``to_dict()`` form with
+    :func:`pass_from_dict`, not ``BasePass.from_dict``.
 
     Args:
         architecture: a pytket ``Architecture`` of ``node[i]`` nodes, or a
@@ -175,21 +160,27 @@ def default_compilation_pass(
     else:
         passes.append(FullPeepholeOptimise())
     passes.append(
-        FullMappingPass(
-            arch,
-            deterministic_placement(arch),
-            [LexiLabellingMethod(), LexiRouteRoutingMethod()],
-        )
+        _compile_mapping.fewest_cz_mapping_pass(arch, optimisation_level, finishing_passes)
     )
-    passes.append(DelayMeasures())
+    return SequencePass(passes)
+
+
+def finishing_passes(optimisation_level: int) -> list[BasePass]:
+    """The passes after routing: delay measurements, (level 2) resynthesise, rebase, tidy."""
+    passes: list[BasePass] = [DelayMeasures()]
     if optimisation_level == 2:
         passes += [
             KAKDecomposition(allow_swaps=False),
             CliffordSimp(allow_swaps=False),
             SynthesiseTket(),
         ]
-    passes += [rebase_pass(), RemoveRedundancies()]
-    return SequencePass(passes)
+    return [*passes, rebase_pass(), RemoveRedundancies()]
+
+
+def pass_from_dict(pass_dict: dict[str, Any]) -> BasePass:
+    """Rebuild a pass from its ``to_dict()`` form, including the fewest-CZ mapping pass of
+    :func:`default_compilation_pass` (which plain ``BasePass.from_dict`` refuses)."""
+    return _compile_mapping.pass_from_dict(pass_dict, finishing_passes)
 
 
 def required_predicates(

@@ -18,7 +18,7 @@ from typing import Any
 from pytket.circuit import Circuit
 from pytket.passes import BasePass
 
-from ._compile_passes import ArchitectureLike, default_compilation_pass
+from ._compile_passes import ArchitectureLike, default_compilation_pass, pass_from_dict
 from .errors import CircuitValidationError
 
 # Below this many circuits, or this much work, starting worker processes (about a second
@@ -57,7 +57,7 @@ def compile_from_dicts(
     pass_dict: dict[str, Any], circuit_dict: dict[str, Any], index: int
 ) -> dict[str, Any]:
     """Worker entry point: rebuild the pass and circuit from dicts, compile, return a dict."""
-    pass_ = BasePass.from_dict(pass_dict)
+    pass_ = pass_from_dict(pass_dict)
     return _compile_one(pass_, Circuit.from_dict(circuit_dict), index).to_dict()
 
 

@@ -7,10 +7,19 @@ from pathlib import Path
 
 import pytest
 from pytket.circuit import Circuit, Node, OpType
-from pytket.passes import DefaultMappingPass
+from pytket.passes import (
+    BasePass,
+    CustomPass,
+    DecomposeBoxes,
+    DefaultMappingPass,
+    SequencePass,
+    SynthesiseTket,
+)
 from pytket.predicates import CompilationUnit
 from test_compiler_helpers import assert_same_unitary, garnet, random_circuit
 
+from iqm_async._compile_mapping import CANDIDATES_PER_LEVEL, candidate_passes, fewest_cz
+from iqm_async._compile_passes import finishing_passes, pass_from_dict
 from iqm_async.compiler import (
     architecture_from_dqa,
     default_compilation_pass,
@@ -144,11 +153,75 @@ def test_compiling_twice_gives_the_same_circuit() -> None:
     assert first.get_commands() == second.get_commands()
 
 
-def test_default_mapping_is_not_what_we_use() -> None:
+def _graph_placements(pass_dict: object) -> list[dict[str, object]]:
+    if isinstance(pass_dict, dict):
+        found = [pass_dict] if pass_dict.get("type") == "GraphPlacement" else []
+        return found + [p for v in pass_dict.values() for p in _graph_placements(v)]
+    if isinstance(pass_dict, list):
+        return [p for v in pass_dict for p in _graph_placements(v)]
+    return []
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_every_graph_placement_is_bounded_by_matches_not_time(level: int) -> None:
     # Guard against a refactor back to DefaultMappingPass (whose placement is time-bounded).
-    text = json.dumps(default_compilation_pass(ARCH, 1).to_dict())
+    text = json.dumps(default_compilation_pass(ARCH, level).to_dict())
     assert json.dumps(DefaultMappingPass(ARCH).to_dict()) not in text
-    assert '"timeout": 600000' in text
+    candidates = candidate_passes(ARCH, level, finishing_passes)
+    assert len(candidates) == CANDIDATES_PER_LEVEL[level]
+    graphs = _graph_placements([c.to_dict() for c in candidates])
+    assert graphs
+    assert all(g["timeout"] == 600_000 and g["matches"] == 100 for g in graphs)
+
+
+def _appending(gate: OpType, count: int = 1) -> BasePass:
+    """A stand-in candidate: appends ``count`` gates of one type on qubits 0 and 1."""
+
+    def transform(circuit: Circuit) -> Circuit:
+        out = circuit.copy()
+        for _ in range(count):
+            out.add_gate(gate, [0, 1] if gate == OpType.CZ else [0])
+        return out
+
+    return CustomPass(transform)
+
+
+def test_fewest_cz_keeps_the_fewest_and_the_earliest_of_equals() -> None:
+    circuit = Circuit(2).CZ(0, 1)
+    candidates = [_appending(OpType.CZ, 2), _appending(OpType.H), _appending(OpType.Z)]
+    chosen, (initial, final) = fewest_cz(candidates, circuit)
+    assert chosen.n_gates_of_type(OpType.CZ) == 1
+    assert chosen.get_commands()[-1].op.type == OpType.H  # the tie went to the earlier one
+    assert dict(initial) == dict(final) == {q: q for q in circuit.qubits}
+    assert circuit == Circuit(2).CZ(0, 1)  # input untouched
+    again, _ = fewest_cz(candidates, circuit)
+    assert again == chosen
+
+
+def test_compiled_circuit_has_the_fewest_cz_of_the_candidates() -> None:
+    circuit = random_circuit(8, 6, seed=11)
+    compiled = circuit.copy()
+    default_compilation_pass(ARCH, 1).apply(compiled)
+    prepared = circuit.copy()
+    SequencePass([DecomposeBoxes(), SynthesiseTket()]).apply(prepared)
+    counts = []
+    for candidate in candidate_passes(ARCH, 1, finishing_passes):
+        routed = prepared.copy()
+        candidate.apply(routed)
+        counts.append(routed.n_gates_of_type(OpType.CZ))
+    assert compiled.n_gates_of_type(OpType.CZ) == min(counts)
+
+
+def test_pass_dict_round_trip_needs_pass_from_dict() -> None:
+    pass_ = default_compilation_pass(ARCH, 2)
+    with pytest.raises(RuntimeError, match="CustomPassMap"):
+        BasePass.from_dict(pass_.to_dict())
+    rebuilt = pass_from_dict(json.loads(json.dumps(pass_.to_dict())))
+    circuit = random_circuit(6, 4, seed=3)
+    first, second = circuit.copy(), circuit.copy()
+    pass_.apply(first)
+    rebuilt.apply(second)
+    assert first == second
 
 
 def test_prepare_circuit_never_mutates_and_keeps_options_apart() -> None:
