@@ -20,6 +20,7 @@ import httpx
 import tenacity
 from pydantic import BaseModel, ValidationError
 
+from ._auth_tokens import redact
 from .errors import (
     APIStatusError,
     ConnectError,
@@ -36,6 +37,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 
 _MAX_MESSAGE_CHARS = 500
+_REDACT_WINDOW = 8192  # characters past a cut still searched for a token that spans it
 
 
 class AttemptFailed(Exception):
@@ -82,6 +84,19 @@ def error_from_exception(exc: httpx.TransportError, url: str) -> TransportError:
     )
 
 
+def shown_text(response: httpx.Response, text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
+    """``text`` from a reply, cut to ``limit`` characters, fit for a message: the request's
+    bearer token and anything shaped like a JWT are replaced by ``***`` (servers and proxies
+    sometimes echo the request headers)."""
+    try:
+        header = response.request.headers.get("authorization", "")
+    except RuntimeError:  # a response built without a request
+        header = ""
+    token = header.partition(" ")[2].strip()
+    # Redact before cutting, so a token across the cut is not half shown; bound the work.
+    return redact(text[: limit + _REDACT_WINDOW], (token,) if token else ())[:limit]
+
+
 def server_message(response: httpx.Response) -> str:
     """The server's error text: FastAPI ``detail``, else ``message``, else the raw body."""
     try:
@@ -93,8 +108,8 @@ def server_message(response: httpx.Response) -> str:
             found = body.get(key)
             if found:
                 text = found if isinstance(found, str) else json.dumps(found)
-                return text[:_MAX_MESSAGE_CHARS]
-    return response.text.strip()[:_MAX_MESSAGE_CHARS]
+                return shown_text(response, text)
+    return shown_text(response, response.text.strip())
 
 
 def failure_from_response(response: httpx.Response) -> Failure:
@@ -114,7 +129,7 @@ def error_from_response(response: httpx.Response, url: str) -> IQMError:
         location = response.headers.get("location", "(no Location header)")
         return APIStatusError(
             response.status_code,
-            f"redirect to {location[:_MAX_MESSAGE_CHARS]}",
+            f"redirect to {shown_text(response, location)}",
             url=url,
             hint=(
                 "The client does not follow redirects, so credentials never go to another "
@@ -139,7 +154,7 @@ def parse_reply(response: httpx.Response, model: type[ModelT], what: str) -> Mod
         body = response.json()
     except (ValueError, UnicodeDecodeError):
         kind = response.headers.get("content-type", "no content type")
-        snippet = response.text.strip()[:80]
+        snippet = shown_text(response, response.text.strip(), 80)
         raise InvalidResponseError(
             f"The {what} from {url} is not JSON ({kind}; starts with {snippet!r}). Check that "
             "the URL points at an IQM server (not a login page or proxy).",
@@ -168,10 +183,11 @@ def job_id_from_reply(response: httpx.Response) -> str:
     job_id = body.get("id") if isinstance(body, dict) else None
     if not isinstance(job_id, str) or not job_id:
         url = str(response.request.url)
+        got = shown_text(response, response.text.strip(), 80)
         raise InvalidResponseError(
             f"The submit reply from {url} has no job id (expected {{'id': '<uuid>'}}, got "
-            f"{response.text.strip()[:80]!r}). The job may exist: check your recent jobs on the "
-            "server before submitting again.",
+            f"{got!r}). The job may exist: check your recent jobs on the server before "
+            "submitting again.",
             url=url,
         )
     return job_id
