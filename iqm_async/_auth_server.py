@@ -20,7 +20,7 @@ from ._auth_tokens import (
     read_token_expiry,
     redact,
 )
-from .errors import AuthenticationError
+from .errors import AuthenticationError, AuthServerUnavailableError
 
 __all__ = ["AuthServerSource"]
 
@@ -259,7 +259,7 @@ class AuthServerSource:
                 with attempt:
                     return await self._post_once(self._token_url, form)
         except _AuthServerUnreachable as exc:
-            raise AuthenticationError(
+            raise AuthServerUnavailableError(
                 f"The auth server {self.auth_server_url} could not be reached after "
                 f"{self._max_attempts} attempts (last: {exc}). Check auth_server_url / "
                 "IQM_AUTH_SERVER and your network, or try again later."

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from ._auth_tokens import redact
 from .errors import (
     APIStatusError,
+    AuthServerUnavailableError,
     ConnectError,
     InvalidResponseError,
     IQMError,
@@ -165,8 +166,7 @@ def parse_reply(response: httpx.Response, model: type[ModelT], what: str) -> Mod
                 url=url,
             ) from None
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-            for err in errors[:3]
+            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in errors[:3]
         )
         raise InvalidResponseError(
             f"The {what} from {url} is not what the IQM protocol says ({problems}). Check "
@@ -245,6 +245,9 @@ class Transport:
         self.requests_by_kind[kind] = self.requests_by_kind.get(kind, 0) + 1
         try:
             response = await self.http.request(method, path, json=body)
+        except AuthServerUnavailableError as exc:
+            # No token could be fetched, so this request never left: like a connect error.
+            raise AttemptFailed(Failure(FailureKind.CONNECT), exc) from None
         except httpx.TransportError as exc:
             # URLs are built for messages only when something failed: joining costs time.
             no_answer = error_from_exception(exc, self.url_for(path))

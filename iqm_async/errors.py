@@ -32,6 +32,7 @@ tenacity, pydantic) are translated at the boundary so callers never need to catc
         ├── CircuitValidationError
         ├── ConfigurationError
         └── AuthenticationError         credentials missing, unreadable, expired or refused
+            └── AuthServerUnavailableError  the auth server could not be reached (transient)
 
 Messages say what went wrong and what to do. They never contain a token or a password.
 """
@@ -42,6 +43,7 @@ from typing import Any
 
 __all__ = [
     "APIStatusError",
+    "AuthServerUnavailableError",
     "AuthenticationError",
     "BadGatewayError",
     "BadRequestError",
@@ -311,6 +313,14 @@ class ConfigurationError(InputError):
 
 class AuthenticationError(InputError):
     """Credentials are missing, unreadable, expired, or were refused by the server."""
+
+
+class AuthServerUnavailableError(AuthenticationError):
+    """The auth server could not be reached (no connection, 429 or 5xx) after retries.
+
+    A passing fault, not refused credentials: no API request was sent for lack of a token,
+    so the client treats it like a connection error (retried, never a lost job).
+    """
 
 
 class UnauthorizedError(APIStatusError, AuthenticationError):

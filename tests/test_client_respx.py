@@ -649,3 +649,65 @@ async def test_resolved_credentials_are_used(mock: respx.MockRouter) -> None:
     assert route.calls.last.request.headers["authorization"] == "Bearer secret-token-1"
     with pytest.raises(errors.ConfigurationError, match="not both"):
         AsyncIQMClient(URL, credentials=credentials, token="other")
+
+
+# --- an auth server that is briefly down ---------------------------------------------------------
+
+AUTH_URL = "https://auth.iqm.test"
+TOKEN_PATH = "/realms/cortex/protocol/openid-connect/token"
+
+
+async def test_auth_server_outage_is_transient_for_submits_and_waits(
+    mock: respx.MockRouter,
+) -> None:
+    """A token that cannot be fetched means the API request never left: it is retried like a
+    connection error, and a wait on a known job rides it out instead of failing."""
+    import time
+
+    from test_auth_helpers import make_jwt
+
+    tokens = iter(range(1000))
+    outage = {"left": 0}
+
+    def token_endpoint(request: httpx.Request) -> httpx.Response:
+        if outage["left"] > 0:
+            outage["left"] -= 1
+            return httpx.Response(503, text="maintenance")
+        now = time.time()
+        return httpx.Response(
+            200,
+            json={
+                # 1 s tokens: every wait below needs a fresh one.
+                "access_token": make_jwt(exp=now + 1, iat=now, n=next(tokens)),
+                "refresh_token": make_jwt(exp=now + 3600, iat=now),
+            },
+        )
+
+    job_id, status_route, _ = job_routes(mock, ["pending execution"] * 12 + ["ready"])
+    submit_route = mock.routes[-3]
+    token_route = mock.route(method="POST", host="auth.iqm.test", path=TOKEN_PATH).mock(
+        side_effect=token_endpoint
+    )
+    async with AsyncIQMClient(
+        URL,
+        auth_server_url=AUTH_URL,
+        username="alice",
+        password="pa55-W0rd-never-shown",
+        retry=FAST_RETRY,
+        poll=FAST_POLL,
+    ) as client:
+        outage["left"] = 4  # the auth source's own 4 attempts all fail: one outage error
+        job = await client.submit(BELL, shots=4)
+        assert job.id == job_id
+        outage["left"] = 4
+        await anyio.sleep(1.0)  # the token expires; the next poll meets the outage
+        result = await job.result(timeout=10)
+    assert result.status is Status.READY
+    assert submit_route.call_count == 1  # one submit: never resent
+    assert token_route.call_count >= 10
+    assert status_route.call_count >= 13
+
+
+def test_auth_server_unavailable_is_an_authentication_error() -> None:
+    exc = errors.AuthServerUnavailableError("down")
+    assert isinstance(exc, errors.AuthenticationError)
