@@ -407,17 +407,23 @@ class IQMBackend(Backend):
         show = progress if progress is not None else sys.stderr.isatty()
         bar = _progress_bar(len(todo)) if show and len(todo) > 1 else None
 
-        async def wait_all(client: AsyncIQMClient) -> dict[str, RunResult]:
+        async def wait_all(client: AsyncIQMClient) -> IQMError | None:
             jobs = [client.job(j) for j in todo]
-            results: dict[str, RunResult] = {}
+            first_error: IQMError | None = None
             async for job in client.as_completed(jobs, timeout=timeout):
-                results[job.id] = await job.result()
+                try:
+                    # Kept as each arrives: a failed job or a timeout loses no other result.
+                    self._job_results[job.id] = await job.result()
+                except IQMError as exc:
+                    first_error = first_error or exc
                 if bar is not None:
                     bar.update(1)
-            return results
+            return first_error
 
         try:
-            self._job_results.update(self._loop.call(wait_all))
+            error = self._loop.call(wait_all)
+            if error is not None:
+                raise error
         finally:
             if bar is not None:
                 bar.close()

@@ -392,3 +392,19 @@ def test_credentials_environment_last() -> None:
 def test_credentials_incomplete_arguments_are_named() -> None:
     with pytest.raises(ConfigurationError, match="username="):
         _creds({}, username="u")
+
+
+def test_results_that_arrived_are_kept_when_the_wait_times_out(
+    live_emulator_factory: object,
+) -> None:
+    start = live_emulator_factory  # type: ignore[assignment]
+    live = start(EmulatorConfig(seed=4, job_seconds=1.0))  # one QPU: job 2 ends 1 s after job 1
+    with IQMBackend(live.url, progress=False, batch_size=1) as b:
+        c = b.get_compiled_circuit(sample_circuit())
+        first, second = b.process_circuits([c, c], n_shots=5)
+        with pytest.raises(JobTimeoutError):
+            b.get_results([first, second], timeout=1.6)
+        fetched = requests_by_route(live).get("GET /jobs/{job_id}", 0)
+        assert len(b.get_result(first, timeout=0.1).get_shots()) == 5  # no new wait, no fetch
+        assert requests_by_route(live).get("GET /jobs/{job_id}", 0) == fetched
+        assert len(b.get_result(second, timeout=30).get_shots()) == 5
