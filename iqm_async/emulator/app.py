@@ -111,6 +111,9 @@ def create_app(
         return _json(401, {"detail": problem}, {"WWW-Authenticate": "Bearer"})
 
     def find_job(request: Request) -> JobRecord | Response:
+        """The job the path names, or the reply refusing it (401 before 404)."""
+        if (denied := refused(request)) is not None:
+            return denied
         job_id = request.path_params["job_id"]
         job = em.jobs.get(job_id)
         if job is None:
@@ -137,8 +140,6 @@ def create_app(
     @app.get("/jobs/{job_id}")
     async def get_job(request: Request) -> Response:
         """The full result: status, measurements when ready, message, metadata."""
-        if (denied := refused(request)) is not None:
-            return denied
         job = find_job(request)
         if isinstance(job, Response):
             return job
@@ -153,8 +154,6 @@ def create_app(
     @app.get("/jobs/{job_id}/status")
     async def get_job_status(request: Request) -> Response:
         """``{"status", "message", "warnings"}``."""
-        if (denied := refused(request)) is not None:
-            return denied
         job = find_job(request)
         if isinstance(job, Response):
             return job
@@ -165,8 +164,6 @@ def create_app(
     @app.get("/jobs/{job_id}/counts")
     async def get_job_counts(request: Request) -> Response:
         """``{"status", "counts_batch"}``; ``counts_batch`` only once the job is ready."""
-        if (denied := refused(request)) is not None:
-            return denied
         job = find_job(request)
         if isinstance(job, Response):
             return job
@@ -176,8 +173,6 @@ def create_app(
     @app.post("/jobs/{job_id}/abort")
     async def abort_job(request: Request) -> Response:
         """Abort a pending job (200); a job that already ended gives 409."""
-        if (denied := refused(request)) is not None:
-            return denied
         job = find_job(request)
         if isinstance(job, Response):
             return job
