@@ -54,6 +54,11 @@ class ClientLoop:
         portal, client = self._ensure_started()
         return portal.call(_apply, func, client)
 
+    def start(self, func: Callable[[AsyncIQMClient], Awaitable[T]]) -> Future[T]:
+        """Start ``func(client)`` on the loop without waiting; its future holds the outcome."""
+        portal, client = self._ensure_started()
+        return portal.start_task_soon(_apply, func, client)
+
     def _ensure_started(self) -> tuple[BlockingPortal, AsyncIQMClient]:
         with self._lock:
             if self._closed:

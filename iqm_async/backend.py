@@ -21,12 +21,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, cast
 
-import anyio
 from pytket.architecture import Architecture
 from pytket.backends.backend import Backend
 from pytket.backends.backendinfo import BackendInfo
@@ -43,8 +42,9 @@ from ._backend_loop import ClientLoop
 from .auth import Credentials, resolve_credentials
 from .client import AsyncIQMClient
 from .config import IQMConfig
-from .errors import ConfigurationError, IQMError, PartialSubmissionError
+from .errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
 from .metadata import Metadata
+from .models import Circuit as IQMCircuit
 from .models import DynamicQuantumArchitecture, RunResult, Status
 
 KwargTypes = Any  # pytket's keyword-argument type for backend methods
@@ -292,50 +292,56 @@ class IQMBackend(Backend):
         postprocess = bool(kwargs.get("postprocess", False))
         simplify_initial = bool(kwargs.get("simplify_initial", False))
         batch_size = int(kwargs.get("batch_size", self._batch_size))
-        prepared = [compiler.prepare_circuit(c, postprocess, simplify_initial) for c in circuits]
-        wire = [
-            compiler.to_iqm_circuit(p, name=c.name or f"circuit_{i}")
-            for i, (c, (p, _)) in enumerate(zip(circuits, prepared, strict=True))
-        ]
-        layouts = [json.dumps(compiler.measurement_layout(p)) for p, _ in prepared]
-        ppcircs = [json.dumps(pp.to_dict() if pp is not None else None) for _, pp in prepared]
-        chunks = _pack(wire, shots_list, batch_size)
         cal = self._calibration_set_id
+        layouts: list[str] = []
+        ppcircs: list[str] = []
+        # Jobs being filled: (shots, measured qubits) -> (circuit indices, wire circuits).
+        filling: dict[tuple[int, tuple[str, ...]], tuple[list[int], list[IQMCircuit]]] = {}
+        sent: list[tuple[list[int], Future[str | IQMError]]] = []
 
-        async def submit_all(client: AsyncIQMClient) -> list[str | BaseException]:
-            outcomes: list[str | BaseException] = [""] * len(chunks)
+        def send(shots: int, members: list[int], batch: list[IQMCircuit]) -> None:
+            sent.append((members, self._loop.start(lambda c: _submit(c, batch, shots, cal))))
 
-            async def submit_one(n: int, shots: int, members: list[int]) -> None:
-                batch = [wire[i] for i in members]
-                qubits = {q for c in batch for q in c.qubits}
-                try:
-                    job = await client.submit(
-                        batch,
-                        shots=shots,
-                        qubit_mapping={q: q for q in sorted(qubits)},
-                        calibration_set_id=cal,
-                    )
-                    outcomes[n] = job.id
-                except IQMError as exc:
-                    outcomes[n] = exc
-
-            async with anyio.create_task_group() as tg:
-                for n, (shots, members) in enumerate(chunks):
-                    tg.start_soon(submit_one, n, shots, members)
-            return outcomes
-
-        outcomes = self._loop.call(submit_all)
+        # A full job is sent while the next circuits are still being translated, so the
+        # server works while this thread translates.
+        translation_error: IQMError | None = None
+        try:
+            for i, circuit in enumerate(circuits):
+                prepared, ppcirc = compiler.prepare_circuit(circuit, postprocess, simplify_initial)
+                wire = compiler.to_iqm_circuit(prepared, name=circuit.name or f"circuit_{i}")
+                layouts.append(json.dumps(compiler.measurement_layout(prepared)))
+                ppcircs.append(json.dumps(ppcirc.to_dict() if ppcirc is not None else None))
+                key = (shots_list[i], _measured_qubits(wire))
+                members, batch = filling.setdefault(key, ([], []))
+                members.append(i)
+                batch.append(wire)
+                if len(members) == batch_size:
+                    send(key[0], *filling.pop(key))
+            for key, (members, batch) in filling.items():
+                send(key[0], members, batch)
+        except Exception as exc:
+            # Jobs already sent run: wait for them below and hand their handles back.
+            translation_error = (
+                exc
+                if isinstance(exc, IQMError)
+                else CircuitValidationError(f"Circuit {len(layouts)} cannot be prepared: {exc}")
+            )
         handles: list[ResultHandle | None] = [None] * len(circuits)
         failures: list[IQMError] = []
-        for (_, members), outcome in zip(chunks, outcomes, strict=True):
+        for members, future in sent:
+            outcome = future.result()
             if isinstance(outcome, IQMError):
                 failures.append(outcome)
                 continue
             for position, i in enumerate(members):
-                handles[i] = ResultHandle(str(outcome), position, layouts[i], ppcircs[i])
+                handles[i] = ResultHandle(outcome, position, layouts[i], ppcircs[i])
         for handle in handles:
             if handle is not None:
                 self._cache[handle] = {}
+        if translation_error is not None:
+            if not sent:
+                raise translation_error
+            failures.append(translation_error)
         if failures:
             raise PartialSubmissionError(handles, failures)
         return cast(list[ResultHandle], handles)
@@ -452,23 +458,30 @@ class IQMBackend(Backend):
         self._loop.call(lambda client: client.job(job_id).abort())
 
 
-def _pack(
-    wire: Sequence[Any], shots: Sequence[int], batch_size: int
-) -> list[tuple[int, list[int]]]:
-    """Group circuit indices into jobs: same shots, same measured qubits, at most batch_size."""
-    groups: dict[tuple[int, tuple[str, ...]], list[int]] = defaultdict(list)
-    for i, circuit in enumerate(wire):
-        measured = tuple(
-            sorted(
-                {q for inst in circuit.instructions if inst.name == "measure" for q in inst.qubits}
-            )
+def _measured_qubits(circuit: IQMCircuit) -> tuple[str, ...]:
+    """The qubits a circuit measures: circuits of one job must measure the same ones."""
+    return tuple(
+        sorted({q for inst in circuit.instructions if inst.name == "measure" for q in inst.qubits})
+    )
+
+
+async def _submit(
+    client: AsyncIQMClient, batch: list[IQMCircuit], shots: int, calibration_set_id: str | None
+) -> str | IQMError:
+    """Submit one job; its error is returned (not raised) so other jobs' handles survive."""
+    qubits = sorted({q for circuit in batch for q in circuit.qubits})
+    try:
+        job = await client.submit(
+            batch,
+            shots=shots,
+            # The identity mapping makes metadata.request.qubit_mapping list the physical
+            # qubits, as pytket-iqm's users read them.
+            qubit_mapping={q: q for q in qubits},
+            calibration_set_id=calibration_set_id,
         )
-        groups[(shots[i], measured)].append(i)
-    return [
-        (key[0], members[start : start + batch_size])
-        for key, members in groups.items()
-        for start in range(0, len(members), batch_size)
-    ]
+    except IQMError as exc:
+        return exc
+    return job.id
 
 
 def _progress_bar(total: int) -> Any:

@@ -408,3 +408,29 @@ def test_results_that_arrived_are_kept_when_the_wait_times_out(
         assert len(b.get_result(first, timeout=0.1).get_shots()) == 5  # no new wait, no fetch
         assert requests_by_route(live).get("GET /jobs/{job_id}", 0) == fetched
         assert len(b.get_result(second, timeout=30).get_shots()) == 5
+
+
+def test_jobs_sent_before_a_bad_circuit_keep_their_handles(backend: IQMBackend) -> None:
+    """Full jobs are sent while later circuits are translated: if a later circuit cannot be
+    translated, the jobs already sent are reported with their handles, never lost."""
+    from iqm_async.errors import PartialSubmissionError
+
+    good = backend.get_compiled_circuit(sample_circuit())
+    bad = Circuit(2, 2).H(0).measure_all()  # H is not native; valid_check=False lets it through
+    with pytest.raises(PartialSubmissionError) as excinfo:
+        backend.process_circuits([good, good, bad], n_shots=5, valid_check=False, batch_size=2)
+    handles = excinfo.value.handles
+    assert handles[2] is None and handles[0] is not None and handles[1] is not None
+    assert isinstance(excinfo.value.errors[0], CircuitValidationError)
+    assert [len(r.get_shots()) for r in backend.get_results(handles[:2])] == [5, 5]
+
+
+def test_a_bad_first_circuit_sends_nothing(
+    backend: IQMBackend, live_emulator: LiveEmulator
+) -> None:
+    bad = Circuit(2, 2).H(0).measure_all()
+    _ = backend.backend_info
+    live_emulator.emulator.reset_stats()
+    with pytest.raises(CircuitValidationError, match="not a device node"):
+        backend.process_circuits([bad], n_shots=5, valid_check=False)
+    assert live_emulator.emulator.stats()["requests_total"] == 0
