@@ -1,4 +1,5 @@
-"""Token bookkeeping without I/O: expiry from JWT claims, refresh margins, tokens-file parsing.
+"""Token bookkeeping without I/O: expiry from JWT claims, refresh margins, tokens-file parsing,
+and the redaction of server text before it enters one of our messages.
 
 Everything here is a plain function or an immutable value, so the rules for *when* to fetch a
 new token are tested without an event loop. The token sources in ``_auth_sources`` only do the
@@ -15,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import jwt
 
 from .errors import AuthenticationError
@@ -176,3 +178,43 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     return _JWT_SHAPE.sub("***", text)
+
+
+MAX_MESSAGE_CHARS = 500
+"""Most characters of a server's text put into one of our messages."""
+_REDACT_WINDOW = 8192  # characters past a cut still searched for a token that spans it
+
+
+def shown_text(
+    response: httpx.Response,
+    text: str,
+    limit: int = MAX_MESSAGE_CHARS,
+    secrets: tuple[str, ...] = (),
+) -> str:
+    """``text`` from a reply, cut to ``limit`` characters, fit for a message: the request's
+    bearer token, ``secrets`` and anything shaped like a JWT are replaced by ``***`` (servers
+    and proxies sometimes echo the request headers)."""
+    try:
+        header = response.request.headers.get("authorization", "")
+    except RuntimeError:  # a response built without a request
+        header = ""
+    token = header.partition(" ")[2].strip()
+    # Redact before cutting, so a token across the cut is not half shown; bound the work.
+    hidden = (token, *secrets) if token else secrets
+    return redact(text[: limit + _REDACT_WINDOW], hidden)[:limit]
+
+
+def server_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
+    """The server's error text: FastAPI ``detail``, else ``message``, else the raw body;
+    redacted as :func:`shown_text` does."""
+    try:
+        body: Any = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        for key in ("detail", "message"):
+            found = body.get(key)
+            if found:
+                text = found if isinstance(found, str) else json.dumps(found)
+                return shown_text(response, text, secrets=secrets)
+    return shown_text(response, response.text.strip(), secrets=secrets)

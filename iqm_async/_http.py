@@ -9,7 +9,6 @@ with tenacity as :class:`~iqm_async.policies.RetryPolicy` decides.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,7 @@ import httpx
 import tenacity
 from pydantic import BaseModel, ValidationError
 
-from ._auth_tokens import redact
+from ._auth_tokens import server_message, shown_text
 from .errors import (
     APIStatusError,
     AuthServerUnavailableError,
@@ -36,9 +35,6 @@ from .policies import Failure, FailureKind, RetryPolicy, parse_retry_after
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
-
-_MAX_MESSAGE_CHARS = 500
-_REDACT_WINDOW = 8192  # characters past a cut still searched for a token that spans it
 
 
 class AttemptFailed(Exception):
@@ -83,34 +79,6 @@ def error_from_exception(exc: httpx.TransportError, url: str) -> TransportError:
         f"The connection to {url} broke before a complete answer ({detail}). Retry later.",
         url=url,
     )
-
-
-def shown_text(response: httpx.Response, text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
-    """``text`` from a reply, cut to ``limit`` characters, fit for a message: the request's
-    bearer token and anything shaped like a JWT are replaced by ``***`` (servers and proxies
-    sometimes echo the request headers)."""
-    try:
-        header = response.request.headers.get("authorization", "")
-    except RuntimeError:  # a response built without a request
-        header = ""
-    token = header.partition(" ")[2].strip()
-    # Redact before cutting, so a token across the cut is not half shown; bound the work.
-    return redact(text[: limit + _REDACT_WINDOW], (token,) if token else ())[:limit]
-
-
-def server_message(response: httpx.Response) -> str:
-    """The server's error text: FastAPI ``detail``, else ``message``, else the raw body."""
-    try:
-        body: Any = response.json()
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if isinstance(body, dict):
-        for key in ("detail", "message"):
-            found = body.get(key)
-            if found:
-                text = found if isinstance(found, str) else json.dumps(found)
-                return shown_text(response, text)
-    return shown_text(response, response.text.strip())
 
 
 def failure_from_response(response: httpx.Response) -> Failure:

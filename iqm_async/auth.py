@@ -18,7 +18,6 @@ token request. Tokens and passwords never appear in logs, reprs or exception mes
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
-from typing import Any
 
 import anyio
 import httpx
@@ -26,7 +25,7 @@ import httpx
 from ._auth_credentials import ENV_VARIABLES, Credentials, resolve_credentials
 from ._auth_server import AuthServerSource
 from ._auth_sources import APITokenSource, TokensFileSource, TokenSource
-from ._auth_tokens import redact
+from ._auth_tokens import server_message
 from .errors import ConfigurationError, UnauthorizedError
 
 __all__ = [
@@ -40,20 +39,6 @@ __all__ = [
     "build_auth",
     "resolve_credentials",
 ]
-
-
-def _server_message(response: httpx.Response, secrets: tuple[str, ...]) -> str:
-    """The error text of a 401 reply (FastAPI ``detail`` or ``message``), with secrets redacted."""
-    text = response.text
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        found = body.get("detail") or body.get("message")
-        if found:
-            text = str(found)
-    return redact(text.strip()[:500], secrets)
 
 
 class IQMAuth(httpx.Auth):
@@ -128,7 +113,7 @@ class IQMAuth(httpx.Auth):
                 "or log in again so that the tokens file is refreshed."
             )
         url = str(request.url.copy_with(query=None))
-        return UnauthorizedError(401, _server_message(response, tokens), url=url, hint=hint)
+        return UnauthorizedError(401, server_message(response, tokens), url=url, hint=hint)
 
     async def aclose(self) -> None:
         """Close the token source (an auth-server session is logged out). Idempotent."""
