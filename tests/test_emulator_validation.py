@@ -84,6 +84,16 @@ def test_mapping_renames_feedback_qubits_too() -> None:
     assert mapped.instructions[0].args["feedback_qubit"] == "QB1"
 
 
+def test_identity_mapping_keeps_the_circuit_as_sent() -> None:
+    circuit = Circuit.model_validate(
+        {"name": "c", "instructions": [{"name": "cz", "qubits": ["QB1", "QB2"], "args": {}}]}
+    )
+    assert map_circuit(circuit, {"QB1": "QB1", "QB2": "QB2"}) is circuit
+    assert map_circuit(circuit, {}) is circuit
+    swapped = map_circuit(circuit, {"QB1": "QB2", "QB2": "QB1"})
+    assert swapped.instructions[0].qubits == ("QB2", "QB1")
+
+
 def test_batch_failure_only_for_mismatched_measurements() -> None:
     def measuring(*qubits: str) -> Circuit:
         return Circuit.model_validate(
