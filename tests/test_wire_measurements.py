@@ -1,0 +1,99 @@
+"""The byte-level measurements reader: same values as json.loads, or None (never a guess)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from iqm_async._wire_measurements import split_measurements
+
+METADATA = {"request": {"shots": 3, "circuits": [{"name": "c", "instructions": []}]}}
+
+
+def body(measurements: Any, **extra: Any) -> bytes:
+    return json.dumps(
+        {"status": "ready", "measurements": measurements, "metadata": METADATA, **extra}
+    ).encode()
+
+
+def as_lists(arrays: list[dict[str, np.ndarray]]) -> list[dict[str, list[list[int]]]]:
+    return [{key: bits.tolist() for key, bits in circuit.items()} for circuit in arrays]
+
+
+MEASUREMENTS = [
+    {"c[0]": [[0], [1], [1]], "c[1]": [[1], [1], [0]]},
+    {"m": [[0, 1, 1], [1, 0, 0], [1, 1, 1]]},
+    {"z": [[1], [0], [0]], "a": [[0], [0], [1]]},
+]
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_reads_the_same_values_as_json_and_leaves_the_rest(indent: int | None) -> None:
+    data = {"status": "ready", "measurements": MEASUREMENTS, "metadata": METADATA}
+    split = split_measurements(json.dumps(data, indent=indent).encode())
+    assert split is not None
+    rest, arrays = split
+    assert as_lists(arrays) == MEASUREMENTS
+    assert [list(c) for c in arrays] == [list(c) for c in MEASUREMENTS]  # key order kept
+    assert all(a.dtype == np.uint8 for c in arrays for a in c.values())
+    assert json.loads(rest) == {**data, "measurements": None}
+
+
+def test_a_nested_key_of_the_same_name_is_not_taken() -> None:
+    decoy = {"measurements": [{"x": [[1]]}]}
+    split = split_measurements(
+        json.dumps(
+            {"metadata": {**METADATA, "parameters": decoy}, "measurements": MEASUREMENTS}
+        ).encode()
+    )
+    assert split is not None
+    rest, arrays = split
+    assert as_lists(arrays) == MEASUREMENTS
+    assert json.loads(rest)["metadata"]["parameters"] == decoy
+
+
+def test_a_result_from_the_emulator_reads_like_json() -> None:
+    from iqm_async.emulator.wire import result_json
+
+    rng = np.random.default_rng(4)
+    arrays = [
+        {f"c[{k}]": rng.integers(0, 2, size=(50, 1), dtype=np.int8) for k in range(3)}
+        for _ in range(20)
+    ]
+    served = result_json({"status": "ready", "metadata": METADATA}, arrays)
+    split = split_measurements(served)
+    assert split is not None
+    assert as_lists(split[1]) == json.loads(served)["measurements"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(body(None), id="null measurements"),
+        pytest.param(json.dumps({"status": "pending"}).encode(), id="no measurements"),
+        pytest.param(body(MEASUREMENTS, message='say "hi"'), id="an escape anywhere"),
+        pytest.param(body([{"m": [[2]]}]), id="a value other than 0 and 1"),
+        pytest.param(body([{"m": [[10]]}]), id="a multi-digit number"),
+        pytest.param(body([{"m": [[True]]}]), id="a boolean"),
+        pytest.param(body([{"m": [[-1]]}]), id="a negative number"),
+        pytest.param(body([{"m": [[0.5]]}]), id="a float"),
+        pytest.param(body([{"m": [["1"]]}]), id="a string bit"),
+        pytest.param(body([{"m": [[0], [0, 1]]}]), id="shots of different widths"),
+        pytest.param(body([{"m": []}]), id="no shots"),
+        pytest.param(body([{"m": [[]]}]), id="an empty shot"),
+        pytest.param(body([{"m": 1}]), id="a bare number"),
+        pytest.param(body([{"m": [1, 0]}]), id="shots that are not lists"),
+        pytest.param(body([[[0]]]), id="a circuit that is not an object"),
+        pytest.param(body([]), id="no circuits"),
+        pytest.param(b'{"measurements": [{"m": [[0],[1]], "m": [[1],[1]]}]}', id="a repeated key"),
+        pytest.param(b'{"measurements": [{"m" [[0],[1]]}]}', id="a missing colon"),
+        pytest.param(b'{"measurements": [{"m": [[0] [1]]}]}', id="a missing comma"),
+        pytest.param(b'{"measurements": [{"m": [[0,,1]]}]}', id="a doubled comma"),
+        pytest.param(b'{"measurements": [{"m": [[0],[1]]', id="cut short"),
+    ],
+)
+def test_anything_unusual_is_left_to_the_ordinary_parser(raw: bytes) -> None:
+    assert split_measurements(raw) is None
