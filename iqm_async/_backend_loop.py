@@ -4,19 +4,21 @@ A :class:`ClientLoop` runs an anyio blocking portal (one event loop in one backg
 thread) and one :class:`AsyncIQMClient` inside it, owned by a single task for its whole life,
 so the client's task group is entered and left by the same task. Every sync call goes through
 :meth:`ClientLoop.call`; nothing calls ``asyncio.run`` per call, and it works from any thread,
-including one whose own event loop is running (Jupyter).
+including one whose own event loop is running (Jupyter). Work that outlives a call (collecting
+a submitted job's result) runs in one background task group that the same task owns and
+cancels before the client closes.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from contextlib import ExitStack
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from .client import AsyncIQMClient
@@ -42,6 +44,7 @@ class ClientLoop:
         self._client: AsyncIQMClient | None = None
         self._stop: anyio.Event | None = None
         self._owner: Future[None] | None = None
+        self._background: TaskGroup | None = None
         self._closed = False
 
     @property
@@ -58,6 +61,14 @@ class ClientLoop:
         """Start ``func(client)`` on the loop without waiting; its future holds the outcome."""
         portal, client = self._ensure_started()
         return portal.start_task_soon(_apply, func, client)
+
+    def start_background(self, func: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``func()`` in the background until it ends or the loop closes (it is then
+        cancelled). Call it from a coroutine running on this loop; ``func`` must not raise.
+        """
+        if self._background is None:
+            raise ConfigurationError("This IQMBackend is closed; create a new one.")
+        self._background.start_soon(func)
 
     def _ensure_started(self) -> tuple[BlockingPortal, AsyncIQMClient]:
         with self._lock:
@@ -77,9 +88,12 @@ class ClientLoop:
 
     async def _own_client(self, *, task_status: TaskStatus[AsyncIQMClient]) -> None:
         assert self._stop is not None
-        async with self._make_client() as client:
+        async with self._make_client() as client, anyio.create_task_group() as background:
+            self._background = background
             task_status.started(client)
             await self._stop.wait()
+            self._background = None
+            background.cancel_scope.cancel()
 
     def close(self) -> None:
         """Close the client (logging out if it logged in) and stop the loop thread. Idempotent."""

@@ -1,14 +1,25 @@
 """The one poller of an :class:`AsyncIQMClient`: it polls the jobs someone waits for.
 
-A single dispatcher task, in the client's task group, keeps a heap of waiting jobs by their
-next poll time (each job has its own, from :class:`~iqm_async.policies.PollPolicy`) and starts
-a status poll when one is due, never two starts closer than ``1 / max_polls_per_s``. Each poll
-holds a connection slot from the moment its start time is taken, so polls queued behind busy
-connections cannot later burst past the cap. When a status is terminal the full result is
-fetched once and handed to the :class:`~iqm_async.jobs.Job`, which wakes its waiters.
+A single dispatcher task, in the client's task group, starts every status poll, never two
+starts closer than ``1 / max_polls_per_s``. Each waiting job has its own next poll time from
+:class:`~iqm_async.policies.PollPolicy`: a backoff (50 ms growing to 2 s by default), except
+for the ``head_jobs`` oldest waiting jobs (lowest :attr:`~iqm_async.jobs.Job.seq`), polled at
+least every ``head_interval_s``: a QPU queue ends jobs roughly in submission order, so the
+oldest waiting job is the one most likely to have just ended. When a head job ends, or nobody
+waits for it any more, the next oldest takes its place and is polled within
+``head_interval_s``. When the cap binds, the jobs due are served oldest first.
 
-Jobs nobody waits for drop out of the heap lazily. Transient faults on a poll never reach a
-waiter: the next poll is simply scheduled after the retry delay (``Retry-After`` honoured).
+Three heaps keep each poll O(log n) whatever the number of jobs: jobs not yet due, by due
+time; jobs due, by :meth:`~iqm_async.policies.PollPolicy.service_key` (oldest first); and
+waiting jobs that are not heads, by age, to find the next head. Entries are never searched
+for: one that no longer counts (the job was rescheduled earlier, ended, or lost its waiters)
+is dropped when it reaches its heap's top.
+
+Each poll holds a connection slot from the moment its start time is taken, so polls queued
+behind busy connections cannot later burst past the cap. When a status is terminal the full
+result is fetched once and handed to the :class:`~iqm_async.jobs.Job`, which wakes its
+waiters. Transient faults on a poll never reach a waiter: the next poll is simply scheduled
+after the retry delay (``Retry-After`` honoured).
 """
 
 from __future__ import annotations
@@ -42,8 +53,12 @@ class Poller:
     def __init__(self, transport: Transport, policy: PollPolicy) -> None:
         self._transport = transport
         self._policy = policy
-        self._heap: list[tuple[float, int, Job]] = []
-        self._order = itertools.count()
+        self._not_due: list[tuple[float, int, Job]] = []  # (due time, entry id, job)
+        self._due: list[tuple[tuple[float, float], int, Job]] = []  # (service key, entry, job)
+        self._by_age: list[tuple[int, int, Job]] = []  # (seq, entry id, job): head candidates
+        self._heads: list[Job] = []  # at most policy.head_jobs, so O(head_jobs) scans are fine
+        self._heads_stale = False  # a head may have ended, or an older job may wait now
+        self._entries = itertools.count()
         self._wakeup: anyio.Event | None = None
         self._last_start: float | None = None
         self._watched: set[Job] = set()
@@ -63,7 +78,7 @@ class Poller:
     # --- JobServer ----------------------------------------------------------------------------
 
     def watch(self, job: Job) -> None:
-        """A wait for ``job`` began: make sure it is scheduled."""
+        """A wait for ``job`` began: make sure it is scheduled (and maybe made a head job)."""
         if not self._running:
             raise ConfigurationError(
                 self._closed_reason
@@ -71,13 +86,22 @@ class Poller:
                 "before waiting for jobs."
             )
         self._watched.add(job)
-        if not job.done and not job._scheduled and not job._in_flight:
+        if job.done:
+            return
+        if job._entry is None and not job._in_flight:
             self._schedule(job, job._next_poll_at)
+        if self._policy.queue_aware and not job._head and not job._in_age_heap:
+            job._in_age_heap = True
+            heapq.heappush(self._by_age, (job.seq, next(self._entries), job))
+            if len(self._heads) < self._policy.head_jobs or job.seq < self._youngest_head().seq:
+                self._mark_heads_stale()
 
     def unwatch(self, job: Job) -> None:
-        """A wait for ``job`` ended; once nobody waits, the job drops out of the heap."""
+        """A wait for ``job`` ended; once nobody waits, the job drops out of the heaps."""
         if job._waiters <= 0:
             self._watched.discard(job)
+            if job._head:
+                self._mark_heads_stale()
 
     async def fetch_status(self, job_id: str) -> RunStatus:
         """One status read with the client's bounded retries."""
@@ -106,7 +130,7 @@ class Poller:
 
         await self._transport.call(attempt, max_attempts=self._transport.retry.max_attempts)
 
-    # --- the dispatcher -----------------------------------------------------------------------
+    # --- lifecycle ----------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Dispatch polls until cancelled (the client cancels it when it closes)."""
@@ -141,50 +165,136 @@ class Poller:
         if self._closed_reason is not None:
             raise ConfigurationError(self._closed_reason)
 
-    def _schedule(self, job: Job, due: float) -> None:
-        job._scheduled = True
-        entry = (due, next(self._order), job)
-        heapq.heappush(self._heap, entry)
-        if self._heap[0] is entry and self._wakeup is not None:
+    # --- the schedule (no I/O) ----------------------------------------------------------------
+
+    @staticmethod
+    def _wanted(job: Job) -> bool:
+        """Someone waits for ``job`` and a poll can still tell them something."""
+        return job._waiters > 0 and not job.done and job._poll_error is None
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
             self._wakeup.set()
 
-    def _next_wanted(self) -> tuple[float, Job] | None:
-        """The heap top still worth polling; drops jobs that ended or lost their waiters."""
-        while self._heap:
-            due, _, job = self._heap[0]
-            if job._waiters > 0 and not job.done:
-                return due, job
-            heapq.heappop(self._heap)
-            job._scheduled = False
+    def _schedule(self, job: Job, due: float) -> None:
+        """Give ``job`` a new entry due at ``due``; an older entry of the job goes stale."""
+        entry = next(self._entries)
+        job._entry = entry
+        job._next_poll_at = due
+        heapq.heappush(self._not_due, (due, entry, job))
+        if self._not_due[0][1] == entry:
+            self._wake()
+
+    def _live(self, entry: int, job: Job) -> bool:
+        """True if ``entry`` is the job's current entry and the job is still wanted."""
+        if job._entry != entry:
+            return False
+        if self._wanted(job):
+            return True
+        job._entry = None  # a later watch() schedules it again
+        return False
+
+    def _release_due(self, now: float) -> None:
+        """Move the entries due by ``now`` to the heap served in service-key order."""
+        while self._not_due and self._not_due[0][0] <= now:
+            due, entry, job = heapq.heappop(self._not_due)
+            if self._live(entry, job):
+                heapq.heappush(self._due, (self._policy.service_key(due, job.seq), entry, job))
+
+    def _next_due(self) -> Job | None:
+        """The due job to poll next, dropping stale entries on the way."""
+        while self._due:
+            _, entry, job = self._due[0]
+            if self._live(entry, job):
+                return job
+            heapq.heappop(self._due)
         return None
 
+    def _next_due_time(self) -> float | None:
+        """When the next job falls due (``None``: no job is scheduled)."""
+        while self._not_due:
+            due, entry, job = self._not_due[0]
+            if self._live(entry, job):
+                return due
+            heapq.heappop(self._not_due)
+        return None
+
+    def _youngest_head(self) -> Job:
+        return max(self._heads, key=lambda job: job.seq)
+
+    def _mark_heads_stale(self) -> None:
+        self._heads_stale = True
+        self._wake()
+
+    def _refresh_heads(self, now: float) -> None:
+        """Make the ``head_jobs`` oldest wanted jobs the heads; a new head is polled soon."""
+        self._heads_stale = False
+        limit = self._policy.head_jobs
+        for job in [job for job in self._heads if not self._wanted(job)]:
+            self._heads.remove(job)
+            job._head = False  # a later watch() puts it back among the candidates
+        while self._by_age and limit > 0:
+            seq, _, job = self._by_age[0]
+            if job._head or not self._wanted(job):
+                heapq.heappop(self._by_age)
+                job._in_age_heap = False
+                continue
+            if len(self._heads) >= limit:
+                youngest = self._youngest_head()
+                if youngest.seq <= seq:
+                    break
+                self._heads.remove(youngest)
+                youngest._head = False
+            else:
+                youngest = None
+            heapq.heappop(self._by_age)
+            job._in_age_heap = False
+            self._promote(job, now)
+            if youngest is not None:
+                youngest._in_age_heap = True
+                heapq.heappush(self._by_age, (youngest.seq, next(self._entries), youngest))
+
+    def _promote(self, job: Job, now: float) -> None:
+        job._head = True
+        self._heads.append(job)
+        if job._in_flight:
+            return  # the answer schedules its next poll as a head's
+        due = self._policy.head_poll_at(now, job._last_poll_start)
+        if job._entry is None or due < job._next_poll_at:
+            self._schedule(job, due)
+
     async def _sleep(self, until: float | None) -> None:
-        """Sleep until ``until`` (or forever), or until a new job becomes the heap top."""
+        """Sleep until ``until`` (or forever), or until the schedule changes."""
         event = self._wakeup = anyio.Event()
         delay = math.inf if until is None else until - anyio.current_time()
         with anyio.move_on_after(delay):
             await event.wait()
 
+    # --- the dispatcher -----------------------------------------------------------------------
+
     async def _dispatch(self, polls: anyio.abc.TaskGroup) -> None:
         spacing = self._policy.min_spacing_s
         limiter = self._transport.limiter
         while True:
-            top = self._next_wanted()
-            if top is None:
-                await self._sleep(None)
+            now = anyio.current_time()
+            if self._heads_stale:
+                self._refresh_heads(now)
+            self._release_due(now)
+            job = self._next_due()
+            if job is None:
+                await self._sleep(self._next_due_time())
                 continue
-            due, job = top
-            slot = next_poll_slot(due, self._last_start, spacing)
-            if slot > anyio.current_time():
-                await self._sleep(slot)
+            slot = next_poll_slot(now, self._last_start, spacing)
+            if slot > now:
+                await self._sleep(slot)  # the cap binds: who goes first is decided then
                 continue
-            heapq.heappop(self._heap)
-            job._scheduled = False
+            heapq.heappop(self._due)
+            job._entry = None
             job._in_flight = True
             borrower = object()
             # Take the connection slot before the start time, so the cap holds at the server.
             await limiter.acquire_on_behalf_of(borrower)
-            self._last_start = anyio.current_time()
+            self._last_start = job._last_poll_start = anyio.current_time()
             self.polls_sent += 1
             self.polls_in_flight += 1
             polls.start_soon(self._poll, job, borrower)
@@ -207,7 +317,9 @@ class Poller:
             job._polls_done += 1
             phase = job_phase(reply.status)
             if phase is JobPhase.WAITING:
-                job._next_poll_at = self._policy.next_poll_at(now, job._polls_done)
+                job._next_poll_at = self._policy.next_poll_at(
+                    now, job._polls_done, head=job._head, last_start_s=job._last_poll_start
+                )
             elif phase is JobPhase.ABORTED:
                 job._finish(None, JobAbortedError(job.id, reply.status.value, reply.message))
             else:
@@ -221,13 +333,9 @@ class Poller:
         finally:
             self.polls_in_flight -= 1
             job._in_flight = False
-            if (
-                self._running
-                and not job.done
-                and job._poll_error is None
-                and job._waiters > 0
-                and not job._scheduled
-            ):
+            if job._head and not self._wanted(job):
+                self._mark_heads_stale()  # it ended: the next oldest job takes its place
+            if self._running and self._wanted(job) and job._entry is None:
                 self._schedule(job, job._next_poll_at)
 
     async def _status_once(self, job_id: str) -> RunStatus | Failure:

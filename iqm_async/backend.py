@@ -18,6 +18,7 @@ persistent (``str(handle)`` -> ``ResultHandle.from_str``) and work on a new back
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -43,6 +44,7 @@ from .auth import Credentials, resolve_credentials
 from .client import AsyncIQMClient
 from .config import IQMConfig
 from .errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
+from .jobs import Job
 from .metadata import Metadata
 from .models import Circuit as IQMCircuit
 from .models import DynamicQuantumArchitecture, RunResult, Status
@@ -184,7 +186,10 @@ class IQMBackend(Backend):
         self._dqa: DynamicQuantumArchitecture | None = None
         self._architecture: Architecture | None = None
         self._backend_info: BackendInfo | None = None
+        # Finished jobs: the result without its measurements (for get_metadata), and the
+        # measurements per circuit in compact form (see compiler.compact_measurements).
         self._job_results: dict[str, RunResult] = {}
+        self._job_measurements: dict[str, list[dict[str, Any]]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -300,7 +305,7 @@ class IQMBackend(Backend):
         sent: list[tuple[list[int], Future[str | IQMError]]] = []
 
         def send(shots: int, members: list[int], batch: list[IQMCircuit]) -> None:
-            sent.append((members, self._loop.start(lambda c: _submit(c, batch, shots, cal))))
+            sent.append((members, self._loop.start(lambda c: self._submit(c, batch, shots, cal))))
 
         # A full job is sent while the next circuits are still being translated, so the
         # server works while this thread translates.
@@ -395,8 +400,7 @@ class IQMBackend(Backend):
 
     def _decode(self, handle: ResultHandle) -> BackendResult:
         job_id, index, layout, ppcirc = handle
-        result = self._job_results[cast(str, job_id)]
-        measurements = result.measurements or []
+        measurements = self._job_measurements[cast(str, job_id)]
         if not isinstance(index, int) or not 0 <= index < len(measurements):
             raise IQMError(
                 f"Job {job_id} returned {len(measurements)} circuit results; the handle asks "
@@ -419,7 +423,7 @@ class IQMBackend(Backend):
             async for job in client.as_completed(jobs, timeout=timeout):
                 try:
                     # Kept as each arrives: a failed job or a timeout loses no other result.
-                    self._job_results[job.id] = await job.result()
+                    self._keep(job.id, await job.result())
                 except IQMError as exc:
                     first_error = first_error or exc
                 if bar is not None:
@@ -433,6 +437,47 @@ class IQMBackend(Backend):
         finally:
             if bar is not None:
                 bar.close()
+
+    async def _submit(
+        self,
+        client: AsyncIQMClient,
+        batch: list[IQMCircuit],
+        shots: int,
+        calibration_set_id: str | None,
+    ) -> str | IQMError:
+        """Submit one job and start collecting its result; an error is returned (not raised)
+        so that other jobs' handles survive."""
+        qubits = sorted({q for circuit in batch for q in circuit.qubits})
+        try:
+            job = await client.submit(
+                batch,
+                shots=shots,
+                # The identity mapping makes metadata.request.qubit_mapping list the physical
+                # qubits, as pytket-iqm's users read them.
+                qubit_mapping={q: q for q in qubits},
+                calibration_set_id=calibration_set_id,
+            )
+        except IQMError as exc:
+            return exc
+        self._loop.start_background(lambda: self._collect(job))
+        return job.id
+
+    async def _collect(self, job: Job) -> None:
+        """Keep the job's result as soon as it is ready, so get_results finds it waiting.
+
+        A failure is left on the job: the next wait for it (get_result, circuit_status)
+        raises it to the caller.
+        """
+        with contextlib.suppress(IQMError):
+            self._keep(job.id, await job.result())
+
+    def _keep(self, job_id: str, result: RunResult) -> None:
+        """Keep a finished job's result, its measurements as arrays rather than a Python list
+        per shot: a million live lists made every later garbage collection slow."""
+        if job_id in self._job_results:
+            return
+        self._job_measurements[job_id] = compiler.compact_measurements(result.measurements or [])
+        self._job_results[job_id] = result.model_copy(update={"measurements": None})
 
     def get_metadata(self, handle: ResultHandle, **kwargs: KwargTypes) -> Metadata:
         """Wait for the handle's job (``timeout``, default 900 s) and return its metadata.
@@ -463,25 +508,6 @@ def _measured_qubits(circuit: IQMCircuit) -> tuple[str, ...]:
     return tuple(
         sorted({q for inst in circuit.instructions if inst.name == "measure" for q in inst.qubits})
     )
-
-
-async def _submit(
-    client: AsyncIQMClient, batch: list[IQMCircuit], shots: int, calibration_set_id: str | None
-) -> str | IQMError:
-    """Submit one job; its error is returned (not raised) so other jobs' handles survive."""
-    qubits = sorted({q for circuit in batch for q in circuit.qubits})
-    try:
-        job = await client.submit(
-            batch,
-            shots=shots,
-            # The identity mapping makes metadata.request.qubit_mapping list the physical
-            # qubits, as pytket-iqm's users read them.
-            qubit_mapping={q: q for q in qubits},
-            calibration_set_id=calibration_set_id,
-        )
-    except IQMError as exc:
-        return exc
-    return job.id
 
 
 def _progress_bar(total: int) -> Any:

@@ -16,6 +16,7 @@ only when the server cannot have acted on it. Works on asyncio and trio (anyio).
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -151,6 +152,7 @@ class AsyncIQMClient:
         self._transport = Transport(self._http, self.retry_policy, max_connections)
         self._poller = Poller(self._transport, self.poll_policy)
         self._jobs: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
+        self._job_seq = itertools.count()  # creation order of jobs, for oldest-first polling
         self._dqa_cache: dict[str, DynamicQuantumArchitecture] = {}
         self._qa_cache: QuantumArchitectureSpecification | None = None
         self._fetch_locks: dict[str, anyio.Lock] = {}
@@ -276,9 +278,17 @@ class AsyncIQMClient:
             options=options,
         )
         self._require_open()
+        # Numbered before sending: concurrent submits reach the server's queue in about this
+        # order, while their answers may come back in another.
+        seq = next(self._job_seq)
         job_id = await self._transport.submit(request.to_wire())
         now = anyio.current_time()
-        job = Job(job_id, self._poller, first_poll_at=now + self.poll_policy.initial_interval_s)
+        job = Job(
+            job_id,
+            self._poller,
+            seq=seq,
+            first_poll_at=now + self.poll_policy.initial_interval_s,
+        )
         self._jobs[job_id] = job
         return job
 
@@ -291,7 +301,7 @@ class AsyncIQMClient:
         key = str(check_uuid(job_id, "job_id"))
         found = self._jobs.get(key)
         if found is None:
-            found = self._jobs[key] = Job(key, self._poller)
+            found = self._jobs[key] = Job(key, self._poller, seq=next(self._job_seq))
         return found
 
     async def as_completed(

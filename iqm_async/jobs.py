@@ -110,15 +110,23 @@ class Job:
         id: the server's job id (a UUID string).
     """
 
-    def __init__(self, job_id: str, server: JobServer, *, first_poll_at: float = 0.0) -> None:
+    def __init__(
+        self, job_id: str, server: JobServer, *, seq: int = 0, first_poll_at: float = 0.0
+    ) -> None:
         self.id = job_id
+        self.seq = seq
+        """Creation number in its client (0, 1, 2, ...): lower is older. The poller polls
+        the oldest waiting jobs most often, as a QPU queue ends jobs roughly in this order."""
         self._server = server
         # Poll schedule, owned by the poller.
-        self._next_poll_at = first_poll_at
+        self._next_poll_at = first_poll_at  # due time of the job's live schedule entry
+        self._entry: int | None = None  # id of that entry in the poller's heaps, None if none
+        self._last_poll_start: float | None = None
         self._polls_done = 0
         self._fault_streak = 0  # transient poll faults in a row, for their backoff
-        self._scheduled = False
         self._in_flight = False
+        self._head = False  # one of the oldest waiting jobs, polled every head_interval_s
+        self._in_age_heap = False  # has an entry in the poller's heap of jobs by seq
         self._waiters = 0
         # What is known.
         self._last_status: RunStatus | None = None
