@@ -182,6 +182,82 @@ def test_bad_poll_policies(kwargs: dict[str, float]) -> None:
         PollPolicy(**kwargs)
 
 
+# --- queue-aware polling ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "shown"),
+    [
+        ({"head_jobs": -1}, "head_jobs.*-1"),
+        ({"head_jobs": 1.5}, "head_jobs.*1.5"),
+        ({"head_jobs": True}, "head_jobs.*True"),
+        ({"head_interval_s": 0.0}, "head_interval_s.*0.0"),
+        ({"head_interval_s": -0.1}, "head_interval_s.*-0.1"),
+        ({"head_interval_s": math.inf}, "head_interval_s.*inf"),
+        ({"head_interval_s": math.nan}, "head_interval_s.*nan"),
+    ],
+)
+def test_bad_head_settings_name_the_field_and_value(kwargs: dict[str, object], shown: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"PollPolicy.{shown}"):
+        PollPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_head_defaults_and_the_switch_off() -> None:
+    assert PollPolicy().head_jobs == 1
+    assert PollPolicy().head_interval_s == 0.1
+    assert PollPolicy().queue_aware
+    assert not PollPolicy(head_jobs=0).queue_aware
+    assert PollPolicy(head_jobs=3).queue_aware
+
+
+def test_head_job_is_polled_every_head_interval_whatever_its_backoff() -> None:
+    policy = PollPolicy(head_interval_s=0.1, max_interval_s=2.0)
+    # Deep into its backoff a job waits 2 s; as a head it waits 0.1 s from its last start.
+    assert policy.next_poll_at(50.0, 20) == pytest.approx(52.0)
+    assert policy.next_poll_at(50.0, 20, head=True, last_start_s=49.99) == pytest.approx(50.09)
+    # An answer slower than the interval: poll again now, not in the past.
+    assert policy.next_poll_at(50.0, 20, head=True, last_start_s=49.5) == 50.0
+    # A shorter backoff still wins.
+    assert policy.next_poll_at(50.0, 0, head=True, last_start_s=49.99) == pytest.approx(50.05)
+
+
+def test_head_interval_is_ignored_when_switched_off() -> None:
+    policy = PollPolicy(head_jobs=0)
+    assert policy.next_poll_at(50.0, 20, head=True, last_start_s=49.99) == pytest.approx(52.0)
+
+
+def test_a_new_head_is_polled_within_head_interval() -> None:
+    policy = PollPolicy(head_interval_s=0.1)
+    assert policy.head_poll_at(10.0, None) == pytest.approx(10.1)  # never polled
+    assert policy.head_poll_at(10.0, 9.97) == pytest.approx(10.07)  # polled 30 ms ago
+    assert policy.head_poll_at(10.0, 3.0) == 10.0  # polled long ago: now
+
+
+def test_due_jobs_are_served_oldest_first_or_earliest_due_when_off() -> None:
+    due = [(5.0, 7), (4.0, 9), (4.5, 2)]  # (due time, seq)
+    aware = PollPolicy()
+    assert sorted(due, key=lambda d: aware.service_key(*d)) == [(4.5, 2), (5.0, 7), (4.0, 9)]
+    off = PollPolicy(head_jobs=0)
+    assert sorted(due, key=lambda d: off.service_key(*d)) == [(4.0, 9), (4.5, 2), (5.0, 7)]
+
+
+def lone_job_polls(policy: PollPolicy, job_s: float, first_poll_at: float) -> int:
+    """Status polls of one job alone (always the head) that ends ``job_s`` after its submit,
+    with instant answers: the schedule the poller follows, without the poller."""
+    now, polls = first_poll_at, 0
+    while True:
+        polls += 1
+        if now >= job_s:
+            return polls
+        now = policy.next_poll_at(now, polls, head=True, last_start_s=now)
+
+
+def test_a_lone_2s_job_costs_about_20_polls_instead_of_8() -> None:
+    aware, off = PollPolicy(), PollPolicy(head_jobs=0)
+    assert lone_job_polls(aware, 2.0, aware.initial_interval_s) == 21
+    assert lone_job_polls(off, 2.0, off.initial_interval_s) == 8
+
+
 # --- job status phases ------------------------------------------------------------------------
 
 
