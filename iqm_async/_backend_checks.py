@@ -126,7 +126,7 @@ def check_circuit(
                 f"{label} fails {type(predicate).__name__}: "
                 + _problem(predicate, circuit, architecture)
             )
-    if not any(c.op.type == OpType.Measure for c in circuit.get_commands()):
+    if not circuit.n_gates_of_type(OpType.Measure):
         raise CircuitValidationError(
             f"{label} measures nothing, so it would return no results; add measurements "
             "(circuit.measure_all())."

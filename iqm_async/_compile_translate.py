@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
 from pytket.circuit import Bit, Circuit, Command, OpType
 
 from .errors import CircuitValidationError
@@ -100,20 +99,7 @@ def to_iqm_circuit(circuit: Circuit, name: str | None = None) -> IQMCircuit:
         CircuitValidationError: naming the first command outside the gate set (or on a qubit
             that is not a device node) and the pass that fixes it.
     """
-    measured: set[Bit] = set()
-    instructions = []
-    for index, command in enumerate(circuit.get_commands()):
-        instruction = _instruction(index, command, measured)
-        if instruction is not None:
-            instructions.append(instruction)
-    if not instructions:
-        raise CircuitValidationError(
-            "The circuit has no operations; add gates and measurements before submitting it."
-        )
-    try:
-        return IQMCircuit(name=name or circuit.name or "circuit", instructions=instructions)
-    except ValidationError as exc:  # e.g. two bits whose names collide as keys
-        raise CircuitValidationError(f"The translated circuit is invalid: {exc}") from None
+    return translate(circuit, name)[0]
 
 
 def measurement_layout(circuit: Circuit) -> MeasurementLayout:
@@ -122,11 +108,39 @@ def measurement_layout(circuit: Circuit) -> MeasurementLayout:
     JSON-able, so it can be stored in a persistent result handle. Every classical bit of the
     circuit gets a column, including bits no measurement writes (they read 0).
     """
+    return _layout(circuit, circuit.get_commands())
+
+
+def translate(circuit: Circuit, name: str | None = None) -> tuple[IQMCircuit, MeasurementLayout]:
+    """:func:`to_iqm_circuit` and :func:`measurement_layout` together, from one walk over the
+    circuit's commands (reading them from pytket is much of the cost). Same errors.
+    """
+    commands = circuit.get_commands()
+    measured: set[Bit] = set()
+    instructions = []
+    for index, command in enumerate(commands):
+        instruction = _instruction(index, command, measured)
+        if instruction is not None:
+            instructions.append(instruction)
+    if not instructions:
+        raise CircuitValidationError(
+            "The circuit has no operations; add gates and measurements before submitting it."
+        )
+    # Built without re-validation: every instruction is well formed (see _instruction), the
+    # name is not empty, and keys are unique because each bit is measured once and bit
+    # names are unique.
+    wire = IQMCircuit.model_construct(
+        name=name or circuit.name or "circuit", instructions=tuple(instructions), metadata=None
+    )
+    return wire, _layout(circuit, commands)
+
+
+def _layout(circuit: Circuit, commands: list[Command]) -> MeasurementLayout:
     bits = list(circuit.bits)
     column = {bit: i for i, bit in enumerate(bits)}
     keys = {
         str(command.bits[0]): column[command.bits[0]]
-        for command in circuit.get_commands()
+        for command in commands
         if command.op.type == OpType.Measure
     }
     return {"bits": [[bit.reg_name, list(bit.index)] for bit in bits], "keys": keys}

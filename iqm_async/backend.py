@@ -312,10 +312,14 @@ class IQMBackend(Backend):
         translation_error: IQMError | None = None
         try:
             for i, circuit in enumerate(circuits):
-                prepared, ppcirc = compiler.prepare_circuit(circuit, postprocess, simplify_initial)
-                wire = compiler.to_iqm_circuit(prepared, name=circuit.name or f"circuit_{i}")
-                layouts.append(json.dumps(compiler.measurement_layout(prepared)))
-                ppcircs.append(json.dumps(ppcirc.to_dict() if ppcirc is not None else None))
+                prepared, ppcirc = (
+                    compiler.prepare_circuit(circuit, postprocess, simplify_initial)
+                    if postprocess or simplify_initial
+                    else (circuit, None)  # translation never changes the circuit: no copy
+                )
+                wire, layout = compiler.translate(prepared, name=circuit.name or f"circuit_{i}")
+                layouts.append(json.dumps(layout))
+                ppcircs.append("null" if ppcirc is None else json.dumps(ppcirc.to_dict()))
                 key = (shots_list[i], _measured_qubits(wire))
                 members, batch = filling.setdefault(key, ([], []))
                 members.append(i)

@@ -31,7 +31,7 @@ from ._compile_passes import (
     required_predicates,
 )
 from ._compile_pool import compile_circuits
-from ._compile_translate import MeasurementLayout, measurement_layout, to_iqm_circuit
+from ._compile_translate import MeasurementLayout, measurement_layout, to_iqm_circuit, translate
 
 __all__ = [
     "X_CIRCUIT",
@@ -48,4 +48,5 @@ __all__ = [
     "required_predicates",
     "to_backend_result",
     "to_iqm_circuit",
+    "translate",
 ]
