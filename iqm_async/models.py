@@ -7,7 +7,8 @@ unknown fields are ignored and a status string this version does not know become
 :attr:`Status.UNKNOWN`, so a server upgrade never breaks a running client.
 
 ``to_wire()`` gives the JSON-ready dict to send or serve: requests leave out ``None`` fields
-(as iqm-client 22.x does), responses keep exactly the fields that were set.
+(as iqm-client 22.x does), responses keep exactly the fields that were set. Requests also have
+``to_wire_json()``, the same body as JSON bytes.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ class _Request(BaseModel):
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready body, ``None`` fields left out (the format iqm-client 22.x sends)."""
         return self.model_dump(mode="json", exclude_none=True)
+
+    def to_wire_json(self) -> bytes:
+        """:meth:`to_wire` serialised to JSON bytes in one step (several times faster)."""
+        return self.model_dump_json(exclude_none=True).encode()
 
 
 class _Response(BaseModel):

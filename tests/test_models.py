@@ -270,6 +270,12 @@ def test_request_leaves_out_none_but_always_sends_args() -> None:
     assert wire["heralding_mode"] == "none" and wire["dd_mode"] == "disabled"
 
 
+def test_wire_json_is_the_wire_dict_as_json() -> None:
+    request = RunRequest.model_validate(load("run_request_v1.json"))
+    assert json.loads(request.to_wire_json()) == request.to_wire()
+    assert b"null" not in request.to_wire_json()  # None fields are left out here too
+
+
 def test_circuit_helpers() -> None:
     circuit = RunRequest.model_validate(load("run_request_v1.json")).circuits[0]
     assert circuit.measurement_keys == ["m"]
