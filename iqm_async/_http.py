@@ -20,6 +20,7 @@ import tenacity
 from pydantic import BaseModel, ValidationError
 
 from ._auth_tokens import server_message, shown_text
+from ._wire_measurements import MeasurementArrays, split_measurements
 from .errors import (
     APIStatusError,
     AuthServerUnavailableError,
@@ -31,6 +32,7 @@ from .errors import (
     TransportError,
     error_for_status,
 )
+from .models import RunResult
 from .policies import Failure, FailureKind, RetryPolicy, parse_retry_after
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -114,16 +116,19 @@ def error_from_response(response: httpx.Response, url: str) -> IQMError:
     )
 
 
-def parse_reply(response: httpx.Response, model: type[ModelT], what: str) -> ModelT:
+def parse_reply(
+    response: httpx.Response, model: type[ModelT], what: str, content: bytes | None = None
+) -> ModelT:
     """Parse a success reply into ``model``; anything else is an :class:`InvalidResponseError`.
 
-    ``what`` names the reply for the message, e.g. ``"job status"``.
+    ``what`` names the reply for the message, e.g. ``"job status"``; ``content`` replaces the
+    reply's body when given.
     """
     url = str(response.request.url)
     try:
         # One pass from bytes to model: json.loads then model_validate built every per-shot
         # list twice and left the garbage collector a large heap to walk (~3x slower).
-        return model.model_validate_json(response.content)
+        return model.model_validate_json(response.content if content is None else content)
     except ValidationError as exc:
         errors = exc.errors()
         if any(err["type"] == "json_invalid" for err in errors):
@@ -142,6 +147,21 @@ def parse_reply(response: httpx.Response, model: type[ModelT], what: str) -> Mod
             "that the URL points at a supported IQM server version.",
             url=url,
         ) from None
+
+
+def parse_result_reply(response: httpx.Response) -> tuple[RunResult, MeasurementArrays | None]:
+    """A job result reply, with its measurements as arrays when the body is in the plain form
+    servers send (the :class:`RunResult` then has ``measurements=None``); otherwise the whole
+    body is parsed the ordinary way and the arrays are None.
+    """
+    split = split_measurements(response.content)
+    if split is not None:
+        rest, arrays = split
+        result = parse_reply(response, RunResult, "job result", content=rest)
+        if result.measurements is None:
+            return result, arrays
+        # A second "measurements" key (invalid JSON, but parsers take the last): read it all.
+    return parse_reply(response, RunResult, "job result"), None
 
 
 def job_id_from_reply(response: httpx.Response) -> str:
@@ -287,6 +307,17 @@ class Transport:
         async def attempt() -> ModelT:
             response = await self.send_once("GET", path, kind=kind)
             return parse_reply(response, model, what)
+
+        return await self.call(attempt, max_attempts=max_attempts)
+
+    async def get_result(
+        self, path: str, *, max_attempts: int | None
+    ) -> tuple[RunResult, MeasurementArrays | None]:
+        """GET a job result (see :func:`parse_result_reply`), retrying transient faults."""
+
+        async def attempt() -> tuple[RunResult, MeasurementArrays | None]:
+            response = await self.send_once("GET", path, kind="result")
+            return parse_result_reply(response)
 
         return await self.call(attempt, max_attempts=max_attempts)
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
+from iqm_async._http import parse_result_reply
 from iqm_async._wire_measurements import split_measurements
+from iqm_async.errors import InvalidResponseError
+from iqm_async.models import Status
 
 METADATA = {"request": {"shots": 3, "circuits": [{"name": "c", "instructions": []}]}}
 
@@ -97,3 +101,34 @@ def test_a_result_from_the_emulator_reads_like_json() -> None:
 )
 def test_anything_unusual_is_left_to_the_ordinary_parser(raw: bytes) -> None:
     assert split_measurements(raw) is None
+
+
+def reply(content: bytes) -> httpx.Response:
+    return httpx.Response(200, content=content, request=httpx.Request("GET", "http://x/jobs/1"))
+
+
+def test_a_result_reply_comes_with_arrays_and_no_lists() -> None:
+    data = {"status": "ready", "measurements": MEASUREMENTS, "metadata": METADATA}
+    result, arrays = parse_result_reply(reply(json.dumps(data).encode()))
+    assert result.measurements is None and result.status is Status.READY
+    assert arrays is not None and as_lists(arrays) == MEASUREMENTS
+    assert result.metadata.request is not None and result.metadata.request.shots == 3
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        body([{"m": [[0], [1, 1]]}]),  # not the plain form: the ordinary parser reads it
+        b'{"status": "ready", "metadata": {}, "measurements": [{"m": [[0]]}], '
+        b'"measurements": [{"m": [[1]]}]}',  # a repeated top-level key: the last one wins
+    ],
+)
+def test_other_result_replies_are_parsed_the_ordinary_way(content: bytes) -> None:
+    result, arrays = parse_result_reply(reply(content))
+    assert arrays is None
+    assert result.measurements == json.loads(content)["measurements"]
+
+
+def test_a_malformed_result_reply_is_still_an_invalid_response() -> None:
+    with pytest.raises(InvalidResponseError, match="job result from http://x/jobs/1"):
+        parse_result_reply(reply(body([{"m": [[0]]}], status="ready", metadata=[])))
