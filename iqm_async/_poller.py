@@ -291,12 +291,22 @@ class Poller:
             heapq.heappop(self._due)
             job._entry = None
             job._in_flight = True
+            self.polls_in_flight += 1  # from here: taking a connection slot may yield
             borrower = object()
-            # Take the connection slot before the start time, so the cap holds at the server.
-            await limiter.acquire_on_behalf_of(borrower)
+            try:
+                # Take the slot before the start time, so the cap holds at the server.
+                await limiter.acquire_on_behalf_of(borrower)
+            except BaseException:
+                job._in_flight = False
+                self.polls_in_flight -= 1
+                raise
+            if not self._wanted(job):  # its waits ended meanwhile: nobody needs this poll
+                limiter.release_on_behalf_of(borrower)
+                job._in_flight = False
+                self.polls_in_flight -= 1
+                continue
             self._last_start = job._last_poll_start = anyio.current_time()
             self.polls_sent += 1
-            self.polls_in_flight += 1
             polls.start_soon(self._poll, job, borrower)
 
     async def _poll(self, job: Job, borrower: object) -> None:

@@ -278,15 +278,15 @@ class AsyncIQMClient:
             options=options,
         )
         self._require_open()
-        # Numbered before sending: concurrent submits reach the server's queue in about this
-        # order, while their answers may come back in another.
-        seq = next(self._job_seq)
-        job_id = await self._transport.submit(request.to_wire())
+        job_id = await self._transport.submit(request.to_wire_json())
         now = anyio.current_time()
+        # Numbered as the answer comes: a server answers right after queueing the job, so
+        # concurrent submits are numbered in about its queue order (the order they were
+        # sent in is less reliable: the server may read 8 connections in any order).
         job = Job(
             job_id,
             self._poller,
-            seq=seq,
+            seq=next(self._job_seq),
             first_poll_at=now + self.poll_policy.initial_interval_s,
         )
         self._jobs[job_id] = job
