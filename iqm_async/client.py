@@ -86,7 +86,8 @@ class AsyncIQMClient:
             :data:`DEFAULT_MAX_CONNECTIONS`).
         retry: the retry policy (default :class:`RetryPolicy()`).
         poll: the poll policy (default :class:`PollPolicy()`: 50 ms first poll, up to 2 s
-            between polls of one job, at most 50 polls per second in all).
+            between polls of one job, the oldest waiting job polled every 0.1 s, at most 50
+            polls per second in all, oldest jobs first when that cap binds).
         transport: an httpx transport (tests pass ``httpx.ASGITransport(app)``).
         tokens_file_overrides: ``IQM_TOKENS_FILE`` in the environment wins over every other
             credential (the pytket backend's rule).
