@@ -5,7 +5,8 @@ A :class:`Job` reaches the server through the client that made it, typed as the 
 client's one poller polls each job that someone waits for, on that job's own schedule (the
 oldest waiting jobs, by :attr:`Job.seq`, most often) and under a client-wide rate cap,
 fetches the full result once when the job ends, and caches it here. Any number of tasks may
-wait for the same job; cancelling one wait stops only that wait."""
+wait for the same job; cancelling one wait stops only that wait.
+"""
 
 from __future__ import annotations
 
