@@ -434,3 +434,38 @@ def test_a_bad_first_circuit_sends_nothing(
     with pytest.raises(CircuitValidationError, match="not a device node"):
         backend.process_circuits([bad], n_shots=5, valid_check=False)
     assert live_emulator.emulator.stats()["requests_total"] == 0
+
+
+def test_results_are_collected_in_the_background_from_submission(
+    live_emulator: LiveEmulator,
+) -> None:
+    """Nobody waits yet, but each job's result is fetched as soon as it is ready, so
+    get_results then needs no request at all."""
+    import time
+
+    with IQMBackend(live_emulator.url, progress=False, batch_size=2) as b:
+        c = b.get_compiled_circuit(sample_circuit())
+        live_emulator.emulator.reset_stats()
+        handles = b.process_circuits([c] * 6, n_shots=5)  # 3 jobs
+        deadline = time.monotonic() + 20
+        while requests_by_route(live_emulator).get("GET /jobs/{job_id}", 0) < 3:
+            assert time.monotonic() < deadline, requests_by_route(live_emulator)
+            time.sleep(0.02)
+        before = live_emulator.emulator.stats()["requests_total"]
+        results = b.get_results(handles)
+        assert live_emulator.emulator.stats()["requests_total"] == before
+        assert b.circuit_status(handles[0]).status is StatusEnum.COMPLETED
+        assert live_emulator.emulator.stats()["requests_total"] == before
+    assert [len(r.get_shots()) for r in results] == [5] * 6
+
+
+def test_closing_stops_background_collection(live_emulator_factory: object) -> None:
+    start = live_emulator_factory  # type: ignore[assignment]
+    live = start(EmulatorConfig(seed=4, job_seconds=30.0))
+    b = IQMBackend(live.url, progress=False)
+    c = b.get_compiled_circuit(sample_circuit())
+    b.process_circuits([c], n_shots=5)
+    b.close()  # returns promptly although the job runs for 30 s
+    polls = live.emulator.stats()["requests_total"]
+    threading.Event().wait(0.3)
+    assert live.emulator.stats()["requests_total"] == polls

@@ -253,3 +253,17 @@ def test_translated_circuits_pass_the_strict_wire_validation(seed: int) -> None:
     wire = to_iqm_circuit(circuit, name=f"random{seed}").to_wire()
     assert IQMCircuit.model_validate(wire).to_wire() == wire
     assert {i["name"] for i in wire["instructions"]} <= {"prx", "cz", "measure", "barrier"}
+
+
+def test_translate_is_to_iqm_circuit_and_measurement_layout_in_one_walk() -> None:
+    from iqm_async.compiler import translate
+
+    circuit = Circuit(0, 3, name="t")
+    for node in (Node(0), Node(1)):
+        circuit.add_qubit(node)
+    circuit.add_gate(OpType.PhasedX, [0.5, 0.25], [Node(0)])
+    circuit.add_gate(OpType.CZ, [Node(0), Node(1)])
+    circuit.Measure(Node(1), Bit(2)).Measure(Node(0), Bit(0))
+    wire, layout = translate(circuit, name="n")
+    assert wire == to_iqm_circuit(circuit, name="n")
+    assert layout == measurement_layout(circuit)
