@@ -98,22 +98,6 @@ def _column(key: str, shots: Any) -> np.ndarray:
     return array[:, 0].astype(np.uint8)
 
 
-def compact_measurements(batch: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The server's ``measurements`` (one dict per circuit) with every key whose shots are
-    exactly ``[0]`` or ``[1]`` turned into a 1-D uint8 array: one object instead of a list per
-    shot, so long-lived results cost the garbage collector nothing. Anything else is kept as
-    sent, for :func:`to_backend_result` to check and report.
-    """
-    compact = []
-    for circuit in batch:
-        arrays: dict[str, Any] = {}
-        for key, shots in circuit.items():
-            fast = _bits_fast(shots) if type(shots) is list else None
-            arrays[key] = shots if fast is None else fast
-        compact.append(arrays)
-    return compact
-
-
 def _ppcirc(ppcirc: Circuit | Mapping[str, Any] | None) -> Circuit | None:
     if ppcirc is None or isinstance(ppcirc, Circuit):
         return ppcirc

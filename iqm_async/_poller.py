@@ -36,7 +36,7 @@ from anyio.abc import TaskStatus
 from ._http import AttemptFailed, Transport, parse_reply
 from .errors import ConfigurationError, InvalidResponseError, IQMError, JobAbortedError
 from .jobs import Job, JobPhase, job_phase, outcome_error
-from .models import RunCounts, RunResult, RunStatus
+from .models import RunCounts, RunStatus
 from .policies import Failure, PollPolicy, next_poll_slot
 
 logger = logging.getLogger("iqm_async.poller")
@@ -361,18 +361,17 @@ class Poller:
 
     async def _finish_from_result(self, job: Job) -> None:
         """The status is terminal: fetch the full result once and settle the job."""
-        result = await self._transport.get(
-            f"jobs/{job.id}", RunResult, what="job result", kind="result", max_attempts=None
-        )
+        # Measurements come as arrays when the reply has the usual form (no list per shot).
+        result, arrays = await self._transport.get_result(f"jobs/{job.id}", max_attempts=None)
         phase = job_phase(result.status)
         if phase is JobPhase.WAITING:
             # The full result lags behind the status endpoint: poll again soon.
             job._next_poll_at = self._policy.next_poll_at(anyio.current_time(), 0)
             return
-        if phase is JobPhase.READY and result.measurements is None:
+        if phase is JobPhase.READY and result.measurements is None and arrays is None:
             raise InvalidResponseError(
                 f"The result of job {job.id} says 'ready' but has no measurements. Check that "
                 "the URL points at a supported IQM server version.",
                 url=self._transport.url_for(f"jobs/{job.id}"),
             )
-        job._finish(result, outcome_error(job.id, result))
+        job._finish(result, outcome_error(job.id, result), arrays)

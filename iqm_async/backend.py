@@ -40,6 +40,7 @@ from pytket.predicates import Predicate
 from . import compiler
 from ._backend_checks import check_circuit, shots_per_circuit
 from ._backend_loop import ClientLoop
+from ._wire_measurements import MeasurementArrays
 from .auth import Credentials, resolve_credentials
 from .client import AsyncIQMClient
 from .config import IQMConfig
@@ -47,7 +48,7 @@ from .errors import CircuitValidationError, ConfigurationError, IQMError, Partia
 from .jobs import Job
 from .metadata import Metadata
 from .models import Circuit as IQMCircuit
-from .models import DynamicQuantumArchitecture, RunResult, Status
+from .models import DynamicQuantumArchitecture, Status
 
 KwargTypes = Any  # pytket's keyword-argument type for backend methods
 
@@ -186,10 +187,10 @@ class IQMBackend(Backend):
         self._dqa: DynamicQuantumArchitecture | None = None
         self._architecture: Architecture | None = None
         self._backend_info: BackendInfo | None = None
-        # Finished jobs: the result without its measurements (for get_metadata), and the
-        # measurements per circuit in compact form (see compiler.compact_measurements).
-        self._job_results: dict[str, RunResult] = {}
-        self._job_measurements: dict[str, list[dict[str, Any]]] = {}
+        # Finished jobs: metadata, and measurements per circuit as numpy arrays (a Python
+        # list per shot made every later garbage collection slow).
+        self._job_metadata: dict[str, Metadata] = {}
+        self._job_measurements: dict[str, MeasurementArrays] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -367,7 +368,7 @@ class IQMBackend(Backend):
         """The status of the handle's job (COMPLETED once its result is here)."""
         self._check_handle_type(handle)
         job_id = cast(str, handle[0])
-        if job_id in self._job_results or "result" in self._cache.get(handle, {}):
+        if job_id in self._job_measurements or "result" in self._cache.get(handle, {}):
             return CircuitStatus(StatusEnum.COMPLETED)
         status = self._loop.call(lambda client: client.job(job_id).status())
         if status.status is Status.READY:
@@ -415,7 +416,7 @@ class IQMBackend(Backend):
         )
 
     def _fetch_results(self, job_ids: list[str], *, timeout: float, progress: bool | None) -> None:
-        todo = [j for j in job_ids if j not in self._job_results]
+        todo = [j for j in job_ids if j not in self._job_measurements]
         if not todo:
             return
         show = progress if progress is not None else sys.stderr.isatty()
@@ -427,7 +428,7 @@ class IQMBackend(Backend):
             async for job in client.as_completed(jobs, timeout=timeout):
                 try:
                     # Kept as each arrives: a failed job or a timeout loses no other result.
-                    self._keep(job.id, await job.result())
+                    await self._keep(job)
                 except IQMError as exc:
                     first_error = first_error or exc
                 if bar is not None:
@@ -473,15 +474,13 @@ class IQMBackend(Backend):
         raises it to the caller.
         """
         with contextlib.suppress(IQMError):
-            self._keep(job.id, await job.result())
+            await self._keep(job)
 
-    def _keep(self, job_id: str, result: RunResult) -> None:
-        """Keep a finished job's result, its measurements as arrays rather than a Python list
-        per shot: a million live lists made every later garbage collection slow."""
-        if job_id in self._job_results:
-            return
-        self._job_measurements[job_id] = compiler.compact_measurements(result.measurements or [])
-        self._job_results[job_id] = result.model_copy(update={"measurements": None})
+    async def _keep(self, job: Job) -> None:
+        """Wait for the job and keep its metadata and measurement arrays (raises its error)."""
+        arrays = await job.measurement_arrays()
+        self._job_metadata[job.id] = await job.metadata()
+        self._job_measurements[job.id] = arrays
 
     def get_metadata(self, handle: ResultHandle, **kwargs: KwargTypes) -> Metadata:
         """Wait for the handle's job (``timeout``, default 900 s) and return its metadata.
@@ -498,7 +497,7 @@ class IQMBackend(Backend):
         timeout = float(cast(float, kwargs.get("timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S))
         job_id = cast(str, handle[0])
         self._fetch_results([job_id], timeout=timeout, progress=False)
-        return self._job_results[job_id].metadata
+        return self._job_metadata[job_id]
 
     def cancel(self, handle: ResultHandle) -> None:
         """Abort the handle's job on the server (every circuit of that job)."""

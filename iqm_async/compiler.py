@@ -19,7 +19,7 @@ machine load, in this process or a worker.
 
 from __future__ import annotations
 
-from ._compile_decode import compact_measurements, to_backend_result
+from ._compile_decode import to_backend_result
 from ._compile_passes import (
     X_CIRCUIT,
     architecture_from_dqa,
@@ -37,7 +37,6 @@ __all__ = [
     "X_CIRCUIT",
     "MeasurementLayout",
     "architecture_from_dqa",
-    "compact_measurements",
     "compile_circuits",
     "default_compilation_pass",
     "gate_set",

@@ -17,10 +17,20 @@ from enum import Enum
 from typing import Protocol
 
 import anyio
+import numpy as np
 from anyio.streams.memory import MemoryObjectSendStream
 
-from .errors import ConfigurationError, IQMError, JobAbortedError, JobFailedError, JobTimeoutError
-from .models import RunCounts, RunResult, RunStatus, Status
+from ._wire_measurements import MeasurementArrays
+from .errors import (
+    ConfigurationError,
+    InvalidResponseError,
+    IQMError,
+    JobAbortedError,
+    JobFailedError,
+    JobTimeoutError,
+)
+from .metadata import Metadata
+from .models import MeasurementsBatch, RunCounts, RunResult, RunStatus, Status
 from .policies import PollPolicy
 
 __all__ = ["ABORT_GRACE_S", "Job", "JobPhase", "JobServer", "ServerWarning", "job_phase"]
@@ -70,6 +80,30 @@ def outcome_error(job_id: str, result: RunResult) -> IQMError | None:
     if phase is JobPhase.ABORTED:
         return JobAbortedError(job_id, result.status.value, result.message)
     return None
+
+
+def measurement_arrays_of(job_id: str, measurements: MeasurementsBatch) -> MeasurementArrays:
+    """Measurements parsed as lists, as ``shots x qubits`` uint8 arrays (no I/O).
+
+    Raises:
+        InvalidResponseError: a key whose shots are not lists of 0/1 bits of one width.
+    """
+    batch: MeasurementArrays = []
+    for index, circuit in enumerate(measurements):
+        arrays = {}
+        for key, shots in circuit.items():
+            try:
+                bits = np.asarray(shots, dtype=np.int64)
+            except ValueError:
+                bits = np.empty(0, dtype=np.int64)  # ragged: refused below
+            if bits.ndim != 2 or (bits.size and (bits.min() < 0 or bits.max() > 1)):
+                raise InvalidResponseError(
+                    f"Job {job_id}: measurement '{key}' of circuit {index} is not a list of "
+                    "shots of 0/1 bits of equal length."
+                )
+            arrays[key] = bits.astype(np.uint8)
+        batch.append(arrays)
+    return batch
 
 
 class JobServer(Protocol):
@@ -132,6 +166,8 @@ class Job:
         # What is known.
         self._last_status: RunStatus | None = None
         self._result: RunResult | None = None
+        # Measurements read as arrays; then _result has none until result() builds the lists.
+        self._arrays: MeasurementArrays | None = None
         self._error: IQMError | None = None  # a final outcome (failed, aborted)
         self._poll_error: IQMError | None = None  # a non-transient poll fault, for current waits
         self._counts: RunCounts | None = None
@@ -167,9 +203,16 @@ class Job:
     def _record_status(self, status: RunStatus) -> None:
         self._last_status = status
 
-    def _finish(self, result: RunResult | None, error: IQMError | None) -> None:
-        """The job ended: keep its result or its outcome error, wake every waiter."""
+    def _finish(
+        self,
+        result: RunResult | None,
+        error: IQMError | None,
+        arrays: MeasurementArrays | None = None,
+    ) -> None:
+        """The job ended: keep its result (and its measurements as arrays, if read so) or its
+        outcome error, wake every waiter."""
         self._result = result
+        self._arrays = arrays
         self._error = error
         self.finished_at = anyio.current_time()
         self._wake()
@@ -200,6 +243,7 @@ class Job:
         self._server.unwatch(self)
 
     def _raise_outcome(self) -> RunResult:
+        """The result as the server sent it (measurements possibly held as arrays only)."""
         if self._error is not None:
             raise self._error
         if self._result is None:
@@ -271,7 +315,39 @@ class Job:
                             "Could not abort job %s after cancellation: %s", self.id, exc
                         )
             raise
-        return self._raise_outcome()
+        result = self._raise_outcome()
+        if self._arrays is not None and result.measurements is None:
+            # Built once, on the first call that asks for the lists.
+            lists = [{key: bits.tolist() for key, bits in c.items()} for c in self._arrays]
+            result = self._result = result.model_copy(update={"measurements": lists})
+        return result
+
+    async def measurement_arrays(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 - the wait's own deadline
+    ) -> MeasurementArrays:
+        """Wait for the job and return its measurements as numpy arrays: per circuit, a dict
+        of measurement key -> ``shots x qubits`` uint8 array.
+
+        Far lighter than ``result().measurements`` for many shots: no Python list is built
+        per shot. Same waits, warnings and errors as :meth:`result`.
+
+        Raises:
+            InvalidResponseError: the server's measurements are not 0/1 bits with the same
+                number of bits in every shot of a key.
+        """
+        await self._wait_done(timeout)
+        result = self._raise_outcome()
+        if self._arrays is None:
+            self._arrays = measurement_arrays_of(self.id, result.measurements or [])
+        return self._arrays
+
+    async def metadata(self, timeout: float | None = None) -> Metadata:  # noqa: ASYNC109
+        """Wait for the job and return its metadata (the request echo, calibration set,
+        timestamps), without building its measurements. Same waits and errors as
+        :meth:`result`."""
+        await self._wait_done(timeout)
+        return self._raise_outcome().metadata
 
     async def counts(self) -> RunCounts:
         """Wait for the job (no time limit) and return its histograms, fetched once.

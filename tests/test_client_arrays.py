@@ -1,0 +1,129 @@
+"""Job.measurement_arrays and Job.metadata: results without a Python list per shot.
+
+The poller reads a result's measurements straight into arrays when the reply has the plain
+form; ``result()`` builds the lists only when asked. Replies in another form are parsed the
+ordinary way and converted (respx serves both).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import respx
+
+from iqm_async import errors
+from iqm_async.client import AsyncIQMClient
+from iqm_async.emulator import EmulatorConfig, create_app
+from iqm_async.jobs import ServerWarning
+from iqm_async.models import Circuit, Instruction
+from iqm_async.policies import PollPolicy
+
+pytestmark = pytest.mark.anyio
+
+URL = "https://iqm.example.com"
+FAST_POLL = PollPolicy(initial_interval_s=0.01, max_interval_s=0.05, max_polls_per_s=1000)
+X_THEN_MEASURE = Circuit(
+    name="x",
+    instructions=(
+        Instruction(name="prx", qubits=("QB1",), args={"angle_t": 0.5, "phase_t": 0.0}),
+        Instruction(name="measure", qubits=("QB1", "QB2"), args={"key": "m"}),
+    ),
+)
+METADATA = {"request": {"shots": 2, "circuits": []}, "calibration_set_id": str(uuid.uuid4())}
+
+
+async def test_arrays_from_the_emulator_match_the_lists() -> None:
+    app = create_app(EmulatorConfig(seed=2, parallel=True, job_seconds=0))
+    transport = httpx.ASGITransport(app=app)
+    async with AsyncIQMClient("http://emulator", transport=transport, poll=FAST_POLL) as client:
+        job = await client.submit([X_THEN_MEASURE] * 3, shots=7)
+        arrays = await job.measurement_arrays(timeout=10)
+        assert job._result is not None and job._result.measurements is None  # no lists yet
+        assert len(arrays) == 3
+        assert all(a["m"].dtype == np.uint8 and a["m"].shape == (7, 2) for a in arrays)
+        assert all((a["m"] == [1, 0]).all() for a in arrays)  # QB1 flipped, QB2 not
+        metadata = await job.metadata()
+        assert metadata.request is not None and metadata.request.shots == 7
+        assert job._result.measurements is None  # metadata() built none either
+        result = await job.result()
+        assert result.measurements == [{"m": [[1, 0]] * 7}] * 3
+        assert await job.measurement_arrays() is arrays  # kept, not rebuilt
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=URL, assert_all_called=False) as router:
+        yield router
+
+
+def serve_result(mock: respx.MockRouter, result: dict[str, Any]) -> None:
+    job_id = str(uuid.uuid4())
+    mock.post("/jobs").respond(200, json={"id": job_id})
+    mock.get(f"/jobs/{job_id}/status").respond(200, json={"status": result["status"]})
+    # An escaped character anywhere sends the reply down the ordinary parser.
+    body = json.dumps(result).replace("/", "\\/").encode()
+    mock.get(f"/jobs/{job_id}").respond(200, content=body)
+
+
+async def test_a_reply_parsed_the_ordinary_way_gives_the_same_arrays(
+    mock: respx.MockRouter,
+) -> None:
+    measurements = [{"m": [[1, 0], [0, 1]]}, {"m": [[1, 1], [0, 0]]}]
+    serve_result(mock, {"status": "ready", "measurements": measurements, "metadata": METADATA})
+    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+        job = await client.submit(X_THEN_MEASURE, shots=2)
+        arrays = await job.measurement_arrays(timeout=5)
+        assert [{k: a.tolist() for k, a in c.items()} for c in arrays] == measurements
+        assert (await job.result()).measurements == measurements
+        assert str((await job.metadata()).calibration_set_id) == METADATA["calibration_set_id"]
+
+
+@pytest.mark.parametrize(
+    ("shots", "says"),
+    [
+        ([[0], [1, 1]], "measurement 'key_a' of circuit 0"),
+        ([[2], [0]], "measurement 'key_a' of circuit 0"),
+        ([0, 1], "measurements.0.key_a.0: Input should be a valid array"),  # the model's check
+    ],
+    ids=["ragged shots", "a 2", "bare numbers"],
+)
+async def test_bits_that_are_not_bits_are_an_invalid_response(
+    mock: respx.MockRouter, shots: list[Any], says: str
+) -> None:
+    serve_result(mock, {"status": "ready", "measurements": [{"key_a": shots}], "metadata": {}})
+    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+        job = await client.submit(X_THEN_MEASURE, shots=2)
+        with pytest.raises(errors.InvalidResponseError, match=says):
+            await job.measurement_arrays(timeout=5)
+
+
+async def test_failures_and_warnings_reach_the_arrays_caller(mock: respx.MockRouter) -> None:
+    serve_result(mock, {"status": "failed", "message": "QB9 is broken", "metadata": {}})
+    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+        job = await client.submit(X_THEN_MEASURE, shots=2)
+        with pytest.raises(errors.JobFailedError, match="QB9 is broken"):
+            await job.measurement_arrays(timeout=5)
+        with pytest.raises(errors.JobFailedError, match="QB9 is broken"):
+            await job.metadata()
+    mock.reset()
+    warned = {
+        "status": "ready",
+        "measurements": [{"m": [[0, 0], [0, 0]]}],
+        "metadata": METADATA,
+        "warnings": ["calibration is old"],
+    }
+    serve_result(mock, warned)
+    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+        job = await client.submit(X_THEN_MEASURE, shots=2)
+        with pytest.warns(ServerWarning, match="calibration is old"):
+            await job.measurement_arrays(timeout=5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            await job.result()  # warned once per job
