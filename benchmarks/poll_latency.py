@@ -23,7 +23,8 @@ aborts the rest. Measured:
   same host);
 - the HTTP requests of a single 2 s job alone, counted at the server.
 
-Runs for about 45 s (queue-aware) + 60 s (old schedule: results come ~20 s late) + 10 s.
+Runs for about 90 s: 34 s (queue-aware), 46 s (old schedule: results come ~20 s late),
+8 s (single jobs).
 
 Usage: python benchmarks/poll_latency.py [--jobs 1000] [--observe 20] [--job-seconds 2]
        [--skip-old]
