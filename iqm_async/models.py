@@ -93,6 +93,7 @@ class _GateSpec:
         self.arity = arity  # 0 means "one or more"
         self.required = required or {}
         self.optional = optional or {}
+        self.allowed = self.required | self.optional
 
 
 _NUMBER: tuple[type, ...] = (int, float)
@@ -141,12 +142,12 @@ class Instruction(_Request):
                 f"qubits: '{self.name}' acts on {spec.arity} qubit(s), got {len(self.qubits)} "
                 f"{list(self.qubits)}"
             )
-        if len(set(self.qubits)) != len(self.qubits):
+        if len(self.qubits) > 1 and len(set(self.qubits)) != len(self.qubits):
             raise ValueError(f"qubits: '{self.name}' names a qubit twice: {list(self.qubits)}")
         for arg in spec.required:
             if arg not in self.args:
                 raise ValueError(f"args: '{self.name}' requires argument '{arg}'")
-        allowed = spec.required | spec.optional
+        allowed = spec.allowed
         for arg, value in self.args.items():
             if arg not in allowed:
                 raise ValueError(f"args: '{self.name}' does not take argument '{arg}'")
