@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -13,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from iqm_async.emulator import Emulator, EmulatorConfig, create_app
+from iqm_async.emulator import Emulator, EmulatorConfig, JobRecord, create_app
 from iqm_async.models import DynamicQuantumArchitecture, QuantumArchitecture, RunResult
 
 pytestmark = pytest.mark.anyio
@@ -465,3 +467,43 @@ async def test_no_blocking_calls_on_the_event_loop() -> None:
             counts = (await client.get(f"/jobs/{job_id}/counts", headers=headers)).json()
     assert result["measurements"] == [{"m": [[1] * 15] * 10}]
     assert counts["counts_batch"][0]["counts"] == {"1" * 15: 10}
+
+
+# --- lifetime -------------------------------------------------------------------------------
+
+
+async def _serve_every_route_once() -> tuple[weakref.ref[Emulator], weakref.ref[JobRecord]]:
+    """Send each route of a fresh app one request; only weak references leave this frame."""
+    app = create_app(EmulatorConfig(seed=8, parallel=False, job_seconds=60.0, require_auth=True))
+    config = app.state.emulator.config
+    form = {"client_id": "iqm_client", "username": config.username, "password": config.password}
+    async with client_for(app) as client:
+        path = "/realms/cortex/protocol/openid-connect"
+        tokens = await client.post(f"{path}/token", data={**form, "grant_type": "password"})
+        headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+        job_id = (await client.post("/jobs", json=run_request(), headers=headers)).json()["id"]
+        replies = [
+            await client.get(f"/jobs/{job_id}{suffix}", headers=headers)
+            for suffix in ("", "/status", "/counts")
+        ]
+        replies += [
+            await client.post(f"/jobs/{job_id}/abort", headers=headers),
+            await client.get("/quantum-architecture", headers=headers),
+            await client.get("/api/v1/calibration/default/gates", headers=headers),
+            await client.post("/_emulator/reset-stats"),
+        ]
+        open_routes = ("/info/client-libraries", "/health", "/about", "/_emulator/stats")
+        replies += [await client.get(route) for route in open_routes]
+        refresh = {"client_id": "iqm_client", "refresh_token": tokens.json()["refresh_token"]}
+        replies.append(await client.post(f"{path}/logout", data=refresh))
+    assert [reply.status_code for reply in replies] == [200] * 11 + [204]
+    emulator: Emulator = app.state.emulator
+    return weakref.ref(emulator), weakref.ref(emulator.jobs[job_id])
+
+
+async def test_a_dropped_app_frees_its_emulator_and_jobs() -> None:
+    """FastAPI caches data per endpoint function for the whole process: handlers closing over
+    the emulator would keep every app ever created, with all its jobs, alive."""
+    emulator, job = await _serve_every_route_once()
+    gc.collect()
+    assert emulator() is None and job() is None

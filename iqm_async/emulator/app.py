@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from uuid import UUID
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp
 
@@ -70,6 +70,213 @@ def _form(body: bytes) -> dict[str, str]:
     return {key: values[-1] for key, values in parsed.items()}
 
 
+def _emulator(request: Request) -> Emulator:
+    """The emulator of the app serving ``request`` (handlers hold no reference to it)."""
+    emulator: Emulator = request.app.state.emulator
+    return emulator
+
+
+def _refused(request: Request, em: Emulator) -> Response | None:
+    """The 401 reply when auth is required and the bearer token is missing or bad."""
+    if not em.config.require_auth:
+        return None
+    problem = em.tokens.check_bearer(request.headers.get("authorization"))
+    if problem is None:
+        return None
+    return _json(401, {"detail": problem}, {"WWW-Authenticate": "Bearer"})
+
+
+def _find_job(request: Request, em: Emulator) -> JobRecord | Response:
+    """The job the path names, or the reply refusing it (401 before 404)."""
+    if (denied := _refused(request, em)) is not None:
+        return denied
+    job_id = request.path_params["job_id"]
+    job = em.jobs.get(job_id)
+    if job is None:
+        return _detail(404, f"Job '{job_id}' not found; check the job id")
+    return job
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """FastAPI's own request validation errors as ``422 {"detail": "<field>: <problem>"}``."""
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    return _detail(422, "; ".join(parts))
+
+
+# Every handler is a module-level function that finds its emulator in ``request.app.state``.
+# FastAPI caches per-endpoint data keyed by the endpoint function for the whole process, so a
+# handler closing over an emulator would keep every app ever created (and its jobs) alive.
+_routes = APIRouter()
+
+
+@_routes.post("/jobs", status_code=201)
+async def submit_job(request: Request) -> Response:
+    """Submit a batch of circuits (a RunRequest); answers ``{"id": job_id}``."""
+    em = _emulator(request)
+    if (denied := _refused(request, em)) is not None:
+        return denied
+    body = await request.body()
+    try:
+        job = em.submit(body)
+    except RequestRejected as exc:
+        return _detail(400, exc.detail)
+    return _json(201, {"id": job.job_id})
+
+
+@_routes.get("/jobs/{job_id}")
+async def get_job(request: Request) -> Response:
+    """The full result: status, measurements when ready, message, metadata."""
+    em = _emulator(request)
+    job = _find_job(request, em)
+    if isinstance(job, Response):
+        return job
+    if job.final_body is not None:
+        return _raw_json(job.final_body)
+    status = await em.observe(job)
+    body = em.result_json(job, status)
+    if status.is_terminal:
+        job.final_body = body  # a finished job's reply never changes
+    return _raw_json(body)
+
+
+@_routes.get("/jobs/{job_id}/status")
+async def get_job_status(request: Request) -> Response:
+    """``{"status", "message", "warnings"}``."""
+    em = _emulator(request)
+    job = _find_job(request, em)
+    if isinstance(job, Response):
+        return job
+    status = await em.observe(job)
+    message = job.message if status.value == "failed" else None
+    return _json(200, {"status": status.value, "message": message, "warnings": None})
+
+
+@_routes.get("/jobs/{job_id}/counts")
+async def get_job_counts(request: Request) -> Response:
+    """``{"status", "counts_batch"}``; ``counts_batch`` only once the job is ready."""
+    em = _emulator(request)
+    job = _find_job(request, em)
+    if isinstance(job, Response):
+        return job
+    status = await em.observe(job)
+    return _json(200, em.counts_body(job, status))
+
+
+@_routes.post("/jobs/{job_id}/abort")
+async def abort_job(request: Request) -> Response:
+    """Abort a pending job (200); a job that already ended gives 409."""
+    em = _emulator(request)
+    job = _find_job(request, em)
+    if isinstance(job, Response):
+        return job
+    previous = em.abort(job)
+    if previous.is_terminal:
+        return _detail(
+            409,
+            f"Job '{job.job_id}' is already '{previous.value}'; only pending jobs can be aborted",
+        )
+    return _json(200, {})
+
+
+@_routes.get("/quantum-architecture")
+async def quantum_architecture(request: Request) -> Response:
+    """The old quantum architecture (``{"quantum_architecture": {...}}``)."""
+    em = _emulator(request)
+    if (denied := _refused(request, em)) is not None:
+        return denied
+    return _raw_json(em.architecture.quantum_architecture_json)
+
+
+@_routes.get("/api/v1/calibration/{calibration_set_id}/gates")
+async def calibrated_gates(request: Request) -> Response:
+    """The dynamic quantum architecture of ``default`` or of a calibration set UUID."""
+    em = _emulator(request)
+    if (denied := _refused(request, em)) is not None:
+        return denied
+    arch = em.architecture
+    wanted = request.path_params["calibration_set_id"]
+    if wanted != "default":
+        try:
+            known = UUID(wanted) == arch.dqa.calibration_set_id
+        except ValueError:
+            known = False
+        if not known:
+            return _detail(
+                404,
+                f"Calibration set '{wanted}' not found; use 'default' or {arch.calibration_set_id}",
+            )
+    return _raw_json(arch.dqa_json)
+
+
+@_routes.get("/info/client-libraries")
+async def client_libraries() -> Response:
+    """Client versions this server supports."""
+    return _json(200, CLIENT_LIBRARIES)
+
+
+@_routes.get("/health")
+async def health() -> Response:
+    """Liveness."""
+    return _json(200, {"status": "ok"})
+
+
+@_routes.get("/about")
+async def about(request: Request) -> Response:
+    """What this server is."""
+    arch = _emulator(request).architecture
+    return _json(
+        200,
+        {
+            "name": "iqm_async emulator",
+            "cocos_version": COCOS_VERSION,
+            "architecture": arch.name,
+            "calibration_set_id": arch.calibration_set_id,
+            "iqm_server": False,
+        },
+    )
+
+
+@_routes.post(TOKEN_PATH)
+async def token(request: Request) -> Response:
+    """OIDC token endpoint: ``password`` and ``refresh_token`` grants, form-encoded."""
+    em = _emulator(request)
+    form = _form(await request.body())
+    grant = form.get("grant_type", "")
+    em.counters.token_requests[grant or "missing"] += 1
+    try:
+        _, reply = em.tokens.token(form)
+    except AuthFailure as exc:
+        return _json(exc.status, exc.body())
+    return _json(200, reply, {"Cache-Control": "no-store"})
+
+
+@_routes.post(LOGOUT_PATH)
+async def logout(request: Request) -> Response:
+    """End the session of a refresh token (204)."""
+    em = _emulator(request)
+    form = _form(await request.body())
+    em.counters.logouts += 1
+    try:
+        em.tokens.logout(form)
+    except AuthFailure as exc:
+        return _json(exc.status, exc.body())
+    return Response(status_code=204)
+
+
+@_routes.get("/_emulator/stats")
+async def stats(request: Request) -> Response:
+    """Request, response, job, token and fault counters (never counted themselves)."""
+    return _json(200, _emulator(request).stats())
+
+
+@_routes.post("/_emulator/reset-stats")
+async def reset_stats(request: Request) -> Response:
+    """Zero the counters; the job store is kept."""
+    em = _emulator(request)
+    em.reset_stats()
+    return _json(200, em.stats())
+
+
 class _EmulatorApp(FastAPI):
     """FastAPI with :class:`EmulatorMiddleware` outside everything else."""
 
@@ -86,187 +293,19 @@ def create_app(
 
     No lifespan events are needed: everything is set up here, so in-process tests just work.
     ``app.state.emulator`` is the :class:`Emulator` (``stats()``, ``reset_stats()``,
-    ``job_record(job_id)``, ``config``).
+    ``job_record(job_id)``, ``config``). Nothing outside the app refers to the emulator, so
+    both are freed once the caller drops the app.
 
     Args:
         config: the settings (default ``EmulatorConfig()``); ignored if ``emulator`` is given.
         emulator: an existing emulator (e.g. one built with a fake clock in tests).
     """
-    em = emulator or Emulator(config)
     app = _EmulatorApp(
         title="iqm_async IQM emulator",
         version=COCOS_VERSION,
         description="A local IQM server speaking the V1 (CoCoS) protocol.",
+        exception_handlers={RequestValidationError: _validation_error},
     )
-    app.state.emulator = em
-    needs_auth = em.config.require_auth
-    arch = em.architecture
-
-    def refused(request: Request) -> Response | None:
-        if not needs_auth:
-            return None
-        problem = em.tokens.check_bearer(request.headers.get("authorization"))
-        if problem is None:
-            return None
-        return _json(401, {"detail": problem}, {"WWW-Authenticate": "Bearer"})
-
-    def find_job(request: Request) -> JobRecord | Response:
-        """The job the path names, or the reply refusing it (401 before 404)."""
-        if (denied := refused(request)) is not None:
-            return denied
-        job_id = request.path_params["job_id"]
-        job = em.jobs.get(job_id)
-        if job is None:
-            return _detail(404, f"Job '{job_id}' not found; check the job id")
-        return job
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return _detail(422, "; ".join(parts))
-
-    @app.post("/jobs", status_code=201)
-    async def submit_job(request: Request) -> Response:
-        """Submit a batch of circuits (a RunRequest); answers ``{"id": job_id}``."""
-        if (denied := refused(request)) is not None:
-            return denied
-        body = await request.body()
-        try:
-            job = em.submit(body)
-        except RequestRejected as exc:
-            return _detail(400, exc.detail)
-        return _json(201, {"id": job.job_id})
-
-    @app.get("/jobs/{job_id}")
-    async def get_job(request: Request) -> Response:
-        """The full result: status, measurements when ready, message, metadata."""
-        job = find_job(request)
-        if isinstance(job, Response):
-            return job
-        if job.final_body is not None:
-            return _raw_json(job.final_body)
-        status = await em.observe(job)
-        body = em.result_json(job, status)
-        if status.is_terminal:
-            job.final_body = body  # a finished job's reply never changes
-        return _raw_json(body)
-
-    @app.get("/jobs/{job_id}/status")
-    async def get_job_status(request: Request) -> Response:
-        """``{"status", "message", "warnings"}``."""
-        job = find_job(request)
-        if isinstance(job, Response):
-            return job
-        status = await em.observe(job)
-        message = job.message if status.value == "failed" else None
-        return _json(200, {"status": status.value, "message": message, "warnings": None})
-
-    @app.get("/jobs/{job_id}/counts")
-    async def get_job_counts(request: Request) -> Response:
-        """``{"status", "counts_batch"}``; ``counts_batch`` only once the job is ready."""
-        job = find_job(request)
-        if isinstance(job, Response):
-            return job
-        status = await em.observe(job)
-        return _json(200, em.counts_body(job, status))
-
-    @app.post("/jobs/{job_id}/abort")
-    async def abort_job(request: Request) -> Response:
-        """Abort a pending job (200); a job that already ended gives 409."""
-        job = find_job(request)
-        if isinstance(job, Response):
-            return job
-        previous = em.abort(job)
-        if previous.is_terminal:
-            return _detail(
-                409,
-                f"Job '{job.job_id}' is already '{previous.value}'; only pending jobs can be "
-                "aborted",
-            )
-        return _json(200, {})
-
-    @app.get("/quantum-architecture")
-    async def quantum_architecture(request: Request) -> Response:
-        """The old quantum architecture (``{"quantum_architecture": {...}}``)."""
-        if (denied := refused(request)) is not None:
-            return denied
-        return _raw_json(arch.quantum_architecture_json)
-
-    @app.get("/api/v1/calibration/{calibration_set_id}/gates")
-    async def calibrated_gates(request: Request) -> Response:
-        """The dynamic quantum architecture of ``default`` or of a calibration set UUID."""
-        if (denied := refused(request)) is not None:
-            return denied
-        wanted = request.path_params["calibration_set_id"]
-        if wanted != "default":
-            try:
-                known = UUID(wanted) == arch.dqa.calibration_set_id
-            except ValueError:
-                known = False
-            if not known:
-                return _detail(
-                    404,
-                    f"Calibration set '{wanted}' not found; use 'default' or "
-                    f"{arch.calibration_set_id}",
-                )
-        return _raw_json(arch.dqa_json)
-
-    @app.get("/info/client-libraries")
-    async def client_libraries() -> Response:
-        """Client versions this server supports."""
-        return _json(200, CLIENT_LIBRARIES)
-
-    @app.get("/health")
-    async def health() -> Response:
-        """Liveness."""
-        return _json(200, {"status": "ok"})
-
-    @app.get("/about")
-    async def about() -> Response:
-        """What this server is."""
-        return _json(
-            200,
-            {
-                "name": "iqm_async emulator",
-                "cocos_version": COCOS_VERSION,
-                "architecture": arch.name,
-                "calibration_set_id": arch.calibration_set_id,
-                "iqm_server": False,
-            },
-        )
-
-    @app.post(TOKEN_PATH)
-    async def token(request: Request) -> Response:
-        """OIDC token endpoint: ``password`` and ``refresh_token`` grants, form-encoded."""
-        form = _form(await request.body())
-        grant = form.get("grant_type", "")
-        em.counters.token_requests[grant or "missing"] += 1
-        try:
-            _, reply = em.tokens.token(form)
-        except AuthFailure as exc:
-            return _json(exc.status, exc.body())
-        return _json(200, reply, {"Cache-Control": "no-store"})
-
-    @app.post(LOGOUT_PATH)
-    async def logout(request: Request) -> Response:
-        """End the session of a refresh token (204)."""
-        form = _form(await request.body())
-        em.counters.logouts += 1
-        try:
-            em.tokens.logout(form)
-        except AuthFailure as exc:
-            return _json(exc.status, exc.body())
-        return Response(status_code=204)
-
-    @app.get("/_emulator/stats")
-    async def stats() -> Response:
-        """Request, response, job, token and fault counters (never counted themselves)."""
-        return _json(200, em.stats())
-
-    @app.post("/_emulator/reset-stats")
-    async def reset_stats() -> Response:
-        """Zero the counters; the job store is kept."""
-        em.reset_stats()
-        return _json(200, em.stats())
-
+    app.state.emulator = emulator or Emulator(config)
+    app.include_router(_routes)
     return app
