@@ -16,11 +16,12 @@ it is used to measure. Choices where PROTOCOL.md leaves room:
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 from uuid import UUID
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp
 
@@ -106,10 +107,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 # Every handler is a module-level function that finds its emulator in ``request.app.state``.
 # FastAPI caches per-endpoint data keyed by the endpoint function for the whole process, so a
 # handler closing over an emulator would keep every app ever created (and its jobs) alive.
-_routes = APIRouter()
 
 
-@_routes.post("/jobs", status_code=201)
 async def submit_job(request: Request) -> Response:
     """Submit a batch of circuits (a RunRequest); answers ``{"id": job_id}``."""
     em = _emulator(request)
@@ -123,7 +122,6 @@ async def submit_job(request: Request) -> Response:
     return _json(201, {"id": job.job_id})
 
 
-@_routes.get("/jobs/{job_id}")
 async def get_job(request: Request) -> Response:
     """The full result: status, measurements when ready, message, metadata."""
     em = _emulator(request)
@@ -139,7 +137,6 @@ async def get_job(request: Request) -> Response:
     return _raw_json(body)
 
 
-@_routes.get("/jobs/{job_id}/status")
 async def get_job_status(request: Request) -> Response:
     """``{"status", "message", "warnings"}``."""
     em = _emulator(request)
@@ -151,7 +148,6 @@ async def get_job_status(request: Request) -> Response:
     return _json(200, {"status": status.value, "message": message, "warnings": None})
 
 
-@_routes.get("/jobs/{job_id}/counts")
 async def get_job_counts(request: Request) -> Response:
     """``{"status", "counts_batch"}``; ``counts_batch`` only once the job is ready."""
     em = _emulator(request)
@@ -162,7 +158,6 @@ async def get_job_counts(request: Request) -> Response:
     return _json(200, em.counts_body(job, status))
 
 
-@_routes.post("/jobs/{job_id}/abort")
 async def abort_job(request: Request) -> Response:
     """Abort a pending job (200); a job that already ended gives 409."""
     em = _emulator(request)
@@ -178,7 +173,6 @@ async def abort_job(request: Request) -> Response:
     return _json(200, {})
 
 
-@_routes.get("/quantum-architecture")
 async def quantum_architecture(request: Request) -> Response:
     """The old quantum architecture (``{"quantum_architecture": {...}}``)."""
     em = _emulator(request)
@@ -187,7 +181,6 @@ async def quantum_architecture(request: Request) -> Response:
     return _raw_json(em.architecture.quantum_architecture_json)
 
 
-@_routes.get("/api/v1/calibration/{calibration_set_id}/gates")
 async def calibrated_gates(request: Request) -> Response:
     """The dynamic quantum architecture of ``default`` or of a calibration set UUID."""
     em = _emulator(request)
@@ -208,19 +201,16 @@ async def calibrated_gates(request: Request) -> Response:
     return _raw_json(arch.dqa_json)
 
 
-@_routes.get("/info/client-libraries")
 async def client_libraries() -> Response:
     """Client versions this server supports."""
     return _json(200, CLIENT_LIBRARIES)
 
 
-@_routes.get("/health")
 async def health() -> Response:
     """Liveness."""
     return _json(200, {"status": "ok"})
 
 
-@_routes.get("/about")
 async def about(request: Request) -> Response:
     """What this server is."""
     arch = _emulator(request).architecture
@@ -236,7 +226,6 @@ async def about(request: Request) -> Response:
     )
 
 
-@_routes.post(TOKEN_PATH)
 async def token(request: Request) -> Response:
     """OIDC token endpoint: ``password`` and ``refresh_token`` grants, form-encoded."""
     em = _emulator(request)
@@ -250,7 +239,6 @@ async def token(request: Request) -> Response:
     return _json(200, reply, {"Cache-Control": "no-store"})
 
 
-@_routes.post(LOGOUT_PATH)
 async def logout(request: Request) -> Response:
     """End the session of a refresh token (204)."""
     em = _emulator(request)
@@ -263,18 +251,42 @@ async def logout(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@_routes.get("/_emulator/stats")
 async def stats(request: Request) -> Response:
     """Request, response, job, token and fault counters (never counted themselves)."""
     return _json(200, _emulator(request).stats())
 
 
-@_routes.post("/_emulator/reset-stats")
 async def reset_stats(request: Request) -> Response:
     """Zero the counters; the job store is kept."""
     em = _emulator(request)
     em.reset_stats()
     return _json(200, em.stats())
+
+
+class _Route(NamedTuple):
+    method: str
+    path: str
+    endpoint: Callable[..., Awaitable[Response]]
+    status_code: int | None = None  # documented in the OpenAPI schema; handlers set their own
+
+
+_ROUTES = (
+    _Route("POST", "/jobs", submit_job, 201),
+    _Route("GET", "/jobs/{job_id}", get_job),
+    _Route("GET", "/jobs/{job_id}/status", get_job_status),
+    _Route("GET", "/jobs/{job_id}/counts", get_job_counts),
+    _Route("POST", "/jobs/{job_id}/abort", abort_job),
+    _Route("GET", "/quantum-architecture", quantum_architecture),
+    _Route("GET", "/api/v1/calibration/{calibration_set_id}/gates", calibrated_gates),
+    _Route("GET", "/info/client-libraries", client_libraries),
+    _Route("GET", "/health", health),
+    _Route("GET", "/about", about),
+    _Route("POST", TOKEN_PATH, token),
+    _Route("POST", LOGOUT_PATH, logout),
+    _Route("GET", "/_emulator/stats", stats),
+    _Route("POST", "/_emulator/reset-stats", reset_stats),
+)
+"""Every route of the emulator, in matching order."""
 
 
 class _EmulatorApp(FastAPI):
@@ -307,5 +319,10 @@ def create_app(
         exception_handlers={RequestValidationError: _validation_error},
     )
     app.state.emulator = emulator or Emulator(config)
-    app.include_router(_routes)
+    # Plain routes on the app itself (``include_router`` would nest them in a router object,
+    # which the middleware's route matching for injected faults does not look into).
+    for route in _ROUTES:
+        app.add_api_route(
+            route.path, route.endpoint, methods=[route.method], status_code=route.status_code
+        )
     return app
