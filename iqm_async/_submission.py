@@ -23,6 +23,7 @@ __all__ = [
     "check_batch_measurements",
     "check_url",
     "check_uuid",
+    "run_request_json",
 ]
 
 _SET_BY_SUBMIT = frozenset({"circuits", "shots", "qubit_mapping", "calibration_set_id"})
@@ -128,6 +129,38 @@ def build_run_request(
         return RunRequest.model_validate(fields)
     except ValidationError as exc:
         raise ConfigurationError(f"Invalid submission: {_summary(exc)}") from None
+
+
+def run_request_json(
+    circuits_json: Sequence[str],
+    *,
+    shots: int,
+    qubit_mapping: Mapping[str, str] | None = None,
+    calibration_set_id: UUID | str | None = None,
+) -> bytes:
+    """A run request body around circuits that are already wire JSON (from a trusted
+    translator such as :func:`iqm_async.compiler.translate_json`; they are not parsed).
+
+    Every other field is checked and written exactly as :func:`build_run_request` does (the
+    defaults come from :class:`RunRequest`), so only the circuits skip validation.
+
+    Raises:
+        ConfigurationError: bad shots, mapping or calibration set id.
+        CircuitValidationError: no circuits.
+    """
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+        raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}")
+    if not circuits_json:
+        raise CircuitValidationError("Nothing to run: give at least one circuit.")
+    fields: dict[str, Any] = {"circuits": [], "shots": shots}
+    if qubit_mapping is not None:
+        fields["qubit_mapping"] = _mapping_to_wire(qubit_mapping)
+    if calibration_set_id is not None:
+        fields["calibration_set_id"] = check_uuid(calibration_set_id, "calibration_set_id")
+    body = RunRequest.model_construct(**fields).to_wire_json()
+    empty = b'{"circuits":[]'
+    assert body.startswith(empty), body[:40]  # circuits is RunRequest's first field
+    return b'{"circuits":[' + ",".join(circuits_json).encode() + b"]" + body[len(empty) :]
 
 
 def _check_not_foreign(value: object, what: str) -> None:

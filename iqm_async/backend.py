@@ -40,14 +40,15 @@ from pytket.predicates import Predicate
 from . import compiler
 from ._backend_checks import check_circuit, shots_per_circuit
 from ._backend_loop import ClientLoop
+from ._submission import run_request_json
 from ._wire_measurements import MeasurementArrays
 from .auth import Credentials, resolve_credentials
 from .client import AsyncIQMClient
+from .compiler import CircuitJSON
 from .config import IQMConfig
 from .errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
 from .jobs import Job
 from .metadata import Metadata
-from .models import Circuit as IQMCircuit
 from .models import DynamicQuantumArchitecture, Status
 
 KwargTypes = Any  # pytket's keyword-argument type for backend methods
@@ -302,10 +303,10 @@ class IQMBackend(Backend):
         layouts: list[str] = []
         ppcircs: list[str] = []
         # Jobs being filled: (shots, measured qubits) -> (circuit indices, wire circuits).
-        filling: dict[tuple[int, tuple[str, ...]], tuple[list[int], list[IQMCircuit]]] = {}
+        filling: dict[tuple[int, tuple[str, ...]], tuple[list[int], list[CircuitJSON]]] = {}
         sent: list[tuple[list[int], Future[str | IQMError]]] = []
 
-        def send(shots: int, members: list[int], batch: list[IQMCircuit]) -> None:
+        def send(shots: int, members: list[int], batch: list[CircuitJSON]) -> None:
             sent.append((members, self._loop.start(lambda c: self._submit(c, batch, shots, cal))))
 
         # A full job is sent while the next circuits are still being translated, so the
@@ -318,10 +319,12 @@ class IQMBackend(Backend):
                     if postprocess or simplify_initial
                     else (circuit, None)  # translation never changes the circuit: no copy
                 )
-                wire, layout = compiler.translate(prepared, name=circuit.name or f"circuit_{i}")
+                wire, layout = compiler.translate_json(
+                    prepared, name=circuit.name or f"circuit_{i}"
+                )
                 layouts.append(json.dumps(layout))
                 ppcircs.append("null" if ppcirc is None else json.dumps(ppcirc.to_dict()))
-                key = (shots_list[i], _measured_qubits(wire))
+                key = (shots_list[i], wire.measured)
                 members, batch = filling.setdefault(key, ([], []))
                 members.append(i)
                 batch.append(wire)
@@ -446,22 +449,26 @@ class IQMBackend(Backend):
     async def _submit(
         self,
         client: AsyncIQMClient,
-        batch: list[IQMCircuit],
+        batch: list[CircuitJSON],
         shots: int,
         calibration_set_id: str | None,
     ) -> str | IQMError:
         """Submit one job and start collecting its result; an error is returned (not raised)
-        so that other jobs' handles survive."""
+        so that other jobs' handles survive.
+
+        The translator wrote the circuits as JSON, so no models are built for them.
+        """
         qubits = sorted({q for circuit in batch for q in circuit.qubits})
         try:
-            job = await client.submit(
-                batch,
+            body = run_request_json(
+                [circuit.json for circuit in batch],
                 shots=shots,
                 # The identity mapping makes metadata.request.qubit_mapping list the physical
                 # qubits, as pytket-iqm's users read them.
                 qubit_mapping={q: q for q in qubits},
                 calibration_set_id=calibration_set_id,
             )
+            job = await client.submit_json(body)
         except IQMError as exc:
             return exc
         self._loop.start_background(lambda: self._collect(job))
@@ -504,13 +511,6 @@ class IQMBackend(Backend):
         self._check_handle_type(handle)
         job_id = cast(str, handle[0])
         self._loop.call(lambda client: client.job(job_id).abort())
-
-
-def _measured_qubits(circuit: IQMCircuit) -> tuple[str, ...]:
-    """The qubits a circuit measures: circuits of one job must measure the same ones."""
-    return tuple(
-        sorted({q for inst in circuit.instructions if inst.name == "measure" for q in inst.qubits})
-    )
 
 
 def _progress_bar(total: int) -> Any:

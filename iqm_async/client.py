@@ -278,8 +278,17 @@ class AsyncIQMClient:
             calibration_set_id=calibration_set_id,
             options=options,
         )
+        return await self.submit_json(request.to_wire_json())
+
+    async def submit_json(self, body: bytes) -> Job:
+        """Submit a run request that is already JSON, sent as is: the server validates it.
+
+        For callers that write the body themselves (``RunRequest.to_wire_json()``, or
+        :func:`~iqm_async.compiler.translate_json` circuits put into a request), e.g. to
+        avoid building models for large batches. Retries and errors as :meth:`submit`.
+        """
         self._require_open()
-        job_id = await self._transport.submit(request.to_wire_json())
+        job_id = await self._transport.submit(body)
         now = anyio.current_time()
         # Numbered as the answer comes: a server answers right after queueing the job, so
         # concurrent submits are numbered in about its queue order (the order they were

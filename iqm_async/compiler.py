@@ -31,10 +31,18 @@ from ._compile_passes import (
     required_predicates,
 )
 from ._compile_pool import compile_circuits
-from ._compile_translate import MeasurementLayout, measurement_layout, to_iqm_circuit, translate
+from ._compile_translate import (
+    CircuitJSON,
+    MeasurementLayout,
+    measurement_layout,
+    to_iqm_circuit,
+    translate,
+    translate_json,
+)
 
 __all__ = [
     "X_CIRCUIT",
+    "CircuitJSON",
     "MeasurementLayout",
     "architecture_from_dqa",
     "compile_circuits",
@@ -48,4 +56,5 @@ __all__ = [
     "to_backend_result",
     "to_iqm_circuit",
     "translate",
+    "translate_json",
 ]

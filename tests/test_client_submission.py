@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 
-from iqm_async._submission import RUN_OPTIONS, build_run_request, check_url, check_uuid
+from iqm_async._submission import (
+    RUN_OPTIONS,
+    build_run_request,
+    check_url,
+    check_uuid,
+    run_request_json,
+)
 from iqm_async.errors import CircuitValidationError, ConfigurationError
-from iqm_async.models import Circuit, Instruction
+from iqm_async.models import Circuit, Instruction, RunRequest
 
 CIRCUIT = Circuit(
     name="c", instructions=(Instruction(name="measure", qubits=("q0",), args={"key": "m"}),)
@@ -60,3 +67,30 @@ def test_uuids() -> None:
     assert check_uuid(str(value), "x") == value
     with pytest.raises(ConfigurationError, match="job_id must be a UUID"):
         check_uuid("nope", "job_id")
+
+
+def test_a_json_body_around_written_circuits_equals_the_built_request() -> None:
+    calset = uuid.uuid4()
+    arguments = {"shots": 5, "qubit_mapping": {"q0": "QB2"}, "calibration_set_id": calset}
+    circuits = [CIRCUIT, CIRCUIT.model_copy(update={"name": "d"})]
+    built = build_run_request(circuits, **arguments)  # type: ignore[arg-type]
+    body = run_request_json([c.to_wire_json().decode() for c in circuits], **arguments)  # type: ignore[arg-type]
+    assert json.loads(body) == built.to_wire()
+    assert RunRequest.model_validate_json(body) == built
+
+
+@pytest.mark.parametrize(
+    ("circuits", "arguments", "says"),
+    [
+        ([], {"shots": 1}, "Nothing to run"),
+        (['{"name":"c"}'], {"shots": 0}, "shots must be an int >= 1, got 0"),
+        (['{"name":"c"}'], {"shots": True}, "shots must be an int >= 1, got True"),
+        (['{"name":"c"}'], {"shots": 1, "calibration_set_id": "x"}, "calibration_set_id must"),
+        (['{"name":"c"}'], {"shots": 1, "qubit_mapping": ["q0"]}, "qubit_mapping must be a dict"),
+    ],
+)
+def test_a_json_body_checks_everything_but_the_circuits(
+    circuits: list[str], arguments: dict[str, object], says: str
+) -> None:
+    with pytest.raises((ConfigurationError, CircuitValidationError), match=says):
+        run_request_json(circuits, **arguments)  # type: ignore[arg-type]

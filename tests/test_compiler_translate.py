@@ -267,3 +267,47 @@ def test_translate_is_to_iqm_circuit_and_measurement_layout_in_one_walk() -> Non
     wire, layout = translate(circuit, name="n")
     assert wire == to_iqm_circuit(circuit, name="n")
     assert layout == measurement_layout(circuit)
+
+
+def test_translate_json_writes_what_the_models_would() -> None:
+    from iqm_async.compiler import translate, translate_json
+
+    circuit = Circuit(0, 3, name='quote"d')
+    for node in (Node(0), Node(1), Node(2)):
+        circuit.add_qubit(node)
+    circuit.add_gate(OpType.PhasedX, [0.5, 1e-7], [Node(2)])
+    circuit.add_gate(OpType.CZ, [Node(2), Node(0)])
+    circuit.add_barrier([Node(0), Node(1)])
+    circuit.Measure(Node(0), Bit(2)).Measure(Node(2), Bit(0))
+    wire, layout = translate(circuit)
+    written, written_layout = translate_json(circuit)
+    assert json.loads(written.json) == wire.to_wire()
+    from iqm_async.models import Circuit as IQMCircuit
+
+    validated = IQMCircuit.model_validate_json(written.json)  # the strict model accepts it
+    assert validated.to_wire() == wire.to_wire()
+    assert written_layout == layout
+    assert written.qubits == ("QB3", "QB1", "QB2")  # order of first use
+    assert written.measured == ("QB1", "QB3")
+
+
+def test_translate_json_refuses_what_translate_refuses() -> None:
+    from iqm_async.compiler import translate_json
+
+    circuit = Circuit(2, 2).H(0).measure_all()
+    with pytest.raises(CircuitValidationError, match="not a device node"):
+        translate_json(circuit)
+    empty = Circuit(0, 0)
+    with pytest.raises(CircuitValidationError, match="has no operations"):
+        translate_json(empty)
+
+
+def test_translate_json_refuses_an_infinite_angle() -> None:
+    from iqm_async.compiler import translate_json
+
+    circuit = Circuit(0, 1)
+    circuit.add_qubit(Node(0))
+    circuit.add_gate(OpType.PhasedX, [float("inf"), 0.0], [Node(0)])
+    circuit.Measure(Node(0), Bit(0))
+    with pytest.raises(CircuitValidationError, match="not a finite number"):
+        translate_json(circuit)
