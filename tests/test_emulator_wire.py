@@ -39,3 +39,37 @@ def test_counts_concatenate_keys_in_the_given_order() -> None:
         "counts": {"100": 2, "011": 1},
     }
     assert counts_of(["y", "x"], results)["counts"] == {"001": 2, "110": 1}
+
+
+@pytest.mark.parametrize("fail_rate", [0.0, 1.0])
+@pytest.mark.anyio
+async def test_a_result_reply_echoes_the_request_the_model_writes(fail_rate: float) -> None:
+    from iqm_async.emulator import EmulatorConfig
+    from iqm_async.emulator.core import Emulator
+
+    emulator = Emulator(
+        EmulatorConfig(seed=1, parallel=True, job_seconds=0, job_fail_rate=fail_rate)
+    )
+    request = {
+        "circuits": [
+            {
+                "name": n,
+                "instructions": [{"name": "measure", "qubits": ["QB1"], "args": {"key": "m"}}],
+            }
+            for n in ("a", 'quo"te')
+        ],
+        "shots": 3,
+        "qubit_mapping": [{"logical_name": "QB1", "physical_name": "QB1"}],
+    }
+    job = emulator.submit(json.dumps(request).encode())
+    status = await emulator.observe(job)
+    reply = json.loads(emulator.result_json(job, status))
+    assert reply["metadata"]["request"] == job.request.to_wire()
+    assert set(reply["metadata"]) == {
+        "request",
+        "calibration_set_id",
+        "cocos_version",
+        "timestamps",
+    }
+    assert "\x00" not in json.dumps(reply)  # the placeholder never leaks
+    assert reply["status"] == status.value

@@ -6,6 +6,7 @@ a worker thread once per job. Routes (``app.py``) only translate HTTP to these m
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -35,6 +36,10 @@ COCOS_VERSION = "30.2.0-emulated"
 # Circuits touching more qubits than this are simulated in a worker thread so that one big
 # simulation does not stall every other request.
 _INLINE_SIMULATION_QUBITS = 12
+# Stands for the metadata object in a result body until the written echo replaces it; a
+# NUL character and a random tag cannot come from anything else in the reply.
+_RAW_REQUEST = f"\x00metadata-{uuid.uuid4().hex}"
+_RAW_REQUEST_JSON = json.dumps(_RAW_REQUEST).encode()
 _JOB_FAILURE_MESSAGE = (
     "Job execution failed on the QPU (emulated failure, job_fail_rate={rate}). "
     "Submit the job again."
@@ -220,9 +225,16 @@ class Emulator:
         body["message"] = job.message if status is Status.FAILED else None
         if status is Status.ABORTED:
             body["message"] = "Job was aborted by the user"
-        body["metadata"] = self.metadata(job, self.clock())
+        metadata = self.metadata(job, self.clock())
+        # The request echo is most of the reply: written by the model in one step rather
+        # than dumped to a dict and then to JSON.
+        del metadata["request"]
+        body["metadata"] = _RAW_REQUEST
         body["warnings"] = None
-        return result_json(body, job.bits if status is Status.READY else None)
+        reply = result_json(body, job.bits if status is Status.READY else None)
+        rest = json.dumps(metadata, separators=(",", ":")).encode()
+        echo = b'{"request":' + job.request.to_wire_json() + b"," + rest[1:]
+        return reply.replace(_RAW_REQUEST_JSON, echo, 1)
 
     def counts_body(self, job: JobRecord, status: Status) -> dict[str, Any]:
         """The ``GET jobs/{id}/counts`` reply; ``counts_batch`` only when ready."""
