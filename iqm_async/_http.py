@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
@@ -20,7 +21,7 @@ import tenacity
 from pydantic import BaseModel, ValidationError
 
 from ._auth_tokens import server_message, shown_text
-from ._wire_measurements import MeasurementArrays, split_measurements
+from ._wire_measurements import MeasurementArrays, split_measurements, split_metadata
 from .errors import (
     APIStatusError,
     AuthServerUnavailableError,
@@ -149,19 +150,40 @@ def parse_reply(
         ) from None
 
 
-def parse_result_reply(response: httpx.Response) -> tuple[RunResult, MeasurementArrays | None]:
-    """A job result reply, with its measurements as arrays when the body is in the plain form
-    servers send (the :class:`RunResult` then has ``measurements=None``); otherwise the whole
-    body is parsed the ordinary way and the arrays are None.
+@dataclass(frozen=True)
+class ResultReply:
+    """A job result reply, read so that its bulk is built only when asked for.
+
+    Attributes:
+        result: status, message and warnings; its ``measurements`` are None when
+            ``arrays`` holds them, and its ``metadata`` is empty when ``metadata_json`` does.
+        arrays: the measurements as arrays (see :mod:`._wire_measurements`), or None.
+        metadata_json: the metadata object's JSON, not parsed yet, or None.
     """
-    split = split_measurements(response.content)
+
+    result: RunResult
+    arrays: MeasurementArrays | None = None
+    metadata_json: bytes | None = None
+
+
+def parse_result_reply(response: httpx.Response) -> ResultReply:
+    """A job result reply: measurements as arrays and metadata left as JSON when the body is
+    in the plain form servers send; otherwise the whole body parsed the ordinary way.
+    """
+    content = response.content
+    split = split_measurements(content)
+    arrays = None
     if split is not None:
-        rest, arrays = split
-        result = parse_reply(response, RunResult, "job result", content=rest)
-        if result.measurements is None:
-            return result, arrays
+        content, arrays = split
+    cut = split_metadata(content)
+    metadata_json = None
+    if cut is not None:
+        content, metadata_json = cut
+    result = parse_reply(response, RunResult, "job result", content=content)
+    if arrays is not None and result.measurements is not None:
         # A second "measurements" key (invalid JSON, but parsers take the last): read it all.
-    return parse_reply(response, RunResult, "job result"), None
+        return ResultReply(parse_reply(response, RunResult, "job result"))
+    return ResultReply(result, arrays, metadata_json)
 
 
 def job_id_from_reply(response: httpx.Response) -> str:
@@ -310,12 +332,10 @@ class Transport:
 
         return await self.call(attempt, max_attempts=max_attempts)
 
-    async def get_result(
-        self, path: str, *, max_attempts: int | None
-    ) -> tuple[RunResult, MeasurementArrays | None]:
+    async def get_result(self, path: str, *, max_attempts: int | None) -> ResultReply:
         """GET a job result (see :func:`parse_result_reply`), retrying transient faults."""
 
-        async def attempt() -> tuple[RunResult, MeasurementArrays | None]:
+        async def attempt() -> ResultReply:
             response = await self.send_once("GET", path, kind="result")
             return parse_result_reply(response)
 

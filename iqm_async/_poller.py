@@ -362,7 +362,8 @@ class Poller:
     async def _finish_from_result(self, job: Job) -> None:
         """The status is terminal: fetch the full result once and settle the job."""
         # Measurements come as arrays when the reply has the usual form (no list per shot).
-        result, arrays = await self._transport.get_result(f"jobs/{job.id}", max_attempts=None)
+        reply = await self._transport.get_result(f"jobs/{job.id}", max_attempts=None)
+        result, arrays = reply.result, reply.arrays
         phase = job_phase(result.status)
         if phase is JobPhase.WAITING:
             # The full result lags behind the status endpoint: poll again soon.
@@ -374,4 +375,4 @@ class Poller:
                 "the URL points at a supported IQM server version.",
                 url=self._transport.url_for(f"jobs/{job.id}"),
             )
-        job._finish(result, outcome_error(job.id, result), arrays)
+        job._finish(result, outcome_error(job.id, result), arrays, reply.metadata_json)

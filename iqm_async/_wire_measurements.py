@@ -11,6 +11,9 @@ It reads only the plain form servers send: no backslash anywhere in the body, bi
 as single digits 0 or 1, every shot of a key as wide as the others, at least one shot.
 For anything else it returns None and the caller parses the whole body the ordinary way,
 which alone decides what is an error.
+
+:func:`split_metadata` likewise cuts the top-level ``metadata`` object out as JSON: it is
+mostly the echo of every circuit, which a caller that only wants the bits never reads.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import re
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MeasurementArrays", "split_measurements"]
+__all__ = ["MeasurementArrays", "split_measurements", "split_metadata"]
 
 MeasurementArrays = list[dict[str, npt.NDArray[np.uint8]]]
 """One dict per circuit: measurement key -> ``shots x bits`` uint8 array."""
 
 _KEY = re.compile(rb'"measurements"\s*:\s*')
+_METADATA_KEY = re.compile(rb'"metadata"\s*:\s*')
 _QUOTE, _BACKSLASH, _ZERO = ord('"'), ord("\\"), ord("0")
 _OPENERS = np.zeros(256, dtype=np.int8)
 _OPENERS[[ord("["), ord("{")]] = 1
@@ -41,16 +45,56 @@ def split_measurements(body: bytes) -> tuple[bytes, MeasurementArrays] | None:
     """``(body with the measurements value replaced by null, the measurements as arrays)``,
     or None when the body has no measurements or is not in the plain form described above.
     """
+    scan = _scan(body)
+    if scan is None:
+        return None
+    start = _top_level_value(body, scan[1], scan[2], _KEY)
+    return None if start is None else _read(body, *scan, start)
+
+
+def split_metadata(body: bytes) -> tuple[bytes, bytes] | None:
+    """``(body with the top-level metadata object replaced by {}, that object's JSON)``, so
+    the metadata (mostly the echo of every circuit) is parsed only if someone asks for it;
+    None when there is no metadata object or the body has an escape (see above).
+    """
+    scan = _scan(body)
+    if scan is None:
+        return None
+    _, in_string, depth = scan
+    start = _top_level_value(body, in_string, depth, _METADATA_KEY)
+    if start is None or body[start : start + 1] != b"{":
+        return None
+    closed = np.flatnonzero(depth[start:] == 1)
+    if not closed.size:
+        return None
+    end = start + int(closed[0])  # the "}" that closes the metadata object
+    return body[:start] + b"{}" + body[end + 1 :], body[start : end + 1]
+
+
+def _scan(
+    body: bytes,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_], npt.NDArray[np.int64]] | None:
+    """The bytes, whether each is inside a string, and the nesting depth after each."""
     if _BACKSLASH in body:
         return None  # escaped quotes would need a real tokenizer
     raw = np.frombuffer(body, dtype=np.uint8)
     quotes = raw == _QUOTE
     in_string = (np.cumsum(quotes, dtype=np.int64) & 1).astype(bool) | quotes
     depth = np.cumsum(np.where(in_string, 0, _OPENERS[raw]), dtype=np.int64)
-    for match in _KEY.finditer(body):
+    return raw, in_string, depth
+
+
+def _top_level_value(
+    body: bytes,
+    in_string: npt.NDArray[np.bool_],
+    depth: npt.NDArray[np.int64],
+    key: re.Pattern[bytes],
+) -> int | None:
+    """Where the value of ``key`` in the top-level object starts, or None."""
+    for match in key.finditer(body):
         # The key must open a string at the top level (depth 1) of the result object.
         if depth[match.start()] == 1 and in_string[match.start()]:
-            return _read(body, raw, in_string, depth, match.end())
+            return match.end()
     return None
 
 

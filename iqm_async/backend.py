@@ -188,9 +188,10 @@ class IQMBackend(Backend):
         self._dqa: DynamicQuantumArchitecture | None = None
         self._architecture: Architecture | None = None
         self._backend_info: BackendInfo | None = None
-        # Finished jobs: metadata, and measurements per circuit as numpy arrays (a Python
+        # Finished jobs (their metadata, mostly the echo of every circuit, is parsed only when
+        # get_metadata asks), and their measurements per circuit as numpy arrays (a Python
         # list per shot made every later garbage collection slow).
-        self._job_metadata: dict[str, Metadata] = {}
+        self._finished: dict[str, Job] = {}
         self._job_measurements: dict[str, MeasurementArrays] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -484,9 +485,9 @@ class IQMBackend(Backend):
             await self._keep(job)
 
     async def _keep(self, job: Job) -> None:
-        """Wait for the job and keep its metadata and measurement arrays (raises its error)."""
+        """Wait for the job and keep it and its measurement arrays (raises its error)."""
         arrays = await job.measurement_arrays()
-        self._job_metadata[job.id] = await job.metadata()
+        self._finished[job.id] = job
         self._job_measurements[job.id] = arrays
 
     def get_metadata(self, handle: ResultHandle, **kwargs: KwargTypes) -> Metadata:
@@ -504,7 +505,8 @@ class IQMBackend(Backend):
         timeout = float(cast(float, kwargs.get("timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S))
         job_id = cast(str, handle[0])
         self._fetch_results([job_id], timeout=timeout, progress=False)
-        return self._job_metadata[job_id]
+        job = self._finished[job_id]
+        return self._loop.call(lambda _: job.metadata())
 
     def cancel(self, handle: ResultHandle) -> None:
         """Abort the handle's job on the server (every circuit of that job)."""

@@ -19,6 +19,7 @@ from typing import Protocol
 import anyio
 import numpy as np
 from anyio.streams.memory import MemoryObjectSendStream
+from pydantic import ValidationError
 
 from ._wire_measurements import MeasurementArrays
 from .errors import (
@@ -168,6 +169,8 @@ class Job:
         self._result: RunResult | None = None
         # Measurements read as arrays; then _result has none until result() builds the lists.
         self._arrays: MeasurementArrays | None = None
+        # The result's metadata as JSON, parsed on first use; _result's metadata is empty.
+        self._metadata_json: bytes | None = None
         self._error: IQMError | None = None  # a final outcome (failed, aborted)
         self._poll_error: IQMError | None = None  # a non-transient poll fault, for current waits
         self._counts: RunCounts | None = None
@@ -208,11 +211,13 @@ class Job:
         result: RunResult | None,
         error: IQMError | None,
         arrays: MeasurementArrays | None = None,
+        metadata_json: bytes | None = None,
     ) -> None:
-        """The job ended: keep its result (and its measurements as arrays, if read so) or its
-        outcome error, wake every waiter."""
+        """The job ended: keep its result (with its measurements as arrays and its metadata as
+        JSON, if read so) or its outcome error, wake every waiter."""
         self._result = result
         self._arrays = arrays
+        self._metadata_json = metadata_json
         self._error = error
         self.finished_at = anyio.current_time()
         self._wake()
@@ -316,11 +321,31 @@ class Job:
                         )
             raise
         result = self._raise_outcome()
+        if self._metadata_json is not None:
+            self._parse_metadata(result)
+            result = self._raise_outcome()
         if self._arrays is not None and result.measurements is None:
             # Built once, on the first call that asks for the lists.
             lists = [{key: bits.tolist() for key, bits in c.items()} for c in self._arrays]
             result = self._result = result.model_copy(update={"measurements": lists})
         return result
+
+    def _parse_metadata(self, result: RunResult) -> Metadata:
+        """The metadata kept as JSON, parsed now and kept in the result."""
+        assert self._metadata_json is not None
+        try:
+            metadata = Metadata.model_validate_json(self._metadata_json)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:3]
+            )
+            raise InvalidResponseError(
+                f"Job {self.id}: the metadata of its result is not what the IQM protocol says "
+                f"({problems}). Check that the URL points at a supported IQM server version."
+            ) from None
+        self._result = result.model_copy(update={"metadata": metadata})
+        self._metadata_json = None
+        return metadata
 
     async def measurement_arrays(
         self,
@@ -347,7 +372,10 @@ class Job:
         timestamps), without building its measurements. Same waits and errors as
         :meth:`result`."""
         await self._wait_done(timeout)
-        return self._raise_outcome().metadata
+        result = self._raise_outcome()
+        if self._metadata_json is not None:
+            return self._parse_metadata(result)
+        return result.metadata
 
     async def counts(self) -> RunCounts:
         """Wait for the job (no time limit) and return its histograms, fetched once.

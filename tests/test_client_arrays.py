@@ -127,3 +127,37 @@ async def test_failures_and_warnings_reach_the_arrays_caller(mock: respx.MockRou
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             await job.result()  # warned once per job
+
+
+async def test_metadata_is_parsed_once_and_only_when_asked(mock: respx.MockRouter) -> None:
+    job_id = str(uuid.uuid4())
+    mock.post("/jobs").respond(200, json={"id": job_id})
+    mock.get(f"/jobs/{job_id}/status").respond(200, json={"status": "ready"})
+    result = {"status": "ready", "measurements": [{"m": [[1, 0]]}], "metadata": METADATA}
+    mock.get(f"/jobs/{job_id}").respond(200, content=json.dumps(result).encode())
+    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+        job = await client.submit(X_THEN_MEASURE, shots=1)
+        await job.measurement_arrays(timeout=5)
+        assert job._metadata_json is not None  # fetched, not parsed
+        first = await job.metadata()
+        assert job._metadata_json is None and await job.metadata() is first
+        assert str(first.calibration_set_id) == METADATA["calibration_set_id"]
+        assert (await job.result()).metadata == first
+
+
+async def test_malformed_metadata_is_an_invalid_response_when_read(
+    mock: respx.MockRouter,
+) -> None:
+    job_id = str(uuid.uuid4())
+    mock.post("/jobs").respond(200, json={"id": job_id})
+    mock.get(f"/jobs/{job_id}/status").respond(200, json={"status": "ready"})
+    bad = {"calibration_set_id": "not-a-uuid"}
+    result = {"status": "ready", "measurements": [{"m": [[1, 0]]}], "metadata": bad}
+    mock.get(f"/jobs/{job_id}").respond(200, content=json.dumps(result).encode())
+    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+        job = await client.submit(X_THEN_MEASURE, shots=1)
+        arrays = await job.measurement_arrays(timeout=5)  # the bits are fine
+        assert arrays[0]["m"].tolist() == [[1, 0]]
+        for read in (job.metadata, job.result):
+            with pytest.raises(errors.InvalidResponseError, match="calibration_set_id"):
+                await read()

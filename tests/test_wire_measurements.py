@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from iqm_async._http import parse_result_reply
-from iqm_async._wire_measurements import split_measurements
+from iqm_async._wire_measurements import split_measurements, split_metadata
 from iqm_async.errors import InvalidResponseError
 from iqm_async.models import Status
 
@@ -107,12 +107,13 @@ def reply(content: bytes) -> httpx.Response:
     return httpx.Response(200, content=content, request=httpx.Request("GET", "http://x/jobs/1"))
 
 
-def test_a_result_reply_comes_with_arrays_and_no_lists() -> None:
+def test_a_result_reply_comes_with_arrays_and_unparsed_metadata() -> None:
     data = {"status": "ready", "measurements": MEASUREMENTS, "metadata": METADATA}
-    result, arrays = parse_result_reply(reply(json.dumps(data).encode()))
-    assert result.measurements is None and result.status is Status.READY
-    assert arrays is not None and as_lists(arrays) == MEASUREMENTS
-    assert result.metadata.request is not None and result.metadata.request.shots == 3
+    reply_ = parse_result_reply(reply(json.dumps(data).encode()))
+    assert reply_.result.measurements is None and reply_.result.status is Status.READY
+    assert reply_.arrays is not None and as_lists(reply_.arrays) == MEASUREMENTS
+    assert reply_.result.metadata.request is None  # left for later
+    assert reply_.metadata_json is not None and json.loads(reply_.metadata_json) == METADATA
 
 
 @pytest.mark.parametrize(
@@ -124,11 +125,35 @@ def test_a_result_reply_comes_with_arrays_and_no_lists() -> None:
     ],
 )
 def test_other_result_replies_are_parsed_the_ordinary_way(content: bytes) -> None:
-    result, arrays = parse_result_reply(reply(content))
-    assert arrays is None
-    assert result.measurements == json.loads(content)["measurements"]
+    reply_ = parse_result_reply(reply(content))
+    assert reply_.arrays is None
+    assert reply_.result.measurements == json.loads(content)["measurements"]
 
 
 def test_a_malformed_result_reply_is_still_an_invalid_response() -> None:
     with pytest.raises(InvalidResponseError, match="job result from http://x/jobs/1"):
         parse_result_reply(reply(body([{"m": [[0]]}], status="ready", metadata=[])))
+
+
+def test_the_metadata_object_is_cut_out_whole() -> None:
+    data = {"status": "ready", "metadata": {**METADATA, "note": "{[not a bracket"}, "x": 1}
+    cut = split_metadata(json.dumps(data).encode())
+    assert cut is not None
+    rest, metadata = cut
+    assert json.loads(rest) == {**data, "metadata": {}}
+    assert json.loads(metadata) == data["metadata"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(json.dumps({"status": "ready"}).encode(), id="no metadata"),
+        pytest.param(json.dumps({"metadata": None}).encode(), id="null metadata"),
+        pytest.param(json.dumps({"metadata": [1]}).encode(), id="not an object"),
+        pytest.param(json.dumps({"metadata": {"a": "\\"}}).encode(), id="an escape"),
+        pytest.param(json.dumps({"x": {"metadata": {}}}).encode(), id="only nested"),
+        pytest.param(b'{"metadata": {"a": 1', id="cut short"),
+    ],
+)
+def test_metadata_that_is_not_a_plain_object_is_left_in_place(raw: bytes) -> None:
+    assert split_metadata(raw) is None
