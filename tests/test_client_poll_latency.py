@@ -9,12 +9,9 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,30 +46,8 @@ class QueueRun:
         return self.lags_s[max(1, rank) - 1]
 
 
-@contextmanager
-def heap_of_this_test_only() -> Iterator[None]:
-    """Keep objects left by earlier tests out of the garbage collector's full passes.
-
-    Earlier tests leave hundreds of thousands of objects alive (FastAPI's dependency cache
-    keeps every in-process emulator app and its jobs), and a full collection over them stalls
-    the event loop for 200-300 ms on a small machine, which would be charged to the poller.
-    Objects this test makes are still collected as usual.
-    """
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 async def queue_run(poll: PollPolicy, *, count: int = 1000, observe: int = 20) -> QueueRun:
     """Submit ``count`` jobs to one FIFO QPU, wait for all, leave after ``observe`` results."""
-    with heap_of_this_test_only():
-        return await _queue_run(poll, count, observe)
-
-
-async def _queue_run(poll: PollPolicy, count: int, observe: int) -> QueueRun:
     app = create_app(EmulatorConfig(seed=41, parallel=False, job_seconds=JOB_SECONDS))
     emulator = app.state.emulator
     clock = StatusClock(app)
