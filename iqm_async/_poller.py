@@ -1,13 +1,14 @@
 """The one poller of an :class:`AsyncIQMClient`: it polls the jobs someone waits for.
 
-A single dispatcher task, in the client's task group, starts every status poll, never two
-starts closer than ``1 / max_polls_per_s``. Each waiting job has its own next poll time from
-:class:`~iqm_async.policies.PollPolicy`: a backoff (50 ms growing to 2 s by default), except
-for the ``head_jobs`` oldest waiting jobs (lowest :attr:`~iqm_async.jobs.Job.seq`), polled at
-least every ``head_interval_s``: a QPU queue ends jobs roughly in submission order, so the
-oldest waiting job is the one most likely to have just ended. When a head job ends, or nobody
-waits for it any more, the next oldest takes its place and is polled within
-``head_interval_s``. When the cap binds, the jobs due are served oldest first.
+A single dispatcher task, in the client's task group, starts every status poll, never more than
+``max_polls_per_s`` in any one-second window (a burst of a tenth of that goes at once). Each
+waiting job has its own next poll time from :class:`~iqm_async.policies.PollPolicy`: a backoff
+(50 ms growing to 2 s by default), except for the ``head_jobs`` oldest waiting jobs (lowest
+:attr:`~iqm_async.jobs.Job.seq`), polled at least every ``head_interval_s``: a QPU queue ends
+jobs roughly in submission order, so the oldest waiting job is the one most likely to have just
+ended. When a head job ends, or nobody waits for it any more, the next oldest takes its place
+and is polled within ``head_interval_s``. When the cap binds, the jobs due are served oldest
+first.
 
 Three heaps keep each poll O(log n) whatever the number of jobs: jobs not yet due, by due
 time; jobs due, by :meth:`~iqm_async.policies.PollPolicy.service_key` (oldest first); and
@@ -29,6 +30,7 @@ import itertools
 import logging
 import math
 import random
+from collections import deque
 
 import anyio
 from anyio.abc import TaskStatus
@@ -60,7 +62,10 @@ class Poller:
         self._heads_stale = False  # a head may have ended, or an older job may wait now
         self._entries = itertools.count()
         self._wakeup: anyio.Event | None = None
-        self._last_start: float | None = None
+        # The latest poll starts, as many as the cap counts (see PollPolicy.cap_windows).
+        self._recent_starts: deque[float] = deque(
+            maxlen=max((n for n, _ in policy.cap_windows), default=1)
+        )
         self._watched: set[Job] = set()
         self._running = False
         self._scope: anyio.CancelScope | None = None  # made in run(): needs the event loop
@@ -273,7 +278,7 @@ class Poller:
     # --- the dispatcher -----------------------------------------------------------------------
 
     async def _dispatch(self, polls: anyio.abc.TaskGroup) -> None:
-        spacing = self._policy.min_spacing_s
+        windows = self._policy.cap_windows
         limiter = self._transport.limiter
         while True:
             now = anyio.current_time()
@@ -284,7 +289,7 @@ class Poller:
             if job is None:
                 await self._sleep(self._next_due_time())
                 continue
-            slot = next_poll_slot(now, self._last_start, spacing)
+            slot = next_poll_slot(now, self._recent_starts, windows)
             if slot > now:
                 await self._sleep(slot)  # the cap binds: who goes first is decided then
                 continue
@@ -305,7 +310,8 @@ class Poller:
                 job._in_flight = False
                 self.polls_in_flight -= 1
                 continue
-            self._last_start = job._last_poll_start = anyio.current_time()
+            job._last_poll_start = anyio.current_time()
+            self._recent_starts.append(job._last_poll_start)
             self.polls_sent += 1
             polls.start_soon(self._poll, job, borrower)
 

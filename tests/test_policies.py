@@ -10,6 +10,7 @@ from iqm_async.errors import ConfigurationError, JobAbortedError, JobFailedError
 from iqm_async.jobs import JobPhase, job_phase, outcome_error
 from iqm_async.models import RunResult, Status
 from iqm_async.policies import (
+    CAP_MARGIN_S,
     Failure,
     FailureKind,
     PollPolicy,
@@ -147,24 +148,41 @@ def test_poll_interval_starts_fast_and_backs_off_to_the_cap() -> None:
 
 
 def test_poll_slots_respect_the_rate_cap() -> None:
-    spacing = PollPolicy(max_polls_per_s=50).min_spacing_s
-    assert spacing == pytest.approx(0.02)
-    assert next_poll_slot(5.0, None, spacing) == 5.0
-    assert next_poll_slot(5.0, 4.99, spacing) == pytest.approx(5.01)
-    assert next_poll_slot(5.0, 1.0, spacing) == 5.0
-    # Many jobs due at once: starts come out spaced, so no 1 s window holds more than 50.
+    windows = PollPolicy(max_polls_per_s=50).cap_windows
+    assert windows == ((50, 1.0 + CAP_MARGIN_S), (5, 0.1))
+    assert next_poll_slot(5.0, [], windows) == 5.0
+    assert next_poll_slot(5.0, [4.0] * 45 + [4.8] * 4, windows) == 5.0  # 49 in 1 s, 4 in 0.1
+    assert next_poll_slot(5.0, [4.5] + [4.8] * 49, windows) == pytest.approx(5.55)
+    assert next_poll_slot(5.0, [4.95] * 5, windows) == pytest.approx(5.05)  # a burst of 5
+    assert next_poll_slot(5.0, [1.0] * 50, windows) == 5.0
+    # Many jobs due at once: bursts of 5 every 0.1 s, never more than 50 in 1 s.
     starts: list[float] = []
-    last = None
     for _ in range(500):
-        last = next_poll_slot(0.0, last, spacing)
-        starts.append(last)
+        starts.append(next_poll_slot(0.0, starts, windows))
+    assert starts[:5] == [0.0] * 5 and starts[5] == pytest.approx(0.1)
     for start in starts:
         in_window = [s for s in starts if start <= s < start + 1.0 - 1e-9]
         assert len(in_window) <= 50
 
 
-def test_no_cap_means_no_spacing() -> None:
-    assert PollPolicy(max_polls_per_s=math.inf).min_spacing_s == 0.0
+@pytest.mark.parametrize(
+    ("cap", "windows"),
+    [
+        (math.inf, ()),
+        (50.0, ((50, 1.05), (5, 0.1))),
+        (2.5, ((2, 1.05), (1, 0.1))),
+        (0.5, ((1, 2.05),)),
+    ],
+)
+def test_cap_windows(cap: float, windows: tuple[tuple[int, float], ...]) -> None:
+    got = PollPolicy(max_polls_per_s=cap).cap_windows
+    assert [n for n, _ in got] == [n for n, _ in windows]
+    assert [s for _, s in got] == pytest.approx([s for _, s in windows])
+
+
+def test_no_cap_means_no_wait() -> None:
+    windows = PollPolicy(max_polls_per_s=math.inf).cap_windows
+    assert next_poll_slot(3.0, [2.9] * 1000, windows) == 3.0
 
 
 @pytest.mark.parametrize(
