@@ -224,3 +224,12 @@ def test_twenty_qubit_circuit_runs() -> None:
     instructions = [prx(q, 0.5) for q in qubits] + [measure("m", *qubits)]
     result = simulate(circuit(*instructions), 10, np.random.default_rng(1))
     assert result["m"] == [[1] * 20] * 10
+
+
+@pytest.mark.parametrize("size", [1, 7, 1000])
+def test_draw_gives_what_rng_choice_gives(size: int) -> None:
+    from iqm_async.emulator.simulator import _draw
+
+    weights = np.array([0.5, 0.0, 2.0, 1.5])  # not normalised, with an impossible outcome
+    expected = np.random.default_rng(11).choice(4, size=size, p=weights / weights.sum())
+    assert np.array_equal(_draw(weights, size, np.random.default_rng(11)), expected)
