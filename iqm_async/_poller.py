@@ -1,7 +1,7 @@
 """The one poller of an :class:`AsyncIQMClient`: it polls the jobs someone waits for.
 
 A single dispatcher task, in the client's task group, starts every status poll, never more than
-``max_polls_per_s`` in any one-second window (a burst of a tenth of that goes at once). Each
+``max_polls_per_s`` in any one-second window (a burst of up to a tenth of that goes at once). Each
 waiting job has its own next poll time from :class:`~iqm_async.policies.PollPolicy`: a backoff
 (50 ms growing to 2 s by default), except for the ``head_jobs`` oldest waiting jobs (lowest
 :attr:`~iqm_async.jobs.Job.seq`), polled at least every ``head_interval_s``: a QPU queue ends
@@ -30,7 +30,6 @@ import itertools
 import logging
 import math
 import random
-from collections import deque
 
 import anyio
 from anyio.abc import TaskStatus
@@ -39,7 +38,7 @@ from ._http import AttemptFailed, Transport, parse_reply
 from .errors import ConfigurationError, InvalidResponseError, IQMError, JobAbortedError
 from .jobs import Job, JobPhase, job_phase, outcome_error
 from .models import RunCounts, RunStatus
-from .policies import Failure, PollPolicy, next_poll_slot
+from .policies import Failure, PollPolicy, next_poll_slot, paced_until
 
 logger = logging.getLogger("iqm_async.poller")
 
@@ -62,10 +61,8 @@ class Poller:
         self._heads_stale = False  # a head may have ended, or an older job may wait now
         self._entries = itertools.count()
         self._wakeup: anyio.Event | None = None
-        # The latest poll starts, as many as the cap counts (see PollPolicy.cap_windows).
-        self._recent_starts: deque[float] = deque(
-            maxlen=max((n for n, _ in policy.cap_windows), default=1)
-        )
+        # The cap's token bucket, as one number (see policies.next_poll_slot).
+        self._paced_until: float | None = None
         self._watched: set[Job] = set()
         self._running = False
         self._scope: anyio.CancelScope | None = None  # made in run(): needs the event loop
@@ -278,7 +275,7 @@ class Poller:
     # --- the dispatcher -----------------------------------------------------------------------
 
     async def _dispatch(self, polls: anyio.abc.TaskGroup) -> None:
-        windows = self._policy.cap_windows
+        pacing = self._policy.pacing
         limiter = self._transport.limiter
         while True:
             now = anyio.current_time()
@@ -289,7 +286,7 @@ class Poller:
             if job is None:
                 await self._sleep(self._next_due_time())
                 continue
-            slot = next_poll_slot(now, self._recent_starts, windows)
+            slot = next_poll_slot(now, self._paced_until, pacing)
             if slot > now:
                 await self._sleep(slot)  # the cap binds: who goes first is decided then
                 continue
@@ -311,7 +308,7 @@ class Poller:
                 self.polls_in_flight -= 1
                 continue
             job._last_poll_start = anyio.current_time()
-            self._recent_starts.append(job._last_poll_start)
+            self._paced_until = paced_until(self._paced_until, job._last_poll_start, pacing)
             self.polls_sent += 1
             polls.start_soon(self._poll, job, borrower)
 

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import email.utils
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
 from .errors import ConfigurationError
 
 __all__ = [
-    "CAP_MARGIN_S",
     "DEFAULT_RETRY_STATUSES",
     "SUBMIT_RETRY_STATUSES",
     "WAIT_RETRY_STATUSES",
@@ -31,6 +29,7 @@ __all__ = [
     "PollPolicy",
     "RetryPolicy",
     "next_poll_slot",
+    "paced_until",
     "parse_retry_after",
 ]
 
@@ -215,11 +214,6 @@ class RetryPolicy:
         return self.backoff_s(attempt, random_unit)
 
 
-CAP_MARGIN_S = 0.05
-"""Added to the poll cap's window: requests reach the server a little later than they start,
-and not all equally late, so a window measured at the server must still hold the cap."""
-
-
 @dataclass(frozen=True)
 class PollPolicy:
     """When to poll a job's status while someone waits for it. All times in seconds.
@@ -227,8 +221,9 @@ class PollPolicy:
     Each waiting job has its own next poll time: the first poll comes ``initial_interval_s``
     after the submit, and each further interval is ``backoff_factor`` times the previous, up
     to ``max_interval_s``. Jobs nobody waits for are not polled. Whatever the number of jobs,
-    the client starts at most ``max_polls_per_s`` status polls in any one-second window (a
-    burst of a tenth of that may go at once; see :attr:`cap_windows`).
+    the client starts at most ``max_polls_per_s`` status polls in any one-second window: a
+    burst of up to a tenth of the cap goes at once, and a steady stream runs at nine tenths of
+    it (see :attr:`pacing`).
 
     Polling is queue-aware: a QPU finishes jobs roughly in submission order, so the job most
     likely to end next is the oldest one still waiting. The ``head_jobs`` oldest waiting jobs
@@ -247,9 +242,8 @@ class PollPolicy:
         initial_interval_s: delay of the first poll (default 0.05 s).
         backoff_factor: growth of the interval per poll (default 1.5).
         max_interval_s: the longest interval between two polls of one job (default 2 s).
-        max_polls_per_s: client-wide cap on status polls in any one-second window (default
-            50; ``math.inf`` for no cap). A fractional cap of 1 or more counts whole polls
-            (2.5 allows 2 per second); a cap below 1 spaces polls ``1 / cap`` apart.
+        max_polls_per_s: client-wide cap on status polls started in any one-second window
+            (default 50; ``math.inf`` for no cap).
         head_jobs: how many of the oldest waiting jobs are polled every ``head_interval_s``
             (default 1; keep it small, each costs up to ``1 / head_interval_s`` polls per
             second). ``0`` turns queue-aware polling off: no head jobs, and due jobs are
@@ -298,21 +292,23 @@ class PollPolicy:
             )
 
     @property
-    def cap_windows(self) -> tuple[tuple[int, float], ...]:
-        """``(starts, seconds)`` pairs: at most ``starts`` polls start in any half-open window
-        of ``seconds``, for each pair; empty for no cap.
+    def pacing(self) -> tuple[float, float]:
+        """``(interval_s, burst_s)`` of the cap's token bucket (see :func:`next_poll_slot`).
 
-        The cap itself (50/s gives ``(50, 1.05)``: one second plus :data:`CAP_MARGIN_S`),
-        and a tenth of it per tenth of a second (``(5, 0.1)``), so a burst is at most a tenth
-        of the cap: a larger one would reach the server spread out by the client's own work
-        and could put more than the cap into a second there.
+        A burst of ``B = max(1, cap // 10)`` polls may start at once; after it, starts come
+        every ``1 / (cap - B)`` seconds, so any one-second window holds at most
+        ``B + (cap - B) = cap`` starts. The steady stream stays a tenth below the cap, which
+        leaves room for requests that reach the server unevenly late. With ``B = 1`` (caps
+        below 20) starts are simply spaced ``1 / cap`` apart. ``(0.0, 0.0)`` for no cap.
         """
         cap = self.max_polls_per_s
         if math.isinf(cap):
-            return ()
-        if cap < 1:
-            return ((1, 1.0 / cap + CAP_MARGIN_S),)
-        return ((int(cap), 1.0 + CAP_MARGIN_S), (max(1, int(cap) // 10), 0.1))
+            return 0.0, 0.0
+        burst = max(1, int(cap // 10))
+        if burst == 1:
+            return 1.0 / cap, 0.0
+        interval = 1.0 / (cap - burst)
+        return interval, (burst - 1) * interval
 
     @property
     def queue_aware(self) -> bool:
@@ -370,18 +366,20 @@ class PollPolicy:
         return (due_s, float(seq))
 
 
-def next_poll_slot(
-    due_s: float, recent_starts: Sequence[float], windows: Sequence[tuple[int, float]]
-) -> float:
+def next_poll_slot(due_s: float, paced_until_s: float | None, pacing: tuple[float, float]) -> float:
     """The earliest time a poll due at ``due_s`` may start under the global rate cap.
 
-    ``recent_starts`` are the latest poll starts, oldest first (the last ``max(starts)`` of
-    ``windows`` are enough); ``windows`` is :attr:`PollPolicy.cap_windows`. For each
-    ``(starts, seconds)``, a poll may start once the ``starts``-th latest start is ``seconds``
-    old, so any half-open window of that length holds at most ``starts`` starts.
+    A token bucket kept as one number (the generic cell rate algorithm): ``paced_until_s`` is
+    where the steady stream of starts has got to (None before the first), ``pacing`` is
+    :attr:`PollPolicy.pacing`. A poll may start ``burst_s`` before that point; after it
+    starts at ``t``, the point moves to ``max(paced_until_s, t) + interval_s`` (see
+    :func:`paced_until`).
     """
-    slot = due_s
-    for limit, seconds in windows:
-        if len(recent_starts) >= limit:
-            slot = max(slot, recent_starts[-limit] + seconds)
-    return slot
+    if paced_until_s is None:
+        return due_s
+    return max(due_s, paced_until_s - pacing[1])
+
+
+def paced_until(paced_until_s: float | None, start_s: float, pacing: tuple[float, float]) -> float:
+    """Where the steady stream of starts has got to after a poll started at ``start_s``."""
+    return max(paced_until_s if paced_until_s is not None else start_s, start_s) + pacing[0]

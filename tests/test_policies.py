@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -10,12 +11,12 @@ from iqm_async.errors import ConfigurationError, JobAbortedError, JobFailedError
 from iqm_async.jobs import JobPhase, job_phase, outcome_error
 from iqm_async.models import RunResult, Status
 from iqm_async.policies import (
-    CAP_MARGIN_S,
     Failure,
     FailureKind,
     PollPolicy,
     RetryPolicy,
     next_poll_slot,
+    paced_until,
     parse_retry_after,
 )
 
@@ -147,42 +148,54 @@ def test_poll_interval_starts_fast_and_backs_off_to_the_cap() -> None:
     assert policy.next_poll_at(100.0, 1) == pytest.approx(100.1)
 
 
-def test_poll_slots_respect_the_rate_cap() -> None:
-    windows = PollPolicy(max_polls_per_s=50).cap_windows
-    assert windows == ((50, 1.0 + CAP_MARGIN_S), (5, 0.1))
-    assert next_poll_slot(5.0, [], windows) == 5.0
-    assert next_poll_slot(5.0, [4.0] * 45 + [4.8] * 4, windows) == 5.0  # 49 in 1 s, 4 in 0.1
-    assert next_poll_slot(5.0, [4.5] + [4.8] * 49, windows) == pytest.approx(5.55)
-    assert next_poll_slot(5.0, [4.95] * 5, windows) == pytest.approx(5.05)  # a burst of 5
-    assert next_poll_slot(5.0, [1.0] * 50, windows) == 5.0
-    # Many jobs due at once: bursts of 5 every 0.1 s, never more than 50 in 1 s.
+def run_starts(policy: PollPolicy, dues: list[float]) -> list[float]:
+    """Start times the dispatcher would give polls due at ``dues`` (served in that order)."""
     starts: list[float] = []
-    for _ in range(500):
-        starts.append(next_poll_slot(0.0, starts, windows))
-    assert starts[:5] == [0.0] * 5 and starts[5] == pytest.approx(0.1)
-    for start in starts:
-        in_window = [s for s in starts if start <= s < start + 1.0 - 1e-9]
-        assert len(in_window) <= 50
+    paced: float | None = None
+    for due in dues:
+        start = next_poll_slot(max(due, starts[-1] if starts else due), paced, policy.pacing)
+        paced = paced_until(paced, start, policy.pacing)
+        starts.append(start)
+    return starts
+
+
+def busiest_second(starts: list[float]) -> int:
+    return max(sum(1 for s in starts if t <= s < t + 1.0 - 1e-9) for t in starts)
+
+
+@pytest.mark.parametrize("cap", [5.0, 20.0, 50.0, 200.0])
+def test_the_cap_holds_in_every_second_whatever_the_load(cap: float) -> None:
+    policy = PollPolicy(max_polls_per_s=cap)
+    all_at_once = run_starts(policy, [0.0] * int(cap * 4))
+    rng = random.Random(3)
+    uneven = sorted(rng.uniform(0, 5) for _ in range(int(cap * 4)))
+    idle_then_busy = [0.0] * 3 + [2.0] * int(cap * 3)
+    for starts in (all_at_once, run_starts(policy, uneven), run_starts(policy, idle_then_busy)):
+        assert busiest_second(starts) <= cap
+
+
+def test_a_small_burst_goes_at_once_then_starts_are_paced() -> None:
+    policy = PollPolicy(max_polls_per_s=50)
+    interval, burst = policy.pacing
+    assert interval == pytest.approx(1 / 45) and burst == pytest.approx(4 / 45)
+    starts = run_starts(policy, [0.0] * 8)
+    assert starts[:5] == [0.0] * 5  # a tenth of the cap at once (e.g. 5 jobs ending together)
+    assert starts[5:] == pytest.approx([interval, 2 * interval, 3 * interval])
+    # After a quiet second the bucket is full again.
+    assert run_starts(policy, [0.0] * 5 + [10.0] * 5)[5:] == [10.0] * 5
 
 
 @pytest.mark.parametrize(
-    ("cap", "windows"),
-    [
-        (math.inf, ()),
-        (50.0, ((50, 1.05), (5, 0.1))),
-        (2.5, ((2, 1.05), (1, 0.1))),
-        (0.5, ((1, 2.05),)),
-    ],
+    ("cap", "pacing"),
+    [(math.inf, (0.0, 0.0)), (10.0, (0.1, 0.0)), (0.5, (2.0, 0.0)), (200.0, (1 / 180, 19 / 180))],
 )
-def test_cap_windows(cap: float, windows: tuple[tuple[int, float], ...]) -> None:
-    got = PollPolicy(max_polls_per_s=cap).cap_windows
-    assert [n for n, _ in got] == [n for n, _ in windows]
-    assert [s for _, s in got] == pytest.approx([s for _, s in windows])
+def test_pacing(cap: float, pacing: tuple[float, float]) -> None:
+    assert PollPolicy(max_polls_per_s=cap).pacing == pytest.approx(pacing)
 
 
 def test_no_cap_means_no_wait() -> None:
-    windows = PollPolicy(max_polls_per_s=math.inf).cap_windows
-    assert next_poll_slot(3.0, [2.9] * 1000, windows) == 3.0
+    policy = PollPolicy(max_polls_per_s=math.inf)
+    assert run_starts(policy, [3.0] * 1000) == [3.0] * 1000
 
 
 @pytest.mark.parametrize(
