@@ -36,10 +36,7 @@ COCOS_VERSION = "30.2.0-emulated"
 # Circuits touching more qubits than this are simulated in a worker thread so that one big
 # simulation does not stall every other request.
 _INLINE_SIMULATION_QUBITS = 12
-# Stands for the metadata object in a result body until the written echo replaces it; a
-# NUL character and a random tag cannot come from anything else in the reply.
-_RAW_REQUEST = f"\x00metadata-{uuid.uuid4().hex}"
-_RAW_REQUEST_JSON = json.dumps(_RAW_REQUEST).encode()
+
 _JOB_FAILURE_MESSAGE = (
     "Job execution failed on the QPU (emulated failure, job_fail_rate={rate}). "
     "Submit the job again."
@@ -194,8 +191,9 @@ class Emulator:
         moment = datetime.fromtimestamp(self.wall_time(clock_time), tz=timezone.utc)
         return moment.isoformat(timespec="milliseconds")
 
-    def metadata(self, job: JobRecord, now: float) -> dict[str, Any]:
-        """``metadata`` of a result: calibration set, request echo, version, timestamps."""
+    def metadata_json(self, job: JobRecord, now: float) -> bytes:
+        """``metadata`` of a result as JSON: request echo, calibration set, version,
+        timestamps. The echo, most of a large reply, is written by the model in one step."""
         times = job.times
         steps = [
             ("job_start", times.submitted),
@@ -212,12 +210,13 @@ class Emulator:
         stamps = {name: self._iso(t) for name, t in steps if t <= now and t <= end}
         if now >= end:
             stamps["job_end"] = self._iso(end)
-        return {
+        rest = {
             "calibration_set_id": self.architecture.calibration_set_id,
-            "request": job.request.to_wire(),
             "cocos_version": COCOS_VERSION,
             "timestamps": stamps,
         }
+        others = json.dumps(rest, separators=(",", ":")).encode()
+        return b'{"request":' + job.request.to_wire_json() + b"," + others[1:]
 
     def result_json(self, job: JobRecord, status: Status) -> bytes:
         """The ``GET jobs/{id}`` reply for ``status``, as JSON bytes."""
@@ -225,16 +224,10 @@ class Emulator:
         body["message"] = job.message if status is Status.FAILED else None
         if status is Status.ABORTED:
             body["message"] = "Job was aborted by the user"
-        metadata = self.metadata(job, self.clock())
-        # The request echo is most of the reply: written by the model in one step rather
-        # than dumped to a dict and then to JSON.
-        del metadata["request"]
-        body["metadata"] = _RAW_REQUEST
         body["warnings"] = None
         reply = result_json(body, job.bits if status is Status.READY else None)
-        rest = json.dumps(metadata, separators=(",", ":")).encode()
-        echo = b'{"request":' + job.request.to_wire_json() + b"," + rest[1:]
-        return reply.replace(_RAW_REQUEST_JSON, echo, 1)
+        # The metadata goes last: ``reply`` ends with the body's closing brace.
+        return reply[:-1] + b',"metadata":' + self.metadata_json(job, self.clock()) + b"}"
 
     def counts_body(self, job: JobRecord, status: Status) -> dict[str, Any]:
         """The ``GET jobs/{id}/counts`` reply; ``counts_batch`` only when ready."""
