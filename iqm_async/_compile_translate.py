@@ -110,7 +110,7 @@ def to_iqm_circuit(circuit: Circuit, name: str | None = None) -> IQMCircuit:
         CircuitValidationError: naming the first command outside the gate set (or on a qubit
             that is not a device node) and the pass that fixes it.
     """
-    return translate(circuit, name)[0]
+    return _wire_model(circuit, circuit.get_commands(), name)
 
 
 def measurement_layout(circuit: Circuit) -> MeasurementLayout:
@@ -127,6 +127,10 @@ def translate(circuit: Circuit, name: str | None = None) -> tuple[IQMCircuit, Me
     circuit's commands (reading them from pytket is much of the cost). Same errors.
     """
     commands = circuit.get_commands()
+    return _wire_model(circuit, commands, name), _layout(circuit, commands)
+
+
+def _wire_model(circuit: Circuit, commands: list[Command], name: str | None) -> IQMCircuit:
     # Built with model_construct, without re-validation: every operation is well formed
     # (see _native_op; the tests validate the output), the name is not empty, and keys are
     # unique because each bit is measured once and bit names are unique. Pydantic's checks
@@ -135,10 +139,9 @@ def translate(circuit: Circuit, name: str | None = None) -> tuple[IQMCircuit, Me
         Instruction.model_construct(name=op_name, qubits=qubits, args=args)
         for op_name, qubits, args in _native_ops(commands)
     )
-    wire = IQMCircuit.model_construct(
+    return IQMCircuit.model_construct(
         name=name or circuit.name or "circuit", instructions=instructions, metadata=None
     )
-    return wire, _layout(circuit, commands)
 
 
 @dataclass(frozen=True)
