@@ -97,8 +97,7 @@ def build_run_request(
         CircuitValidationError: a circuit that is not a valid :class:`Circuit` (or is a
             pytket circuit), or a batch whose circuits measure different qubits.
     """
-    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
-        raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}")
+    _check_shots(shots)
     _check_not_foreign(circuits, "circuits")
     batch = [circuits] if isinstance(circuits, Circuit | Mapping) else list(circuits)
     if not batch:
@@ -121,10 +120,7 @@ def build_run_request(
         )
     fields: dict[str, Any] = dict(options or {})
     fields.update(circuits=parsed, shots=shots)
-    if qubit_mapping is not None:
-        fields["qubit_mapping"] = _mapping_to_wire(qubit_mapping)
-    if calibration_set_id is not None:
-        fields["calibration_set_id"] = check_uuid(calibration_set_id, "calibration_set_id")
+    fields.update(_mapping_fields(qubit_mapping, calibration_set_id))
     try:
         return RunRequest.model_validate(fields)
     except ValidationError as exc:
@@ -148,19 +144,31 @@ def run_request_json(
         ConfigurationError: bad shots, mapping or calibration set id.
         CircuitValidationError: no circuits.
     """
-    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
-        raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}")
+    _check_shots(shots)
     if not circuits_json:
         raise CircuitValidationError("Nothing to run: give at least one circuit.")
-    fields: dict[str, Any] = {"circuits": [], "shots": shots}
-    if qubit_mapping is not None:
-        fields["qubit_mapping"] = _mapping_to_wire(qubit_mapping)
-    if calibration_set_id is not None:
-        fields["calibration_set_id"] = check_uuid(calibration_set_id, "calibration_set_id")
+    fields = {"circuits": [], "shots": shots, **_mapping_fields(qubit_mapping, calibration_set_id)}
     body = RunRequest.model_construct(**fields).to_wire_json()
     empty = b'{"circuits":[]'
     assert body.startswith(empty), body[:40]  # circuits is RunRequest's first field
     return b'{"circuits":[' + ",".join(circuits_json).encode() + b"]" + body[len(empty) :]
+
+
+def _check_shots(shots: object) -> None:
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+        raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}")
+
+
+def _mapping_fields(
+    qubit_mapping: Mapping[str, str] | None, calibration_set_id: UUID | str | None
+) -> dict[str, Any]:
+    """The qubit mapping and calibration set fields of a request, checked (only those given)."""
+    fields: dict[str, Any] = {}
+    if qubit_mapping is not None:
+        fields["qubit_mapping"] = _mapping_to_wire(qubit_mapping)
+    if calibration_set_id is not None:
+        fields["calibration_set_id"] = check_uuid(calibration_set_id, "calibration_set_id")
+    return fields
 
 
 def _check_not_foreign(value: object, what: str) -> None:
