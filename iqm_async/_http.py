@@ -117,6 +117,14 @@ def error_from_response(response: httpx.Response, url: str) -> IQMError:
     )
 
 
+def validation_problems(exc: ValidationError) -> str:
+    """The first three problems of a reply that did not parse, each as ``where: what``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+        for err in exc.errors()[:3]
+    )
+
+
 def parse_reply(
     response: httpx.Response, model: type[ModelT], what: str, content: bytes | None = None
 ) -> ModelT:
@@ -140,9 +148,7 @@ def parse_reply(
                 "that the URL points at an IQM server (not a login page or proxy).",
                 url=url,
             ) from None
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in errors[:3]
-        )
+        problems = validation_problems(exc)
         raise InvalidResponseError(
             f"The {what} from {url} is not what the IQM protocol says ({problems}). Check "
             "that the URL points at a supported IQM server version.",

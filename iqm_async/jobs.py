@@ -21,6 +21,7 @@ import numpy as np
 from anyio.streams.memory import MemoryObjectSendStream
 from pydantic import ValidationError
 
+from ._http import validation_problems
 from ._wire_measurements import MeasurementArrays
 from .errors import (
     ConfigurationError,
@@ -336,12 +337,10 @@ class Job:
         try:
             metadata = Metadata.model_validate_json(self._metadata_json)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:3]
-            )
             raise InvalidResponseError(
                 f"Job {self.id}: the metadata of its result is not what the IQM protocol says "
-                f"({problems}). Check that the URL points at a supported IQM server version."
+                f"({validation_problems(exc)}). Check that the URL points at a supported IQM "
+                "server version."
             ) from None
         self._result = result.model_copy(update={"metadata": metadata})
         self._metadata_json = None
