@@ -188,11 +188,10 @@ class IQMBackend(Backend):
         self._dqa: DynamicQuantumArchitecture | None = None
         self._architecture: Architecture | None = None
         self._backend_info: BackendInfo | None = None
-        # Finished jobs (their metadata, mostly the echo of every circuit, is parsed only when
-        # get_metadata asks), and their measurements per circuit as numpy arrays (a Python
-        # list per shot made every later garbage collection slow).
-        self._finished: dict[str, Job] = {}
-        self._job_measurements: dict[str, MeasurementArrays] = {}
+        # Finished jobs by id, with their measurements per circuit as numpy arrays (a Python
+        # list per shot made every later garbage collection slow); a job's metadata, mostly
+        # the echo of every circuit, is parsed only when get_metadata asks.
+        self._finished: dict[str, tuple[Job, MeasurementArrays]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -372,7 +371,7 @@ class IQMBackend(Backend):
         """The status of the handle's job (COMPLETED once its result is here)."""
         self._check_handle_type(handle)
         job_id = cast(str, handle[0])
-        if job_id in self._job_measurements or "result" in self._cache.get(handle, {}):
+        if job_id in self._finished or "result" in self._cache.get(handle, {}):
             return CircuitStatus(StatusEnum.COMPLETED)
         status = self._loop.call(lambda client: client.job(job_id).status())
         if status.status is Status.READY:
@@ -409,7 +408,7 @@ class IQMBackend(Backend):
 
     def _decode(self, handle: ResultHandle) -> BackendResult:
         job_id, index, layout, ppcirc = handle
-        measurements = self._job_measurements[cast(str, job_id)]
+        measurements = self._finished[cast(str, job_id)][1]
         if not isinstance(index, int) or not 0 <= index < len(measurements):
             raise IQMError(
                 f"Job {job_id} returned {len(measurements)} circuit results; the handle asks "
@@ -420,7 +419,7 @@ class IQMBackend(Backend):
         )
 
     def _fetch_results(self, job_ids: list[str], *, timeout: float, progress: bool | None) -> None:
-        todo = [j for j in job_ids if j not in self._job_measurements]
+        todo = [j for j in job_ids if j not in self._finished]
         if not todo:
             return
         show = progress if progress is not None else sys.stderr.isatty()
@@ -487,8 +486,7 @@ class IQMBackend(Backend):
     async def _keep(self, job: Job) -> None:
         """Wait for the job and keep it and its measurement arrays (raises its error)."""
         arrays = await job.measurement_arrays()
-        self._finished[job.id] = job
-        self._job_measurements[job.id] = arrays
+        self._finished[job.id] = (job, arrays)
 
     def get_metadata(self, handle: ResultHandle, **kwargs: KwargTypes) -> Metadata:
         """Wait for the handle's job (``timeout``, default 900 s) and return its metadata.
@@ -505,7 +503,7 @@ class IQMBackend(Backend):
         timeout = float(cast(float, kwargs.get("timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S))
         job_id = cast(str, handle[0])
         self._fetch_results([job_id], timeout=timeout, progress=False)
-        job = self._finished[job_id]
+        job = self._finished[job_id][0]
         return self._loop.call(lambda _: job.metadata())
 
     def cancel(self, handle: ResultHandle) -> None:
