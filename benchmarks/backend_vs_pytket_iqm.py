@@ -33,16 +33,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
-import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from _emulator_process import emulator_process, emulator_stats, reset_stats
 from pytket.backends.backendresult import BackendResult
 from pytket.circuit import Circuit
 
@@ -76,36 +73,10 @@ class Run:
 # --- the emulator -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_emulator(port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "iqm_async.emulator", "--port", str(port), "--seed", "1"]
-    command += ["--parallel", "--job-seconds", "0"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.terminate()
-    process.wait(10)
-    raise SystemExit("the emulator did not start within 30 s")
-
-
-def reset_stats(url: str) -> None:
-    httpx.post(f"{url}/_emulator/reset-stats").raise_for_status()
-
-
 def requests_seen(url: str) -> tuple[int, dict[str, int]]:
     """Requests the emulator served since the last reset, in total and by route (it never
     counts ``/_emulator/*``)."""
-    stats = httpx.get(f"{url}/_emulator/stats").json()
+    stats = emulator_stats(url)
     return int(stats["requests_total"]), dict(stats["requests_by_route"])
 
 
@@ -230,10 +201,7 @@ def main() -> None:
     for variable in ("IQM_TOKEN", "IQM_TOKENS_FILE", "IQM_AUTH_SERVER", "IQM_AUTH_USERNAME"):
         os.environ.pop(variable, None)
     circuits = two_qubit_circuits(args.circuits)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    emulator = start_emulator(port)
-    try:
+    with emulator_process("--seed", "1", "--parallel", "--job-seconds", "0") as (url, _):
         print(f"emulator: {url} (separate process, --parallel --job-seconds 0)")
         print(f"{args.circuits} compiled 2-qubit circuits, {args.shots} shots each, level 1")
         ours_runs = []
@@ -242,9 +210,6 @@ def main() -> None:
         ours = min(ours_runs, key=lambda r: r.seconds)
         print("iqm_async runs (s): " + ", ".join(f"{r.seconds:.2f}" for r in ours_runs))
         theirs = run_pytket_iqm(url, circuits[: args.pytket_circuits or len(circuits)], args.shots)
-    finally:
-        emulator.terminate()
-        emulator.wait(10)
     report(ours, theirs, args.circuits)
 
 

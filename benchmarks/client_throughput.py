@@ -24,9 +24,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import socket
-import subprocess
-import sys
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpx
+from _emulator_process import emulator_process, emulator_stats, reset_stats
 
 from iqm_async.client import AsyncIQMClient
 from iqm_async.models import Circuit, Instruction
@@ -57,33 +54,8 @@ class Figures:
         return self.requests / self.jobs
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_emulator(port: int, job_seconds: float = 0.0) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "iqm_async.emulator", "--port", str(port), "--seed", "1"]
-    command += ["--parallel", "--job-seconds", str(job_seconds)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.terminate()
-    raise SystemExit("the emulator did not start within 30 s")
-
-
-def reset_stats(url: str) -> None:
-    httpx.post(f"{url}/_emulator/reset-stats").raise_for_status()
-
-
 def requests_seen(url: str) -> int:
-    return int(httpx.get(f"{url}/_emulator/stats").json()["requests_total"])
+    return int(emulator_stats(url)["requests_total"])
 
 
 # --- the official client ------------------------------------------------------------------------
@@ -197,10 +169,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.pop("IQM_TOKEN", None)
     for job_seconds in (0.0, args.job_seconds):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        emulator = start_emulator(port, job_seconds)
-        try:
+        options = ("--seed", "1", "--parallel", "--job-seconds", str(job_seconds))
+        with emulator_process(*options) as (url, _):
             figures = [
                 run_official_sequential(url, args.official_jobs, args.shots),
                 run_official_pool(url, args.official_pool_jobs, args.shots),
@@ -208,9 +178,6 @@ def main() -> None:
                 anyio.run(run_ours_concurrent, url, args.jobs, args.shots, 50.0),
                 anyio.run(run_ours_concurrent, url, args.jobs, args.shots, math.inf),
             ]
-        finally:
-            emulator.terminate()
-            emulator.wait(10)
         report(figures, f"parallel jobs of {job_seconds:g} s, {args.shots} shots/job")
 
 

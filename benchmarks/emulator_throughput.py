@@ -19,13 +19,12 @@ import asyncio
 import json
 import multiprocessing
 import os
-import socket
-import subprocess
 import sys
 import time
 
 import httpx
 import psutil
+from _emulator_process import emulator_process
 
 from iqm_async.emulator import EmulatorConfig, running_emulator
 
@@ -120,35 +119,9 @@ def _load_process(args: tuple[str, str, int, float]) -> tuple[int, int]:
     return asyncio.run(_load(*args))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_up(url: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/health", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("the emulator did not start")
-
-
 def bench_subprocess(kind: str, seconds: float, concurrency: int, processes: int) -> str:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "iqm_async.emulator", "--port", str(port), "--parallel",
-         "--job-seconds", "0", "--seed", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        _wait_up(url)
+    options = ("--parallel", "--job-seconds", "0", "--seed", "1")
+    with emulator_process(*options) as (url, server):
         proc = psutil.Process(server.pid)
         proc.cpu_percent(None)
         context = multiprocessing.get_context("spawn")
@@ -157,9 +130,6 @@ def bench_subprocess(kind: str, seconds: float, concurrency: int, processes: int
             results = pool.map(_load_process, [(url, kind, concurrency, seconds)] * processes)
             elapsed = time.perf_counter() - start
         cpu = proc.cpu_percent(None)
-    finally:
-        server.terminate()
-        server.wait(10)
     ok = sum(r[0] for r in results)
     errors = sum(r[1] for r in results)
     # Each load process also spent time on its own setup (20 submits); the rate uses the

@@ -36,9 +36,6 @@ import argparse
 import contextlib
 import math
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +44,7 @@ from datetime import datetime
 
 import anyio
 import httpx
+from _emulator_process import emulator_process
 
 from iqm_async import errors
 from iqm_async.client import AsyncIQMClient
@@ -72,27 +70,6 @@ class Run:
         """Nearest-rank percentile of the lags, seconds."""
         rank = math.ceil(round(fraction * len(self.lags_s), 9))
         return self.lags_s[max(1, rank) - 1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_emulator(port: int, job_seconds: float) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "iqm_async.emulator", "--port", str(port), "--seed", "1"]
-    command += ["--job-seconds", str(job_seconds)]  # FIFO: no --parallel
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.terminate()
-    raise SystemExit("the emulator did not start within 30 s")
 
 
 def circuit(index: int) -> Circuit:
@@ -214,14 +191,9 @@ async def lone_job_requests(url: str, policy: PollPolicy) -> dict[str, int]:
 
 @contextmanager
 def emulator(job_seconds: float) -> Iterator[str]:
-    """A fresh emulator process (an empty queue); yields its URL."""
-    port = free_port()
-    process = start_emulator(port, job_seconds)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    """A fresh emulator process (an empty queue, FIFO: no --parallel); yields its URL."""
+    with emulator_process("--seed", "1", "--job-seconds", str(job_seconds)) as (url, _):
+        yield url
 
 
 def main() -> None:

@@ -23,17 +23,14 @@ from __future__ import annotations
 import argparse
 import gc
 import resource
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import httpx
 import psutil
+from _emulator_process import emulator_process, emulator_stats, reset_stats
 
 from iqm_async import errors
 from iqm_async.client import AsyncIQMClient
@@ -61,30 +58,6 @@ EMULATOR_FAULTS = [
     "--latency-spike-ms=100",
     "--job-fail-rate=0.05",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_emulator(port: int, seed: int) -> subprocess.Popen[bytes]:
-    """The emulator in a child process, once it answers ``/health``."""
-    command = [sys.executable, "-m", "iqm_async.emulator", f"--port={port}", f"--seed={seed}"]
-    process = subprocess.Popen(
-        command + EMULATOR_FAULTS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            # /health is faulted like every route: any answer means the server is up.
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.terminate()
-    raise SystemExit("the emulator did not start within 30 s")
 
 
 def bit_circuit(index: int) -> Circuit:
@@ -235,18 +208,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--shots", type=int, default=4)
     args = parser.parse_args()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_emulator(port, args.seed)
-    try:
-        httpx.post(f"{url}/_emulator/reset-stats").raise_for_status()
+    options = (f"--seed={args.seed}", *EMULATOR_FAULTS)
+    # /health is faulted like every route: any answer means the server is up.
+    with emulator_process(*options, any_answer=True) as (url, process):
+        reset_stats(url)
         tally = Tally()
         print(f"soak: {args.jobs} jobs, {args.in_flight} in flight, emulator pid {process.pid}")
         seconds = anyio.run(soak, url, args.jobs, args.in_flight, args.shots, tally)
-        stats = httpx.get(f"{url}/_emulator/stats").json()
-    finally:
-        process.terminate()
-        process.wait(10)
+        stats = emulator_stats(url)
     report(args.jobs, seconds, tally, stats)
 
 
