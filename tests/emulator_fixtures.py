@@ -6,10 +6,16 @@
 - ``live_emulator``: one real loopback server per test module (uvicorn in a thread),
   parallel instant jobs, seed 1234; a :class:`LiveEmulator` with ``url`` and ``emulator``.
 - ``live_emulator_factory``: start extra loopback servers with any config in one test.
+
+Helpers for tests that start a server in a child process: :func:`free_port` and
+:func:`first_reply`.
 """
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +32,8 @@ __all__ = [
     "LiveEmulator",
     "asgi_client_factory",
     "emulator_app",
+    "first_reply",
+    "free_port",
     "live_emulator",
     "live_emulator_factory",
 ]
@@ -33,6 +41,28 @@ __all__ = [
 ASGI_BASE_URL = "http://emulator"
 INSTANT = EmulatorConfig(seed=1234, parallel=True, job_seconds=0.0)
 """Parallel instant jobs: a job is ready at the first status query after submit."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def first_reply(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> httpx.Response:
+    """GET ``url`` until the server in ``process`` answers; fail the test, with the process's
+    output when it was piped, if it exits first or does not answer within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            if process.poll() is not None:  # its output is complete only once it has exited
+                output = process.stdout.read() if process.stdout else b""
+                raise AssertionError(f"the server exited early: {output!r}") from None
+            assert time.monotonic() < deadline, f"the server did not answer in {timeout_s:g} s"
+            time.sleep(0.1)
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from emulator_fixtures import LiveEmulator
+from emulator_fixtures import LiveEmulator, first_reply, free_port
 
 from iqm_async.emulator import EmulatorConfig
 
@@ -139,9 +137,7 @@ def test_run_rejects_a_file_that_is_not_a_circuit(tmp_path: Path) -> None:
 
 
 def test_serve_starts_the_emulator() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("IQM_")}
     proc = subprocess.Popen(
         [str(SCRIPT), "serve", "--port", str(port), "--parallel", "--seed", "1"],
@@ -150,15 +146,7 @@ def test_serve_starts_the_emulator() -> None:
         env=clean,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                reply = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, "iqm-async serve exited early"
-                assert time.monotonic() < deadline, "the emulator did not start"
-                time.sleep(0.1)
+        reply = first_reply(f"http://127.0.0.1:{port}/health", proc, timeout_s=30)
         assert reply.status_code == 200
     finally:
         proc.terminate()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_fixtures import LiveEmulator
+from emulator_fixtures import LiveEmulator, first_reply, free_port
 
 from iqm_async.emulator import EmulatorConfig, running_emulator, running_emulator_with_state
 from iqm_async.emulator.__main__ import config_from_args
@@ -70,9 +70,7 @@ def test_cli_flags_map_to_config() -> None:
 
 
 def test_python_dash_m_starts_a_server() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     process = subprocess.Popen(
         [sys.executable, "-m", "iqm_async.emulator", "--port", str(port), "--seed", "1"],
@@ -81,15 +79,7 @@ def test_python_dash_m_starts_a_server() -> None:
         env=env,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                reply = httpx.get(f"http://127.0.0.1:{port}/about", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stdout.read() if process.stdout else ""
-                assert time.monotonic() < deadline, "the CLI server did not start in 20 s"
-                time.sleep(0.1)
+        reply = first_reply(f"http://127.0.0.1:{port}/about", process, timeout_s=20)
         assert reply.json()["architecture"] == "garnet"
     finally:
         process.terminate()
