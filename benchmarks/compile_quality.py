@@ -42,8 +42,6 @@ from pytket.passes import (
     SynthesiseTket,
 )
 
-from iqm_async._compile_mapping import candidate_passes
-from iqm_async._compile_passes import finishing_passes
 from iqm_async.compiler import (
     compile_circuits,
     default_compilation_pass,
@@ -51,6 +49,8 @@ from iqm_async.compiler import (
     rebase_pass,
     to_backend_result,
 )
+from iqm_async.compiler._mapping import candidate_passes
+from iqm_async.compiler._passes import finishing_passes
 
 GARNET_COUPLINGS = [
     (1, 2), (1, 4), (2, 5), (3, 4), (8, 3), (4, 5), (9, 4), (5, 6), (10, 5), (6, 7),

@@ -21,8 +21,7 @@ import numpy as np
 from anyio.streams.memory import MemoryObjectSendStream
 from pydantic import ValidationError
 
-from ._http import validation_problems
-from ._wire_measurements import MeasurementArrays
+from .api._v1_measurements import MeasurementArrays
 from .errors import (
     ConfigurationError,
     InvalidResponseError,
@@ -34,6 +33,7 @@ from .errors import (
 from .metadata import Metadata
 from .models import MeasurementsBatch, RunCounts, RunResult, RunStatus, Status
 from .policies import PollPolicy
+from .transport._transport import validation_problems
 
 __all__ = ["ABORT_GRACE_S", "Job", "JobPhase", "JobServer", "ServerWarning", "job_phase"]
 

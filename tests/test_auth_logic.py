@@ -10,7 +10,6 @@ import pytest
 from test_auth_helpers import API_TOKEN, PASSWORD, USERNAME, SecretGuard, make_jwt
 from test_auth_helpers import secret_guard as secret_guard  # autouse leak check
 
-from iqm_async._auth_tokens import TokenExpiry, parse_tokens_file, read_token_expiry, redact
 from iqm_async.auth import (
     APITokenSource,
     AuthServerSource,
@@ -19,6 +18,7 @@ from iqm_async.auth import (
     TokensFileSource,
     resolve_credentials,
 )
+from iqm_async.auth._tokens import TokenExpiry, parse_tokens_file, read_token_expiry, redact
 from iqm_async.errors import AuthenticationError, ConfigurationError
 
 NOW = 1_700_000_000.0

@@ -27,8 +27,8 @@ from test_auth_helpers import (
 )
 from test_auth_helpers import secret_guard as secret_guard  # autouse leak check
 
-from iqm_async import _auth_sources
 from iqm_async.auth import APITokenSource, AuthServerSource, TokensFileSource, TokenSource
+from iqm_async.auth import _sources as _auth_sources
 from iqm_async.errors import AuthenticationError
 
 pytestmark = pytest.mark.anyio

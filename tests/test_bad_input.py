@@ -26,7 +26,8 @@ from pytket.circuit import Bit, Circuit, Node, OpType
 from sympy import Symbol
 from test_auth_helpers import make_jwt
 
-from iqm_async import _auth_sources, errors
+from iqm_async import errors
+from iqm_async.auth import _sources as _auth_sources
 from iqm_async.backend import IQMBackend
 from iqm_async.client import AsyncIQMClient
 from iqm_async.emulator import EmulatorConfig, create_app

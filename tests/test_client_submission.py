@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from iqm_async._submission import (
+from iqm_async.client._submission import (
     RUN_OPTIONS,
     build_run_request,
     check_url,

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from iqm_async import errors
-from iqm_async._submission import run_request_json
 from iqm_async.client import AsyncIQMClient
+from iqm_async.client._submission import run_request_json
 from iqm_async.emulator import EmulatorConfig, create_app
 from iqm_async.models import Circuit, Instruction
 from iqm_async.policies import PollPolicy

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pytket.circuit import Circuit
 
-from iqm_async._compile_decode import _bits_fast, _column
 from iqm_async.compiler import measurement_layout, to_backend_result
+from iqm_async.compiler._decode import _bits_fast, _column
 from iqm_async.errors import InvalidResponseError
 
 

@@ -11,7 +11,7 @@ import pytest
 from pytket.circuit import Circuit
 from test_compiler_helpers import garnet, ghz, probabilities, qft, random_circuit
 
-from iqm_async import _compile_pool
+from iqm_async.compiler import _pool as _compile_pool
 from iqm_async.compiler import (
     compile_circuits,
     measurement_layout,

@@ -18,8 +18,6 @@ from pytket.passes import (
 from pytket.predicates import CompilationUnit
 from test_compiler_helpers import assert_same_unitary, garnet, random_circuit
 
-from iqm_async._compile_mapping import CANDIDATES_PER_LEVEL, candidate_passes, fewest_cz
-from iqm_async._compile_passes import finishing_passes, pass_from_dict
 from iqm_async.compiler import (
     architecture_from_dqa,
     default_compilation_pass,
@@ -28,6 +26,8 @@ from iqm_async.compiler import (
     rebase_pass,
     required_predicates,
 )
+from iqm_async.compiler._mapping import CANDIDATES_PER_LEVEL, candidate_passes, fewest_cz
+from iqm_async.compiler._passes import finishing_passes, pass_from_dict
 from iqm_async.errors import ConfigurationError
 from iqm_async.models import DynamicQuantumArchitecture
 

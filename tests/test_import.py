@@ -20,7 +20,7 @@ def test_pytket_names_are_imported_on_first_use() -> None:
         "import sys, iqm_async;"
         "assert 'pytket' not in sys.modules;"
         "from iqm_async import IQMBackend, IQMConfig, set_iqm_config;"
-        "assert IQMBackend.__module__ == 'iqm_async.backend';"
+        "assert IQMBackend.__module__.startswith('iqm_async.backend');"
         "assert 'pytket' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,10 +9,10 @@ import httpx
 import numpy as np
 import pytest
 
-from iqm_async._http import parse_result_reply
-from iqm_async._wire_measurements import split_measurements, split_metadata
+from iqm_async.api._v1_measurements import split_measurements, split_metadata
 from iqm_async.errors import InvalidResponseError
 from iqm_async.models import Status
+from iqm_async.transport._transport import parse_result_reply
 
 METADATA = {"request": {"shots": 3, "circuits": [{"name": "c", "instructions": []}]}}
 

@@ -13,9 +13,9 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from .errors import CircuitValidationError, ConfigurationError
-from .metadata import SingleQubitMapping, mapping_to_wire
-from .models import MEASURE_NAMES, Circuit, RunRequest
+from ..errors import CircuitValidationError, ConfigurationError
+from ..metadata import SingleQubitMapping, mapping_to_wire
+from ..models import MEASURE_NAMES, Circuit, RunRequest
 
 __all__ = [
     "RUN_OPTIONS",

@@ -23,13 +23,13 @@ from typing import Protocol, runtime_checkable
 import anyio
 import anyio.to_thread
 
-from ._auth_tokens import (
+from ..errors import AuthenticationError
+from ._tokens import (
     DEFAULT_REFRESH_MARGIN_S,
     CachedToken,
     parse_tokens_file,
     read_token_expiry,
 )
-from .errors import AuthenticationError
 
 __all__ = ["APITokenSource", "Clock", "TokenSource", "TokensFileSource", "closed_error", "logger"]
 

@@ -4,7 +4,7 @@ Everything here is a plain function without I/O. Placement is made deterministic
 ``DefaultMappingPass`` uses a ``GraphPlacement`` whose search stops on a wall-clock limit, so
 its result (and the compiled circuit) changes with machine load. We route with a few
 placements bounded by search size instead and keep the fewest-CZ result
-(:mod:`iqm_async._compile_mapping`).
+(:mod:`iqm_async.compiler._mapping`).
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from pytket.predicates import (
 )
 from pytket.utils.prepare import prepare_circuit as _pytket_prepare_circuit
 
-from . import _compile_mapping
-from .errors import ConfigurationError
-from .metadata import qubit_name_to_node
-from .models import DynamicQuantumArchitecture
+from ..errors import ConfigurationError
+from ..metadata import qubit_name_to_node
+from ..models import DynamicQuantumArchitecture
+from . import _mapping
 
 OPTIMISATION_LEVELS = (0, 1, 2)
 
@@ -159,9 +159,7 @@ def default_compilation_pass(
         passes.append(SynthesiseTket())
     else:
         passes.append(FullPeepholeOptimise())
-    passes.append(
-        _compile_mapping.fewest_cz_mapping_pass(arch, optimisation_level, finishing_passes)
-    )
+    passes.append(_mapping.fewest_cz_mapping_pass(arch, optimisation_level, finishing_passes))
     return SequencePass(passes)
 
 
@@ -180,7 +178,7 @@ def finishing_passes(optimisation_level: int) -> list[BasePass]:
 def pass_from_dict(pass_dict: dict[str, Any]) -> BasePass:
     """Rebuild a pass from its ``to_dict()`` form, including the fewest-CZ mapping pass of
     :func:`default_compilation_pass` (which plain ``BasePass.from_dict`` refuses)."""
-    return _compile_mapping.pass_from_dict(pass_dict, finishing_passes)
+    return _mapping.pass_from_dict(pass_dict, finishing_passes)
 
 
 def required_predicates(

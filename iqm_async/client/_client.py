@@ -27,20 +27,20 @@ from uuid import UUID
 import anyio
 import httpx
 
-from ._http import Transport
-from ._poller import Poller
-from ._submission import RUN_OPTIONS, build_run_request, check_url, check_uuid
-from .auth import Credentials, build_auth, resolve_credentials
-from .errors import ConfigurationError, JobTimeoutError
-from .jobs import Job
-from .models import (
+from ..auth import Credentials, build_auth, resolve_credentials
+from ..errors import ConfigurationError, JobTimeoutError
+from ..jobs import Job
+from ..models import (
     Circuit,
     DynamicQuantumArchitecture,
     QuantumArchitecture,
     QuantumArchitectureSpecification,
     RunResult,
 )
-from .policies import PollPolicy, RetryPolicy
+from ..policies import PollPolicy, RetryPolicy
+from ..transport._transport import Transport
+from ._poller import Poller
+from ._submission import RUN_OPTIONS, build_run_request, check_url, check_uuid
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",

@@ -18,8 +18,8 @@ from typing import Any
 from pytket.circuit import Circuit
 from pytket.passes import BasePass
 
-from ._compile_passes import ArchitectureLike, default_compilation_pass, pass_from_dict
-from .errors import CircuitValidationError
+from ..errors import CircuitValidationError
+from ._passes import ArchitectureLike, default_compilation_pass, pass_from_dict
 
 # Below this many circuits, or this much work, starting worker processes (about a second
 # each: a fresh interpreter imports pytket) costs more than it saves.

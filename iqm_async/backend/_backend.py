@@ -37,19 +37,19 @@ from pytket.circuit import Circuit
 from pytket.passes import BasePass
 from pytket.predicates import Predicate
 
-from . import compiler
-from ._backend_checks import check_circuit, shots_per_circuit
-from ._backend_loop import ClientLoop
-from ._submission import run_request_json
-from ._wire_measurements import MeasurementArrays
-from .auth import Credentials, resolve_credentials
-from .client import AsyncIQMClient
-from .compiler import CircuitJSON
-from .config import IQMConfig
-from .errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
-from .jobs import Job
-from .metadata import Metadata
-from .models import DynamicQuantumArchitecture, Status
+from .. import compiler
+from ..api._v1_measurements import MeasurementArrays
+from ..auth import Credentials, resolve_credentials
+from ..client import AsyncIQMClient
+from ..client._submission import run_request_json
+from ..compiler import CircuitJSON
+from ..config import IQMConfig
+from ..errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
+from ..jobs import Job
+from ..metadata import Metadata
+from ..models import DynamicQuantumArchitecture, Status
+from ._checks import check_circuit, shots_per_circuit
+from ._loop import ClientLoop
 
 KwargTypes = Any  # pytket's keyword-argument type for backend methods
 
@@ -229,7 +229,7 @@ class IQMBackend(Backend):
     def backend_info(self) -> BackendInfo:
         """Device name, architecture and gate set (fetched from the server once)."""
         if self._backend_info is None:
-            from . import __version__
+            from .. import __version__
 
             dqa, architecture = self._device()
             self._backend_info = BackendInfo(

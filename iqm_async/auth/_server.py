@@ -13,14 +13,14 @@ import anyio
 import httpx
 import tenacity
 
-from ._auth_sources import Clock, closed_error, logger
-from ._auth_tokens import (
+from ..errors import AuthenticationError, AuthServerUnavailableError
+from ._sources import Clock, closed_error, logger
+from ._tokens import (
     DEFAULT_REFRESH_MARGIN_S,
     CachedToken,
     read_token_expiry,
     redact,
 )
-from .errors import AuthenticationError, AuthServerUnavailableError
 
 __all__ = ["AuthServerSource"]
 

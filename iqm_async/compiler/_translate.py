@@ -15,10 +15,10 @@ from typing import Any
 
 from pytket.circuit import Bit, Circuit, Command, OpType
 
-from .errors import CircuitValidationError
-from .metadata import node_to_qubit_name
-from .models import Circuit as IQMCircuit
-from .models import Instruction
+from ..errors import CircuitValidationError
+from ..metadata import node_to_qubit_name
+from ..models import Circuit as IQMCircuit
+from ..models import Instruction
 
 MeasurementLayout = dict[str, Any]
 """JSON-able: ``{"bits": [[register, [index, ...]], ...], "keys": {key: column}}``.

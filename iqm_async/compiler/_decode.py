@@ -21,8 +21,8 @@ from pytket.backends.backendresult import BackendResult
 from pytket.circuit import Bit, Circuit
 from pytket.utils.outcomearray import OutcomeArray
 
-from ._compile_translate import MeasurementLayout
-from .errors import InvalidResponseError
+from ..errors import InvalidResponseError
+from ._translate import MeasurementLayout
 
 
 def _bad(message: str) -> InvalidResponseError:

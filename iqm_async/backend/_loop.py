@@ -21,8 +21,8 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from .client import AsyncIQMClient
-from .errors import ConfigurationError
+from ..client import AsyncIQMClient
+from ..errors import ConfigurationError
 
 T = TypeVar("T")
 

@@ -22,7 +22,7 @@ from pytket.predicates import (
     Predicate,
 )
 
-from .errors import CircuitValidationError, ConfigurationError
+from ..errors import CircuitValidationError, ConfigurationError
 
 __all__ = ["check_circuit", "shots_per_circuit"]
 

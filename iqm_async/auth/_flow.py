@@ -22,11 +22,11 @@ from collections.abc import AsyncGenerator, Generator
 import anyio
 import httpx
 
-from ._auth_credentials import ENV_VARIABLES, Credentials, resolve_credentials
-from ._auth_server import AuthServerSource
-from ._auth_sources import APITokenSource, TokensFileSource, TokenSource
-from ._auth_tokens import server_message
-from .errors import ConfigurationError, UnauthorizedError
+from ..errors import ConfigurationError, UnauthorizedError
+from ._credentials import ENV_VARIABLES, Credentials, resolve_credentials
+from ._server import AuthServerSource
+from ._sources import APITokenSource, TokensFileSource, TokenSource
+from ._tokens import server_message
 
 __all__ = [
     "ENV_VARIABLES",

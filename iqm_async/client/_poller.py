@@ -34,11 +34,11 @@ import random
 import anyio
 from anyio.abc import TaskStatus
 
-from ._http import AttemptFailed, Transport, parse_reply
-from .errors import ConfigurationError, InvalidResponseError, IQMError, JobAbortedError
-from .jobs import Job, JobPhase, job_phase, outcome_error
-from .models import RunCounts, RunStatus
-from .policies import Failure, PollPolicy, next_poll_slot, paced_until
+from ..errors import ConfigurationError, InvalidResponseError, IQMError, JobAbortedError
+from ..jobs import Job, JobPhase, job_phase, outcome_error
+from ..models import RunCounts, RunStatus
+from ..policies import Failure, PollPolicy, next_poll_slot, paced_until
+from ..transport._transport import AttemptFailed, Transport, parse_reply
 
 logger = logging.getLogger("iqm_async.poller")
 

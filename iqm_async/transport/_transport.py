@@ -20,9 +20,9 @@ import httpx
 import tenacity
 from pydantic import BaseModel, ValidationError
 
-from ._auth_tokens import server_message, shown_text
-from ._wire_measurements import MeasurementArrays, split_measurements, split_metadata
-from .errors import (
+from ..api._v1_measurements import MeasurementArrays, split_measurements, split_metadata
+from ..auth._tokens import server_message, shown_text
+from ..errors import (
     APIStatusError,
     AuthServerUnavailableError,
     ConnectError,
@@ -33,8 +33,8 @@ from .errors import (
     TransportError,
     error_for_status,
 )
-from .models import RunResult
-from .policies import Failure, FailureKind, RetryPolicy, parse_retry_after
+from ..models import RunResult
+from ..policies import Failure, FailureKind, RetryPolicy, parse_retry_after
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import jwt
 
-from .errors import AuthenticationError
+from ..errors import AuthenticationError
 
 __all__ = [
     "DEFAULT_REFRESH_MARGIN_S",

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 __all__ = ["ENV_VARIABLES", "CredentialKind", "Credentials", "resolve_credentials"]
 

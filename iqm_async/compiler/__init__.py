@@ -19,8 +19,8 @@ machine load, in this process or a worker.
 
 from __future__ import annotations
 
-from ._compile_decode import to_backend_result
-from ._compile_passes import (
+from ._decode import to_backend_result
+from ._passes import (
     X_CIRCUIT,
     architecture_from_dqa,
     default_compilation_pass,
@@ -30,8 +30,8 @@ from ._compile_passes import (
     rebase_pass,
     required_predicates,
 )
-from ._compile_pool import compile_circuits
-from ._compile_translate import (
+from ._pool import compile_circuits
+from ._translate import (
     CircuitJSON,
     MeasurementLayout,
     measurement_layout,

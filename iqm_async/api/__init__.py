@@ -1,0 +1,1 @@
+"""Server API variants: what one server API's routes, bodies and status words are."""
