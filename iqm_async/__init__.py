@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import errors, models
+from . import api, errors, models, results
 from .client import AsyncIQMClient
 from .errors import IQMError
 from .jobs import Job, ServerWarning
 from .metadata import Metadata, SingleQubitMapping
 from .models import Circuit, Instruction, RunRequest, RunResult, Status
 from .policies import PollPolicy, RetryPolicy
+from .results import CircuitCounts, JobPhase, JobResult, JobStatus
 
 if TYPE_CHECKING:
     from .backend import IQMBackend
@@ -44,11 +45,15 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AsyncIQMClient",
     "Circuit",
+    "CircuitCounts",
     "IQMBackend",
     "IQMConfig",
     "IQMError",
     "Instruction",
     "Job",
+    "JobPhase",
+    "JobResult",
+    "JobStatus",
     "Metadata",
     "PollPolicy",
     "RetryPolicy",
@@ -58,7 +63,9 @@ __all__ = [
     "SingleQubitMapping",
     "Status",
     "__version__",
+    "api",
     "errors",
     "models",
+    "results",
     "set_iqm_config",
 ]

@@ -167,8 +167,15 @@ def run(file: Path, shots: int, level: int, as_json: bool) -> None:
 def status(job_id: str) -> None:
     """Print the status of job JOB_ID."""
     reply = _with_client(lambda client: client.job(job_id).status())
-    extra = f" ({reply.message})" if reply.message else ""
-    click.echo(f"{reply.status.value}{extra}")
+    click.echo(_status_line(reply))
+
+
+def _status_line(status: Any) -> str:
+    """``phase``, then the server's own word when it says more, then its message."""
+    line = status.phase.value
+    if status.raw != status.phase.value:
+        line += f" ({status.raw})"
+    return f"{line}: {status.message}" if status.message else line
 
 
 @cli.command()
@@ -177,7 +184,7 @@ def status(job_id: str) -> None:
 def result(job_id: str, as_json: bool) -> None:
     """Wait for job JOB_ID and print the counts of each of its circuits."""
     counts = _with_client(lambda client: client.job(job_id).counts())
-    batch = [c.counts for c in counts.counts_batch or []]
+    batch = [dict(c.counts) for c in counts]
     if as_json:
         click.echo(json.dumps(batch, sort_keys=True))
         return

@@ -6,6 +6,7 @@ tenacity, pydantic) are translated at the boundary so callers never need to catc
     IQMError
     ├── TransportError                  no usable response arrived
     │   ├── ConnectError                the request never reached the server
+    │   │   └── AuthServerUnavailableError  no token: the auth server could not be reached
     │   └── RequestTimeoutError         the server did not answer in time
     ├── APIStatusError                  the server answered with an error status
     │   ├── BadRequestError             400
@@ -22,6 +23,7 @@ tenacity, pydantic) are translated at the boundary so callers never need to catc
     │       ├── ServiceUnavailableError 503
     │       └── GatewayTimeoutError     504
     ├── InvalidResponseError            a 2xx reply that is not what the protocol says
+    ├── ClientClosedError               the client was used after it closed (a RuntimeError)
     ├── JobError                        the outcome of one job
     │   ├── JobFailedError              the server ran the job and it failed
     │   ├── JobAbortedError             the job was aborted (or deleted)
@@ -32,7 +34,6 @@ tenacity, pydantic) are translated at the boundary so callers never need to catc
         ├── CircuitValidationError
         ├── ConfigurationError
         └── AuthenticationError         credentials missing, unreadable, expired or refused
-            └── AuthServerUnavailableError  the auth server could not be reached (transient)
 
 Messages say what went wrong and what to do. They never contain a token or a password.
 """
@@ -48,6 +49,7 @@ __all__ = [
     "BadGatewayError",
     "BadRequestError",
     "CircuitValidationError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
     "ConnectError",
@@ -93,6 +95,14 @@ class TransportError(IQMError):
 
 class ConnectError(TransportError):
     """The connection could not be opened, so the request never reached the server."""
+
+
+class AuthServerUnavailableError(ConnectError):
+    """The auth server could not be reached (no connection, 429 or 5xx) after retries.
+
+    A passing outage, not refused credentials: no API request was sent for lack of a token,
+    so the client treats it like a connection error (retried, never a lost job).
+    """
 
 
 class RequestTimeoutError(TransportError):
@@ -208,6 +218,10 @@ class InvalidResponseError(IQMError):
         self.url = url
 
 
+class ClientClosedError(IQMError, RuntimeError):
+    """The client (or the backend around it) was used after it was closed; make a new one."""
+
+
 # --- job outcomes ---------------------------------------------------------------------------
 
 
@@ -313,14 +327,6 @@ class ConfigurationError(InputError):
 
 class AuthenticationError(InputError):
     """Credentials are missing, unreadable, expired, or were refused by the server."""
-
-
-class AuthServerUnavailableError(AuthenticationError):
-    """The auth server could not be reached (no connection, 429 or 5xx) after retries.
-
-    A passing fault, not refused credentials: no API request was sent for lack of a token,
-    so the client treats it like a connection error (retried, never a lost job).
-    """
 
 
 class UnauthorizedError(APIStatusError, AuthenticationError):

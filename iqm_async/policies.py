@@ -188,14 +188,21 @@ class RetryPolicy:
             return code >= 500 and code not in self.submit_retry_statuses
         return True
 
-    def should_retry(self, failure: Failure, attempt: int, *, submit: bool = False) -> bool:
+    def should_retry(
+        self, failure: Failure, attempt: int, *, submit: bool = False, unbounded: bool = False
+    ) -> bool:
         """Decide whether to make attempt ``attempt + 1`` after ``failure`` on attempt ``attempt``.
 
         ``attempt`` counts from 1. ``submit=True`` applies the submission rule.
+        ``unbounded=True`` for the reads of a wait for a known job: they ride out
+        ``wait_retry_statuses`` and are not limited to ``max_attempts`` (the wait's own
+        deadline bounds them).
         """
-        if attempt >= self.max_attempts:
+        if submit:
+            return attempt < self.max_attempts and self.submit_retryable(failure)
+        if not unbounded and attempt >= self.max_attempts:
             return False
-        return self.submit_retryable(failure) if submit else self.is_transient(failure)
+        return self.is_transient(failure, waiting=unbounded)
 
     def backoff_s(self, attempt: int, random_unit: float) -> float:
         """Exponential delay after attempt ``attempt`` (from 1), jittered by ``random_unit``.

@@ -18,7 +18,8 @@ from iqm_async.auth import (
     TokensFileSource,
     resolve_credentials,
 )
-from iqm_async.auth._tokens import TokenExpiry, parse_tokens_file, read_token_expiry, redact
+from iqm_async.auth._tokens import TokenExpiry, parse_tokens_file, read_token_expiry
+from iqm_async.transport import redact
 from iqm_async.errors import AuthenticationError, ConfigurationError
 
 NOW = 1_700_000_000.0

@@ -23,10 +23,10 @@ import anyio
 import httpx
 
 from ..errors import ConfigurationError, UnauthorizedError
+from ..transport import server_message
 from ._credentials import ENV_VARIABLES, Credentials, resolve_credentials
 from ._server import AuthServerSource
 from ._sources import APITokenSource, TokensFileSource, TokenSource
-from ._tokens import server_message
 
 __all__ = [
     "ENV_VARIABLES",

@@ -1,7 +1,8 @@
 """The auth-server token source: password grant, refresh grant, logout (Keycloak-style).
 
-Kept apart from the simpler sources in ``_auth_sources`` because it is the one that does HTTP:
-its own small ``httpx.AsyncClient``, bounded retries (tenacity), and error translation.
+Kept apart from the simpler sources in ``_sources`` because it is the one that does HTTP:
+its own small ``httpx.AsyncClient``, and error translation. Its retries are the SDK's one
+retry loop (:func:`iqm_async.transport.call_with_retries`) under a :class:`RetryPolicy`.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from typing import Any
 
 import anyio
 import httpx
-import tenacity
 
 from ..errors import AuthenticationError, AuthServerUnavailableError
-from ._sources import Clock, closed_error, logger
-from ._tokens import (
-    DEFAULT_REFRESH_MARGIN_S,
-    CachedToken,
-    read_token_expiry,
+from ..policies import RetryPolicy
+from ..transport import (
+    AttemptFailed,
+    call_with_retries,
+    failure_from_exception,
+    failure_from_response,
     redact,
 )
+from ._sources import Clock, closed_error, logger
+from ._tokens import DEFAULT_REFRESH_MARGIN_S, CachedToken, read_token_expiry
 
 __all__ = ["AuthServerSource"]
 
@@ -43,8 +46,8 @@ class _BorrowedTransport(httpx.AsyncBaseTransport):
         """Leave the borrowed transport open; its owner closes it."""
 
 
-class _AuthServerUnreachable(Exception):
-    """A transient auth-server failure (connection error, timeout, 429 or 5xx): retry it."""
+AUTH_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+"""Auth-server answers that mean "not now" rather than "no": a token request is retried."""
 
 
 class AuthServerSource:
@@ -53,9 +56,10 @@ class AuthServerSource:
     The first call logs in with the password grant. Before the access token expires (refresh
     margin: 60 s, at most a tenth of its lifetime) it uses the refresh-token grant; when the refresh
     token is near expiry, or the server refuses it, it logs in with the password again.
-    Connection errors, timeouts, 429 and 5xx answers of the auth server are retried
-    ``max_attempts`` times in all with exponential backoff and jitter, then end in an
-    :class:`~iqm_async.errors.AuthenticationError` naming the auth server (never the password).
+    Connection errors, timeouts, 408, 429 and 5xx answers of the auth server are retried
+    ``max_attempts`` times in all with exponential backoff and jitter (``Retry-After``
+    honoured), then end in an :class:`~iqm_async.errors.AuthServerUnavailableError` naming the
+    auth server (never the password).
     ``aclose`` logs the session out and closes the source's own HTTP client.
 
     Endpoints: ``{auth_server_url}/realms/{realm}/protocol/openid-connect/{token,logout}``,
@@ -72,8 +76,7 @@ class AuthServerSource:
         timeout: per-request timeout for the auth server in seconds (default 60).
         max_attempts: attempts per token request, first one included (default 4).
         retry_initial_wait_s, retry_max_wait_s: backoff before the 2nd attempt and its cap
-            (defaults 0.5 s and 8 s; doubled per attempt, plus a random jitter of up
-            to 0.5 s, at most ``retry_initial_wait_s``).
+            (defaults 0.5 s and 8 s; doubled per attempt, jittered by +-25 %).
         logout_timeout_s: how long ``aclose`` waits for the logout (default 5 s).
         refresh_margin_s: see above (default 60 s).
         clock: wall-clock source (default ``time.time``), for tests.
@@ -100,8 +103,6 @@ class AuthServerSource:
             raise AuthenticationError(
                 "The auth server login needs auth_server_url, username and password."
             )
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
         self.auth_server_url = auth_server_url.rstrip("/")
         self.username = username
         self._password = password
@@ -111,11 +112,12 @@ class AuthServerSource:
         self._client_id = client_id
         self._transport = transport
         self._timeout = timeout
-        self._max_attempts = max_attempts
-        # Composed rather than wait_exponential_jitter, whose arguments changed in tenacity 9.
-        self._retry_wait = tenacity.wait_exponential(
-            multiplier=retry_initial_wait_s, max=retry_max_wait_s
-        ) + tenacity.wait_random(0, min(0.5, retry_initial_wait_s))
+        self._retry = RetryPolicy(
+            max_attempts=max_attempts,
+            initial_backoff_s=retry_initial_wait_s,
+            max_backoff_s=retry_max_wait_s,
+            retry_statuses=AUTH_RETRY_STATUSES,
+        )
         self._logout_timeout_s = logout_timeout_s
         self._refresh_margin_s = refresh_margin_s
         self._clock = clock
@@ -246,45 +248,41 @@ class AuthServerSource:
         """POST one grant, retrying transient failures; a non-transient reply is returned."""
         form = {"client_id": self._client_id, "grant_type": grant_type, **fields}
         logger.debug("requesting a token from %s (grant %s)", self._token_url, grant_type)
-        retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(self._max_attempts),
-            wait=self._retry_wait,
-            retry=tenacity.retry_if_exception_type(_AuthServerUnreachable),
-            sleep=anyio.sleep,
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        attempts = 0
+
+        async def attempt() -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            return await self._post_once(self._token_url, form)
+
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._post_once(self._token_url, form)
-        except _AuthServerUnreachable as exc:
+            return await call_with_retries(attempt, self._retry)
+        except AuthServerUnavailableError as exc:
             raise AuthServerUnavailableError(
                 f"The auth server {self.auth_server_url} could not be reached after "
-                f"{self._max_attempts} attempts (last: {exc}). Check auth_server_url / "
-                "IQM_AUTH_SERVER and your network, or try again later."
+                f"{attempts} attempt(s) (last: {exc}). Check auth_server_url / "
+                "IQM_AUTH_SERVER and your network, or try again later.",
+                url=self.auth_server_url,
             ) from None
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
-
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        outcome = state.outcome
-        cause = outcome.exception() if outcome is not None else None
-        logger.debug(
-            "auth server %s: attempt %d failed (%s); retrying",
-            self.auth_server_url,
-            state.attempt_number,
-            cause,
-        )
 
     async def _post_once(self, url: str, form: dict[str, str]) -> httpx.Response:
+        """One token request; an answer that may change when asked again raises
+        :class:`AttemptFailed`, any other answer is returned to be judged."""
         try:
             reply = await self._client().post(url, data=form)
         except httpx.TransportError as exc:
             # The exception text of httpx names the error, never the form body.
             cause = redact(str(exc), self._secrets()) or "no detail"
-            raise _AuthServerUnreachable(f"{type(exc).__name__}: {cause}") from None
-        if reply.status_code == 429 or reply.status_code >= 500:
-            raise _AuthServerUnreachable(f"HTTP {reply.status_code}: {self._server_text(reply)}")
+            logger.debug("auth server %s: %s", self.auth_server_url, type(exc).__name__)
+            raise AttemptFailed(
+                failure_from_exception(exc),
+                AuthServerUnavailableError(f"{type(exc).__name__}: {cause}"),
+            ) from None
+        if reply.status_code in AUTH_RETRY_STATUSES:
+            text = f"HTTP {reply.status_code}: {self._server_text(reply)}"
+            logger.debug("auth server %s: %s", self.auth_server_url, text)
+            failed = AuthServerUnavailableError(text)
+            raise AttemptFailed(failure_from_response(reply), failed, reply)
         return reply
 
     async def aclose(self) -> None:

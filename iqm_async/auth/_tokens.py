@@ -1,5 +1,5 @@
 """Token bookkeeping without I/O: expiry from JWT claims, refresh margins, tokens-file parsing,
-and the redaction of server text before it enters one of our messages.
+(redaction of server text lives in :mod:`iqm_async.transport`).
 
 Everything here is a plain function or an immutable value, so the rules for *when* to fetch a
 new token are tested without an event loop. The token sources in ``_auth_sources`` only do the
@@ -12,11 +12,9 @@ one; callers pass ``now`` in, so tests control the clock.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import jwt
 
 from ..errors import AuthenticationError
@@ -27,7 +25,6 @@ __all__ = [
     "TokenExpiry",
     "parse_tokens_file",
     "read_token_expiry",
-    "redact",
 ]
 
 LIFETIME_FRACTION_FOR_MARGIN = 0.1
@@ -35,8 +32,6 @@ LIFETIME_FRACTION_FOR_MARGIN = 0.1
 
 DEFAULT_REFRESH_MARGIN_S = 60.0
 """Fetch a new access token this many seconds before the old one expires (capped, see below)."""
-
-_JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 @dataclass(frozen=True)
@@ -166,55 +161,3 @@ def parse_tokens_file(text: str, path: str) -> str:
             "command-line tool so that it writes a fresh tokens file."
         )
     return token.strip()
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` with every given secret and every JWT-shaped string replaced by ``***``.
-
-    Used on text that comes from outside (server error bodies, foreign exception messages)
-    before it goes into one of our exception messages or logs: a server may echo a token.
-    """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return _JWT_SHAPE.sub("***", text)
-
-
-MAX_MESSAGE_CHARS = 500
-"""Most characters of a server's text put into one of our messages."""
-_REDACT_WINDOW = 8192  # characters past a cut still searched for a token that spans it
-
-
-def shown_text(
-    response: httpx.Response,
-    text: str,
-    limit: int = MAX_MESSAGE_CHARS,
-    secrets: tuple[str, ...] = (),
-) -> str:
-    """``text`` from a reply, cut to ``limit`` characters, fit for a message: the request's
-    bearer token, ``secrets`` and anything shaped like a JWT are replaced by ``***`` (servers
-    and proxies sometimes echo the request headers)."""
-    try:
-        header = response.request.headers.get("authorization", "")
-    except RuntimeError:  # a response built without a request
-        header = ""
-    token = header.partition(" ")[2].strip()
-    # Redact before cutting, so a token across the cut is not half shown; bound the work.
-    hidden = (token, *secrets) if token else secrets
-    return redact(text[: limit + _REDACT_WINDOW], hidden)[:limit]
-
-
-def server_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
-    """The server's error text: FastAPI ``detail``, else ``message``, else the raw body;
-    redacted as :func:`shown_text` does."""
-    try:
-        body: Any = response.json()
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if isinstance(body, dict):
-        for key in ("detail", "message"):
-            found = body.get(key)
-            if found:
-                text = found if isinstance(found, str) else json.dumps(found)
-                return shown_text(response, text, secrets=secrets)
-    return shown_text(response, response.text.strip(), secrets=secrets)

@@ -38,16 +38,15 @@ from pytket.passes import BasePass
 from pytket.predicates import Predicate
 
 from .. import compiler
-from ..api._v1_measurements import MeasurementArrays
 from ..auth import Credentials, resolve_credentials
 from ..client import AsyncIQMClient
-from ..client._submission import run_request_json
 from ..compiler import CircuitJSON
 from ..config import IQMConfig
 from ..errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
 from ..jobs import Job
 from ..metadata import Metadata
-from ..models import DynamicQuantumArchitecture, Status
+from ..models import DynamicQuantumArchitecture
+from ..results import JobPhase, JobStatus, MeasurementArrays
 from ._checks import check_circuit, shots_per_circuit
 from ._loop import ClientLoop
 
@@ -61,29 +60,21 @@ DEFAULT_BATCH_SIZE = 100
 DEFAULT_TIMEOUT_S = 900.0
 """Default wait of ``get_result``/``get_metadata``, as pytket-iqm."""
 
-_QUEUED = {Status.PENDING, Status.RECEIVED, Status.ACCEPTED, Status.PENDING_COMPILATION}
-_RUNNING = {Status.PROCESSING, Status.COMPILED, Status.PENDING_EXECUTION}
-_CANCELLED = {Status.ABORTED, Status.DELETED, Status.PENDING_DELETION}
+_PYTKET_STATUS = {
+    JobPhase.QUEUED: StatusEnum.QUEUED,
+    JobPhase.RUNNING: StatusEnum.RUNNING,
+    JobPhase.COMPLETED: StatusEnum.COMPLETED,
+    JobPhase.FAILED: StatusEnum.ERROR,
+    JobPhase.CANCELLED: StatusEnum.CANCELLED,
+}
 
 
-def circuit_status_of(status: Status, message: str | None = None) -> CircuitStatus:
-    """Map an IQM job status to pytket's ``CircuitStatus`` (no I/O).
-
-    Queued before compilation -> QUEUED; compiled or waiting for the QPU -> RUNNING;
-    ready -> COMPLETED; aborted or deleted -> CANCELLED; failed -> ERROR with the server's
-    message; a status this version does not know -> RUNNING, saying so.
-    """
-    if status is Status.READY:
+def circuit_status_of(status: JobStatus) -> CircuitStatus:
+    """A job's status as pytket's ``CircuitStatus`` (no I/O): the phase gives the pytket
+    status; the message is the server's message, or its own status word."""
+    if status.phase is JobPhase.COMPLETED:
         return CircuitStatus(StatusEnum.COMPLETED)
-    if status in _QUEUED:
-        return CircuitStatus(StatusEnum.QUEUED, status.value)
-    if status in _RUNNING:
-        return CircuitStatus(StatusEnum.RUNNING, status.value)
-    if status in _CANCELLED:
-        return CircuitStatus(StatusEnum.CANCELLED, message or status.value)
-    if status in (Status.FAILED, Status.DELETION_FAILED):
-        return CircuitStatus(StatusEnum.ERROR, message or status.value)
-    return CircuitStatus(StatusEnum.RUNNING, f"unknown server status: {message or ''}".strip())
+    return CircuitStatus(_PYTKET_STATUS[status.phase], status.message or status.raw)
 
 
 def backend_credentials(
@@ -374,9 +365,9 @@ class IQMBackend(Backend):
         if job_id in self._finished or "result" in self._cache.get(handle, {}):
             return CircuitStatus(StatusEnum.COMPLETED)
         status = self._loop.call(lambda client: client.job(job_id).status())
-        if status.status is Status.READY:
+        if status.phase is JobPhase.COMPLETED:
             self._fetch_results([job_id], timeout=DEFAULT_TIMEOUT_S, progress=False)
-        return circuit_status_of(status.status, status.message)
+        return circuit_status_of(status)
 
     def get_result(self, handle: ResultHandle, **kwargs: KwargTypes) -> BackendResult:
         """Wait for the handle's job (``timeout`` seconds, default 900) and decode its result.
@@ -460,7 +451,7 @@ class IQMBackend(Backend):
         """
         qubits = sorted({q for circuit in batch for q in circuit.qubits})
         try:
-            body = run_request_json(
+            job = await client.submit_json(
                 [circuit.json for circuit in batch],
                 shots=shots,
                 # The identity mapping makes metadata.request.qubit_mapping list the physical
@@ -468,7 +459,6 @@ class IQMBackend(Backend):
                 qubit_mapping={q: q for q in qubits},
                 calibration_set_id=calibration_set_id,
             )
-            job = await client.submit_json(body)
         except IQMError as exc:
             return exc
         self._loop.start_background(lambda: self._collect(job))

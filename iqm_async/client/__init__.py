@@ -5,20 +5,6 @@ HTTP boundary (:mod:`iqm_async.transport`); it sees job phases, never route path
 status strings.
 """
 
-from ._client import (
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_TIMEOUT,
-    RUN_OPTIONS,
-    AsyncIQMClient,
-    build_run_request,
-    check_url,
-)
+from ._client import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, AsyncIQMClient, check_url
 
-__all__ = [
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_TIMEOUT",
-    "RUN_OPTIONS",
-    "AsyncIQMClient",
-    "build_run_request",
-    "check_url",
-]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_TIMEOUT", "AsyncIQMClient", "check_url"]

@@ -9,7 +9,9 @@
             ...
 
 One ``httpx.AsyncClient`` and one poller task live as long as the ``async with`` block; the
-client refuses use after it closes. Inputs are validated before any request is sent.
+client refuses use after it closes. Inputs are validated before any request is sent. The
+server's API is one argument (``api=``, see :mod:`iqm_async.api`): the client itself knows no
+route and no server status word.
 Requests are retried as :class:`~iqm_async.policies.RetryPolicy` says; a submission is resent
 only when the server cannot have acted on it. Works on asyncio and trio (anyio).
 """
@@ -27,29 +29,18 @@ from uuid import UUID
 import anyio
 import httpx
 
+from ..api import ServerAPI, check_uuid, resolve_api
 from ..auth import Credentials, build_auth, resolve_credentials
-from ..errors import ConfigurationError, JobTimeoutError
+from ..errors import ClientClosedError, ConfigurationError
 from ..jobs import Job
-from ..models import (
-    Circuit,
-    DynamicQuantumArchitecture,
-    QuantumArchitecture,
-    QuantumArchitectureSpecification,
-    RunResult,
-)
+from ..models import Circuit, DynamicQuantumArchitecture, QuantumArchitectureSpecification
 from ..policies import PollPolicy, RetryPolicy
-from ..transport._transport import Transport
+from ..results import JobResult
+from ..transport import Transport
 from ._poller import Poller
-from ._submission import RUN_OPTIONS, build_run_request, check_url, check_uuid
+from ._url import check_url
 
-__all__ = [
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_TIMEOUT",
-    "RUN_OPTIONS",
-    "AsyncIQMClient",
-    "build_run_request",
-    "check_url",
-]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_TIMEOUT", "AsyncIQMClient", "check_url"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 """Per-request timeout: 10 s to connect, 60 s for each read, write and pool wait."""
@@ -67,14 +58,16 @@ _USER_AGENT = "iqm-async/0.1.0"
 
 
 class AsyncIQMClient:
-    """An async client of one IQM server (the V1 "CoCoS" jobs API).
+    """An async client of one IQM server.
 
     Use it as ``async with AsyncIQMClient(url, ...) as client:``; it owns one connection
-    pool and one poller for its life, and raises :class:`ConfigurationError` once closed.
+    pool and one poller for its life, and raises :class:`ClientClosedError` once closed.
 
     Args:
         url: the server's base URL, e.g. ``https://cocos.example.com`` (http only for
             loopback hosts without a warning).
+        api: the server's API: a name from :data:`iqm_async.api.API_NAMES` or a
+            :class:`~iqm_async.api.ServerAPI` (default ``"cocos"``, the V1 jobs API).
         token: a long-lived API token (or ``IQM_TOKEN``).
         tokens_file: a tokens file written by cortex-cli (or ``IQM_TOKENS_FILE``).
         auth_server_url, username, password: password login at an auth server (or
@@ -99,6 +92,7 @@ class AsyncIQMClient:
         self,
         url: str,
         *,
+        api: ServerAPI | str = "cocos",
         token: str | None = None,
         tokens_file: str | None = None,
         auth_server_url: str | None = None,
@@ -113,6 +107,7 @@ class AsyncIQMClient:
         credentials: Credentials | None = None,
     ) -> None:
         self.url = check_url(url, in_process=isinstance(transport, httpx.ASGITransport))
+        self.api = resolve_api(api)
         if isinstance(max_connections, bool) or not isinstance(max_connections, int):
             raise ConfigurationError(f"max_connections must be an int, got {max_connections!r}")
         if max_connections < 1:
@@ -150,8 +145,10 @@ class AsyncIQMClient:
             ),
             headers={"User-Agent": _USER_AGENT},
         )
-        self._transport = Transport(self._http, self.retry_policy, max_connections)
-        self._poller = Poller(self._transport, self.poll_policy)
+        self._transport = Transport(
+            self._http, self.retry_policy, max_connections, error_text=self.api.error_text
+        )
+        self._poller = Poller(self._transport, self.api, self.poll_policy)
         self._jobs: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
         self._job_seq = itertools.count()  # creation order of jobs, for oldest-first polling
         self._dqa_cache: dict[str, DynamicQuantumArchitecture] = {}
@@ -169,7 +166,7 @@ class AsyncIQMClient:
 
     async def __aenter__(self) -> AsyncIQMClient:
         if self._closed:
-            raise ConfigurationError("This AsyncIQMClient is closed; create a new one.")
+            raise ClientClosedError("This AsyncIQMClient is closed; create a new one.")
         if self._stack is not None:
             raise ConfigurationError("This AsyncIQMClient is already open.")
         stack = AsyncExitStack()
@@ -238,7 +235,7 @@ class AsyncIQMClient:
 
     def _require_open(self) -> None:
         if self._closed:
-            raise ConfigurationError("This AsyncIQMClient is closed; create a new one.")
+            raise ClientClosedError("This AsyncIQMClient is closed; create a new one.")
         if self._stack is None:
             raise ConfigurationError(
                 "The client is not open: use `async with AsyncIQMClient(...) as client:`."
@@ -262,8 +259,9 @@ class AsyncIQMClient:
             shots: repetitions of each circuit, an int >= 1.
             qubit_mapping: ``{logical name: physical name}`` for the whole batch.
             calibration_set_id: run with this calibration set (default: the server's).
-            **options: further :class:`RunRequest` fields, e.g. ``heralding_mode="zeros"``,
-                ``max_circuit_duration_over_t2=0.0``.
+            **options: further options of the server API's run request (for the V1 API the
+                :class:`RunRequest` fields, e.g. ``heralding_mode="zeros"``,
+                ``max_circuit_duration_over_t2=0.0``).
 
         Raises:
             ConfigurationError, CircuitValidationError: bad input (no request is sent).
@@ -271,34 +269,51 @@ class AsyncIQMClient:
                 job; it is never resent automatically.
             APIStatusError: the server refused the job (e.g. 400 with its reason).
         """
-        request = build_run_request(
+        body = self.api.encode_run(
             circuits,
             shots=shots,
             qubit_mapping=qubit_mapping,
             calibration_set_id=calibration_set_id,
             options=options,
         )
-        return await self.submit_json(request.to_wire_json())
+        return await self._send_run(body)
 
-    async def submit_json(self, body: bytes) -> Job:
-        """Submit a run request that is already JSON, sent as is: the server validates it.
+    async def submit_json(
+        self,
+        circuits_json: Sequence[str],
+        *,
+        shots: int,
+        qubit_mapping: Mapping[str, str] | None = None,
+        calibration_set_id: UUID | str | None = None,
+    ) -> Job:
+        """Submit one job of circuits that are already the server API's JSON, sent as is
+        (the server validates them; the other arguments are checked as in :meth:`submit`).
 
-        For callers that write the body themselves (``RunRequest.to_wire_json()``, or
-        :func:`~iqm_async.compiler.translate_json` circuits put into a request), e.g. to
-        avoid building models for large batches. Retries and errors as :meth:`submit`.
+        For callers that write circuits themselves, e.g.
+        :func:`~iqm_async.compiler.translate_json`, to avoid building models for large
+        batches. Retries and errors as :meth:`submit`.
         """
+        body = self.api.encode_run_json(
+            circuits_json,
+            shots=shots,
+            qubit_mapping=qubit_mapping,
+            calibration_set_id=calibration_set_id,
+        )
+        return await self._send_run(body)
+
+    async def _send_run(self, body: bytes) -> Job:
         self._require_open()
-        job_id = await self._transport.submit(body)
-        now = anyio.current_time()
+        job_id = await self._transport.submit(self.api.submit_route(), body, self.api.read_job_id)
         # Numbered as the answer comes: a server answers right after queueing the job, so
         # concurrent submits are numbered in about its queue order (the order they were
         # sent in is less reliable: the server may read 8 connections in any order).
-        job = Job(
-            job_id,
-            self._poller,
-            seq=next(self._job_seq),
-            first_poll_at=now + self.poll_policy.initial_interval_s,
-        )
+        first_poll_at = anyio.current_time() + self.poll_policy.initial_interval_s
+        job = self._new_job(job_id, first_poll_at)
+        return job
+
+    def _new_job(self, job_id: str, first_poll_at: float) -> Job:
+        job = Job(job_id, self._poller, seq=next(self._job_seq))
+        self._poller.track(job, first_poll_at)
         self._jobs[job_id] = job
         return job
 
@@ -310,16 +325,14 @@ class AsyncIQMClient:
         """
         key = str(check_uuid(job_id, "job_id"))
         found = self._jobs.get(key)
-        if found is None:
-            found = self._jobs[key] = Job(key, self._poller, seq=next(self._job_seq))
-        return found
+        return found if found is not None else self._new_job(key, 0.0)
 
-    async def as_completed(
+    def as_completed(
         self,
         jobs: Iterable[Job],
-        timeout: float | None = None,  # noqa: ASYNC109 - raises JobTimeoutError naming a job
+        timeout: float | None = None,
     ) -> AsyncIterator[Job]:
-        """Yield each job as it ends (ready, failed or aborted), soonest first.
+        """Yield each job as it ends (completed, failed or cancelled), soonest first.
 
         Read the outcome with ``await job.result()`` (no further wait). Break out early with
         ``contextlib.aclosing`` to stop the waits at once.
@@ -330,57 +343,20 @@ class AsyncIQMClient:
 
         Raises:
             JobTimeoutError: not all jobs ended in time (naming one that did not).
+            ConfigurationError: a job of another client (raised here, before any wait).
         """
         self._require_open()
         pending = list(dict.fromkeys(jobs))
         for job in pending:
-            if job._server is not self._poller:
+            if not self._poller.owns(job):
                 raise ConfigurationError(f"Job {job.id} belongs to another client.")
-        started = anyio.current_time()
-        deadline = None if timeout is None else started + timeout
-        send, receive = anyio.create_memory_object_stream[Job](max_buffer_size=len(pending) + 1)
-        registered: list[Job] = []
-        remaining = set(pending)
-        try:
-            for job in pending:
-                if job.done:
-                    send.send_nowait(job)
-                    continue
-                job._listeners.add(send)
-                job._begin_wait()
-                registered.append(job)
-            while remaining:
-                left = None if deadline is None else deadline - anyio.current_time()
-                received: Job | None = None
-                with anyio.move_on_after(left):
-                    received = await receive.receive()
-                if received is None:
-                    first = next(j for j in pending if j in remaining)
-                    raise JobTimeoutError(
-                        first.id,
-                        anyio.current_time() - started,
-                        first.last_status.value if first.last_status else None,
-                    )
-                if received not in remaining:
-                    continue  # woken twice (a poll fault, then the end)
-                if not received.done:
-                    raise received._poll_error or ConfigurationError(
-                        f"The wait for job {received.id} ended without an outcome"
-                    )
-                remaining.discard(received)
-                yield received
-        finally:
-            for job in registered:
-                job._listeners.discard(send)
-                job._end_wait()
-            send.close()
-            receive.close()
+        return self._poller.as_completed(pending, timeout)
 
     async def gather(
         self,
         jobs: Iterable[Job],
         timeout: float | None = None,  # noqa: ASYNC109 - raises JobTimeoutError naming a job
-    ) -> list[RunResult]:
+    ) -> list[JobResult]:
         """Wait for all jobs and return their results in the order given.
 
         Args:
@@ -404,14 +380,9 @@ class AsyncIQMClient:
         self._require_open()
         async with self._fetch_lock("qa"):
             if self._qa_cache is None:
-                reply = await self._transport.get(
-                    "quantum-architecture",
-                    QuantumArchitecture,
-                    what="quantum architecture",
-                    kind="architecture",
-                    max_attempts=self.retry_policy.max_attempts,
+                self._qa_cache = await self._transport.request(
+                    self.api.architecture_route(), self.api.read_architecture
                 )
-                self._qa_cache = reply.quantum_architecture
             return self._qa_cache
 
     async def dynamic_architecture(
@@ -434,12 +405,8 @@ class AsyncIQMClient:
             cached = self._dqa_cache.get(key)
             if cached is not None and not refresh:
                 return cached
-            dqa = await self._transport.get(
-                f"api/v1/calibration/{key}/gates",
-                DynamicQuantumArchitecture,
-                what="dynamic quantum architecture",
-                kind="architecture",
-                max_attempts=self.retry_policy.max_attempts,
+            dqa = await self._transport.request(
+                self.api.dynamic_architecture_route(key), self.api.read_dynamic_architecture
             )
             self._dqa_cache[key] = dqa
             self._dqa_cache[str(dqa.calibration_set_id)] = dqa

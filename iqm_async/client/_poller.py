@@ -16,11 +16,15 @@ waiting jobs that are not heads, by age, to find the next head. Entries are neve
 for: one that no longer counts (the job was rescheduled earlier, ended, or lost its waiters)
 is dropped when it reaches its heap's top.
 
+The poller keeps its per-job state in a :class:`_Tracked` record it owns (the job carries it
+opaquely); waits and :meth:`Poller.as_completed` go through the poller. It speaks to the server
+only through the client's API variant: routes and status words are the variant's business.
+
 Each poll holds a connection slot from the moment its start time is taken, so polls queued
 behind busy connections cannot later burst past the cap. When a status is terminal the full
-result is fetched once and handed to the :class:`~iqm_async.jobs.Job`, which wakes its
-waiters. Transient faults on a poll never reach a waiter: the next poll is simply scheduled
-after the retry delay (``Retry-After`` honoured).
+result is fetched once and the :class:`~iqm_async.jobs.Job` settled; its waiters wake.
+Transient faults on a poll never reach a waiter: the next poll is simply scheduled after the
+retry delay (``Retry-After`` honoured).
 """
 
 from __future__ import annotations
@@ -30,17 +34,62 @@ import itertools
 import logging
 import math
 import random
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 
 import anyio
+import httpx
 from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
 
-from ..errors import ConfigurationError, InvalidResponseError, IQMError, JobAbortedError
-from ..jobs import Job, JobPhase, job_phase, outcome_error
-from ..models import RunCounts, RunStatus
+from ..api import ServerAPI
+from ..errors import (
+    ClientClosedError,
+    ConfigurationError,
+    InvalidResponseError,
+    IQMError,
+    JobTimeoutError,
+)
+from ..jobs import Job, outcome_error
 from ..policies import Failure, PollPolicy, next_poll_slot, paced_until
-from ..transport._transport import AttemptFailed, Transport, parse_reply
+from ..results import CircuitCounts, JobResult, JobStatus
+from ..transport import AttemptFailed, Transport
 
 logger = logging.getLogger("iqm_async.poller")
+
+
+@dataclass(eq=False)
+class _Tracked:
+    """The poller's record of one job: its poll schedule and who waits for it."""
+
+    poller: Poller
+    job: Job
+    next_poll_at: float  # due time of the live schedule entry
+    entry: int | None = None  # id of that entry in the heaps, None if none
+    last_poll_start: float | None = None
+    polls_done: int = 0
+    fault_streak: int = 0  # transient poll faults in a row, for their backoff
+    in_flight: bool = False
+    head: bool = False  # one of the oldest waiting jobs, polled every head_interval_s
+    in_age_heap: bool = False  # has an entry in the heap of jobs by seq
+    waiters: int = 0
+    poll_error: IQMError | None = None  # a non-transient poll fault, for the current waits
+    done: anyio.Event | None = None
+    listeners: set[MemoryObjectSendStream[Job]] = field(default_factory=set)
+
+    @property
+    def seq(self) -> int:
+        return self.job.seq
+
+    def done_event(self) -> anyio.Event:
+        if self.done is None:
+            self.done = anyio.Event()
+        return self.done
+
+
+def _ignore_reply(_reply: httpx.Response) -> None:
+    """For requests whose success is all that matters (cancel, delete)."""
 
 
 class Poller:
@@ -48,22 +97,24 @@ class Poller:
 
     Args:
         transport: the client's HTTP layer.
+        api: the server API variant (routes, status words, reply formats).
         policy: when to poll, and the client-wide cap on polls per second.
     """
 
-    def __init__(self, transport: Transport, policy: PollPolicy) -> None:
+    def __init__(self, transport: Transport, api: ServerAPI, policy: PollPolicy) -> None:
         self._transport = transport
+        self._api = api
         self._policy = policy
-        self._not_due: list[tuple[float, int, Job]] = []  # (due time, entry id, job)
-        self._due: list[tuple[tuple[float, float], int, Job]] = []  # (service key, entry, job)
-        self._by_age: list[tuple[int, int, Job]] = []  # (seq, entry id, job): head candidates
-        self._heads: list[Job] = []  # at most policy.head_jobs, so O(head_jobs) scans are fine
+        self._not_due: list[tuple[float, int, _Tracked]] = []  # (due time, entry id, record)
+        self._due: list[tuple[tuple[float, float], int, _Tracked]] = []  # (service key, ...)
+        self._by_age: list[tuple[int, int, _Tracked]] = []  # (seq, entry id, record)
+        self._heads: list[_Tracked] = []  # at most policy.head_jobs: O(head_jobs) scans are fine
         self._heads_stale = False  # a head may have ended, or an older job may wait now
         self._entries = itertools.count()
         self._wakeup: anyio.Event | None = None
         # The cap's token bucket, as one number (see policies.next_poll_slot).
         self._paced_until: float | None = None
-        self._watched: set[Job] = set()
+        self._watched: set[_Tracked] = set()
         self._running = False
         self._scope: anyio.CancelScope | None = None  # made in run(): needs the event loop
         self._closed_reason: str | None = None
@@ -72,65 +123,170 @@ class Poller:
         self.polls_in_flight = 0
         """Status polls or result fetches running right now."""
 
-    @property
-    def poll_policy(self) -> PollPolicy:
-        """The poll policy in use."""
-        return self._policy
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def track(self, job: Job, first_poll_at: float) -> None:
+        """Give a new job of this client its record; its first poll is due at
+        ``first_poll_at`` (once someone waits)."""
+        job._poll_record = _Tracked(self, job, first_poll_at)
+
+    def owns(self, job: Job) -> bool:
+        """True if ``job`` belongs to this poller's client."""
+        record = job._poll_record
+        return isinstance(record, _Tracked) and record.poller is self
+
+    def _record(self, job: Job) -> _Tracked:
+        record = job._poll_record
+        if not isinstance(record, _Tracked) or record.poller is not self:
+            raise ConfigurationError(f"Job {job.id} belongs to another client.")
+        return record
 
     # --- JobServer ----------------------------------------------------------------------------
 
-    def watch(self, job: Job) -> None:
-        """A wait for ``job`` began: make sure it is scheduled (and maybe made a head job)."""
-        if not self._running:
-            raise ConfigurationError(
-                self._closed_reason
-                or "The client is not open: use `async with AsyncIQMClient(...) as client:` "
-                "before waiting for jobs."
-            )
-        self._watched.add(job)
+    async def wait_for(self, job: Job, timeout: float | None) -> None:  # noqa: ASYNC109
+        """Return once ``job`` is settled (see :class:`~iqm_async.jobs.JobServer`)."""
         if job.done:
             return
-        if job._entry is None and not job._in_flight:
-            self._schedule(job, job._next_poll_at)
-        if self._policy.queue_aware and not job._head and not job._in_age_heap:
-            job._in_age_heap = True
-            heapq.heappush(self._by_age, (job.seq, next(self._entries), job))
-            if len(self._heads) < self._policy.head_jobs or job.seq < self._youngest_head().seq:
-                self._mark_heads_stale()
+        if timeout is not None and (math.isnan(timeout) or timeout < 0):
+            raise ConfigurationError(f"timeout must be None or >= 0 seconds, got {timeout!r}")
+        record = self._record(job)
+        started = anyio.current_time()
+        self._begin_wait(record)
+        try:
+            with anyio.move_on_after(timeout):
+                await record.done_event().wait()
+        finally:
+            self._end_wait(record)
+        if job.done:
+            return
+        if record.poll_error is not None:
+            raise record.poll_error
+        raise self._timeout_error(job, started)
 
-    def unwatch(self, job: Job) -> None:
-        """A wait for ``job`` ended; once nobody waits, the job drops out of the heaps."""
-        if job._waiters <= 0:
-            self._watched.discard(job)
-            if job._head:
-                self._mark_heads_stale()
+    async def as_completed(
+        self,
+        jobs: Sequence[Job],
+        timeout: float | None,  # noqa: ASYNC109 - raises JobTimeoutError naming a job
+    ) -> AsyncIterator[Job]:
+        """Yield each of ``jobs`` (distinct, of this client) as it ends, soonest first."""
+        started = anyio.current_time()
+        deadline = None if timeout is None else started + timeout
+        send, receive = anyio.create_memory_object_stream[Job](max_buffer_size=len(jobs) + 1)
+        registered: list[_Tracked] = []
+        remaining = set(jobs)
+        try:
+            for job in jobs:
+                if job.done:
+                    send.send_nowait(job)
+                    continue
+                record = self._record(job)
+                record.listeners.add(send)
+                self._begin_wait(record)
+                registered.append(record)
+            while remaining:
+                left = None if deadline is None else deadline - anyio.current_time()
+                received: Job | None = None
+                with anyio.move_on_after(left):
+                    received = await receive.receive()
+                if received is None:
+                    raise self._timeout_error(next(j for j in jobs if j in remaining), started)
+                if received not in remaining:
+                    continue  # woken twice (a poll fault, then the end)
+                if not received.done:
+                    raise self._record(received).poll_error or ConfigurationError(
+                        f"The wait for job {received.id} ended without an outcome"
+                    )
+                remaining.discard(received)
+                yield received
+        finally:
+            for record in registered:
+                record.listeners.discard(send)
+                self._end_wait(record)
+            send.close()
+            receive.close()
 
-    async def fetch_status(self, job_id: str) -> RunStatus:
+    async def fetch_status(self, job_id: str) -> JobStatus:
         """One status read with the client's bounded retries."""
         self._check_open()
-        return await self._transport.get(
-            f"jobs/{job_id}/status",
-            RunStatus,
-            what="job status",
-            kind="status",
-            max_attempts=self._transport.retry.max_attempts,
-        )
+        return await self._transport.request(self._api.status_route(job_id), self._api.read_status)
 
-    async def fetch_counts(self, job_id: str) -> RunCounts:
+    async def fetch_counts(self, job_id: str) -> list[CircuitCounts]:
         """The counts of a finished job; transient faults are retried until cancelled."""
         self._check_open()
-        return await self._transport.get(
-            f"jobs/{job_id}/counts", RunCounts, what="job counts", kind="counts", max_attempts=None
+        return await self._transport.request(
+            self._api.counts_route(job_id),
+            partial(self._api.read_counts, job_id),
+            until_cancelled=True,
         )
 
-    async def send_abort(self, job_id: str) -> None:
-        """POST the abort; retried like a read, since aborting twice changes nothing."""
+    async def send_cancel(self, job_id: str) -> None:
+        """Ask the server to cancel; retried like a read, since cancelling twice changes
+        nothing."""
         self._check_open()
+        await self._transport.request(self._api.cancel_route(job_id), _ignore_reply)
 
-        async def attempt() -> None:
-            await self._transport.send_once("POST", f"jobs/{job_id}/abort", kind="abort")
+    async def send_delete(self, job_id: str) -> None:
+        """Ask the server to delete the job; retried like a read (idempotent)."""
+        self._check_open()
+        await self._transport.request(self._api.delete_route(job_id), _ignore_reply)
 
-        await self._transport.call(attempt, max_attempts=self._transport.retry.max_attempts)
+    # --- waits --------------------------------------------------------------------------------
+
+    def _timeout_error(self, job: Job, started: float) -> JobTimeoutError:
+        last = job.last_status
+        return JobTimeoutError(job.id, anyio.current_time() - started, last.raw if last else None)
+
+    def _begin_wait(self, record: _Tracked) -> None:
+        if self._closed_reason is not None:
+            raise ClientClosedError(self._closed_reason)
+        if not self._running:
+            raise ConfigurationError(
+                "The client is not open: use `async with AsyncIQMClient(...) as client:` "
+                "before waiting for jobs."
+            )
+        if record.waiters == 0 and record.poll_error is not None and not record.job.done:
+            # A fresh wait after a poll fault starts over.
+            record.poll_error = None
+            record.done = None
+        record.waiters += 1
+        self._watch(record)
+
+    def _end_wait(self, record: _Tracked) -> None:
+        record.waiters -= 1
+        if record.waiters <= 0:
+            self._watched.discard(record)
+            if record.head:
+                self._mark_heads_stale()
+
+    def _watch(self, record: _Tracked) -> None:
+        """A wait began: make sure the job is scheduled (and maybe made a head job)."""
+        self._watched.add(record)
+        if record.job.done:
+            return
+        if record.entry is None and not record.in_flight:
+            self._schedule(record, record.next_poll_at)
+        if self._policy.queue_aware and not record.head and not record.in_age_heap:
+            record.in_age_heap = True
+            heapq.heappush(self._by_age, (record.seq, next(self._entries), record))
+            if len(self._heads) < self._policy.head_jobs or record.seq < self._youngest_head().seq:
+                self._mark_heads_stale()
+
+    def _wake(self, record: _Tracked) -> None:
+        record.done_event().set()
+        for stream in list(record.listeners):
+            try:
+                stream.send_nowait(record.job)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.WouldBlock):
+                record.listeners.discard(stream)
+
+    def _settle(self, record: _Tracked, outcome: JobResult | IQMError, status: JobStatus) -> None:
+        record.job._settle(outcome, status)
+        self._wake(record)
+
+    def _fail_waits(self, record: _Tracked, error: IQMError) -> None:
+        """Polling hit a non-transient fault (e.g. 404): end the current waits with it."""
+        record.poll_error = error
+        self._wake(record)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -158,112 +314,114 @@ class Poller:
         """Stop accepting waits and end the current ones with ``reason``."""
         self._closed_reason = reason
         self._running = False
-        for job in list(self._watched):
-            if not job.done:
-                job._fail_waits(ConfigurationError(f"{reason} (while waiting for job {job.id})"))
+        for record in list(self._watched):
+            if not record.job.done:
+                self._fail_waits(
+                    record, ClientClosedError(f"{reason} (while waiting for job {record.job.id})")
+                )
         self._watched.clear()
 
     def _check_open(self) -> None:
         if self._closed_reason is not None:
-            raise ConfigurationError(self._closed_reason)
+            raise ClientClosedError(self._closed_reason)
 
     # --- the schedule (no I/O) ----------------------------------------------------------------
 
     @staticmethod
-    def _wanted(job: Job) -> bool:
-        """Someone waits for ``job`` and a poll can still tell them something."""
-        return job._waiters > 0 and not job.done and job._poll_error is None
+    def _wanted(record: _Tracked) -> bool:
+        """Someone waits for the job and a poll can still tell them something."""
+        return record.waiters > 0 and not record.job.done and record.poll_error is None
 
-    def _wake(self) -> None:
+    def _wake_dispatcher(self) -> None:
         if self._wakeup is not None:
             self._wakeup.set()
 
-    def _schedule(self, job: Job, due: float) -> None:
-        """Give ``job`` a new entry due at ``due``; an older entry of the job goes stale."""
+    def _schedule(self, record: _Tracked, due: float) -> None:
+        """Give the job a new entry due at ``due``; an older entry of the job goes stale."""
         entry = next(self._entries)
-        job._entry = entry
-        job._next_poll_at = due
-        heapq.heappush(self._not_due, (due, entry, job))
+        record.entry = entry
+        record.next_poll_at = due
+        heapq.heappush(self._not_due, (due, entry, record))
         if self._not_due[0][1] == entry:
-            self._wake()
+            self._wake_dispatcher()
 
-    def _live(self, entry: int, job: Job) -> bool:
+    def _live(self, entry: int, record: _Tracked) -> bool:
         """True if ``entry`` is the job's current entry and the job is still wanted."""
-        if job._entry != entry:
+        if record.entry != entry:
             return False
-        if self._wanted(job):
+        if self._wanted(record):
             return True
-        job._entry = None  # a later watch() schedules it again
+        record.entry = None  # a later wait schedules it again
         return False
 
     def _release_due(self, now: float) -> None:
         """Move the entries due by ``now`` to the heap served in service-key order."""
         while self._not_due and self._not_due[0][0] <= now:
-            due, entry, job = heapq.heappop(self._not_due)
-            if self._live(entry, job):
-                heapq.heappush(self._due, (self._policy.service_key(due, job.seq), entry, job))
+            due, entry, record = heapq.heappop(self._not_due)
+            if self._live(entry, record):
+                key = self._policy.service_key(due, record.seq)
+                heapq.heappush(self._due, (key, entry, record))
 
-    def _next_due(self) -> Job | None:
+    def _next_due(self) -> _Tracked | None:
         """The due job to poll next, dropping stale entries on the way."""
         while self._due:
-            _, entry, job = self._due[0]
-            if self._live(entry, job):
-                return job
+            _, entry, record = self._due[0]
+            if self._live(entry, record):
+                return record
             heapq.heappop(self._due)
         return None
 
     def _next_due_time(self) -> float | None:
         """When the next job falls due (``None``: no job is scheduled)."""
         while self._not_due:
-            due, entry, job = self._not_due[0]
-            if self._live(entry, job):
+            due, entry, record = self._not_due[0]
+            if self._live(entry, record):
                 return due
             heapq.heappop(self._not_due)
         return None
 
-    def _youngest_head(self) -> Job:
-        return max(self._heads, key=lambda job: job.seq)
+    def _youngest_head(self) -> _Tracked:
+        return max(self._heads, key=lambda record: record.seq)
 
     def _mark_heads_stale(self) -> None:
         self._heads_stale = True
-        self._wake()
+        self._wake_dispatcher()
 
     def _refresh_heads(self, now: float) -> None:
         """Make the ``head_jobs`` oldest wanted jobs the heads; a new head is polled soon."""
         self._heads_stale = False
         limit = self._policy.head_jobs
-        for job in [job for job in self._heads if not self._wanted(job)]:
-            self._heads.remove(job)
-            job._head = False  # a later watch() puts it back among the candidates
+        for record in [record for record in self._heads if not self._wanted(record)]:
+            self._heads.remove(record)
+            record.head = False  # a later wait puts it back among the candidates
         while self._by_age and limit > 0:
-            seq, _, job = self._by_age[0]
-            if job._head or not self._wanted(job):
+            seq, _, record = self._by_age[0]
+            if record.head or not self._wanted(record):
                 heapq.heappop(self._by_age)
-                job._in_age_heap = False
+                record.in_age_heap = False
                 continue
+            youngest: _Tracked | None = None
             if len(self._heads) >= limit:
                 youngest = self._youngest_head()
                 if youngest.seq <= seq:
                     break
                 self._heads.remove(youngest)
-                youngest._head = False
-            else:
-                youngest = None
+                youngest.head = False
             heapq.heappop(self._by_age)
-            job._in_age_heap = False
-            self._promote(job, now)
+            record.in_age_heap = False
+            self._promote(record, now)
             if youngest is not None:
-                youngest._in_age_heap = True
+                youngest.in_age_heap = True
                 heapq.heappush(self._by_age, (youngest.seq, next(self._entries), youngest))
 
-    def _promote(self, job: Job, now: float) -> None:
-        job._head = True
-        self._heads.append(job)
-        if job._in_flight:
+    def _promote(self, record: _Tracked, now: float) -> None:
+        record.head = True
+        self._heads.append(record)
+        if record.in_flight:
             return  # the answer schedules its next poll as a head's
-        due = self._policy.head_poll_at(now, job._last_poll_start)
-        if job._entry is None or due < job._next_poll_at:
-            self._schedule(job, due)
+        due = self._policy.head_poll_at(now, record.last_poll_start)
+        if record.entry is None or due < record.next_poll_at:
+            self._schedule(record, due)
 
     async def _sleep(self, until: float | None) -> None:
         """Sleep until ``until`` (or forever), or until the schedule changes."""
@@ -282,8 +440,8 @@ class Poller:
             if self._heads_stale:
                 self._refresh_heads(now)
             self._release_due(now)
-            job = self._next_due()
-            if job is None:
+            record = self._next_due()
+            if record is None:
                 await self._sleep(self._next_due_time())
                 continue
             slot = next_poll_slot(now, self._paced_until, pacing)
@@ -291,28 +449,29 @@ class Poller:
                 await self._sleep(slot)  # the cap binds: who goes first is decided then
                 continue
             heapq.heappop(self._due)
-            job._entry = None
-            job._in_flight = True
+            record.entry = None
+            record.in_flight = True
             self.polls_in_flight += 1  # from here: taking a connection slot may yield
             borrower = object()
             try:
                 # Take the slot before the start time, so the cap holds at the server.
                 await limiter.acquire_on_behalf_of(borrower)
             except BaseException:
-                job._in_flight = False
+                record.in_flight = False
                 self.polls_in_flight -= 1
                 raise
-            if not self._wanted(job):  # its waits ended meanwhile: nobody needs this poll
+            if not self._wanted(record):  # its waits ended meanwhile: nobody needs this poll
                 limiter.release_on_behalf_of(borrower)
-                job._in_flight = False
+                record.in_flight = False
                 self.polls_in_flight -= 1
                 continue
-            job._last_poll_start = anyio.current_time()
-            self._paced_until = paced_until(self._paced_until, job._last_poll_start, pacing)
+            record.last_poll_start = anyio.current_time()
+            self._paced_until = paced_until(self._paced_until, record.last_poll_start, pacing)
             self.polls_sent += 1
-            polls.start_soon(self._poll, job, borrower)
+            polls.start_soon(self._poll, record, borrower)
 
-    async def _poll(self, job: Job, borrower: object) -> None:
+    async def _poll(self, record: _Tracked, borrower: object) -> None:
+        job = record.job
         try:
             try:
                 reply = await self._status_once(job.id)
@@ -320,62 +479,64 @@ class Poller:
                 self._transport.limiter.release_on_behalf_of(borrower)
             now = anyio.current_time()
             if isinstance(reply, Failure):
-                job._fault_streak += 1
-                job._next_poll_at = now + self._transport.retry.delay_s(
-                    reply, job._fault_streak, random.random()
+                record.fault_streak += 1
+                record.next_poll_at = now + self._transport.retry.delay_s(
+                    reply, record.fault_streak, random.random()
                 )
                 return
-            job._fault_streak = 0
-            job._record_status(reply)
-            job._polls_done += 1
-            phase = job_phase(reply.status)
-            if phase is JobPhase.WAITING:
-                job._next_poll_at = self._policy.next_poll_at(
-                    now, job._polls_done, head=job._head, last_start_s=job._last_poll_start
-                )
-            elif phase is JobPhase.ABORTED:
-                job._finish(None, JobAbortedError(job.id, reply.status.value, reply.message))
-            else:
+            record.fault_streak = 0
+            job._observe(reply)
+            record.polls_done += 1
+            if reply.done:
                 job.terminal_seen_at = now
-                await self._finish_from_result(job)
+                await self._finish(record, reply)
+            else:
+                record.next_poll_at = self._policy.next_poll_at(
+                    now, record.polls_done, head=record.head, last_start_s=record.last_poll_start
+                )
         except IQMError as exc:
-            job._fail_waits(exc)
+            self._fail_waits(record, exc)
         except Exception as exc:  # a bug must not kill the poller; the waiters get told
             logger.exception("Unexpected error while polling job %s", job.id)
-            job._fail_waits(InvalidResponseError(f"Polling job {job.id} failed: {exc!r}"))
+            self._fail_waits(record, InvalidResponseError(f"Polling job {job.id} failed: {exc!r}"))
         finally:
             self.polls_in_flight -= 1
-            job._in_flight = False
-            if job._head and not self._wanted(job):
+            record.in_flight = False
+            if record.head and not self._wanted(record):
                 self._mark_heads_stale()  # it ended: the next oldest job takes its place
-            if self._running and self._wanted(job) and job._entry is None:
-                self._schedule(job, job._next_poll_at)
+            if self._running and self._wanted(record) and record.entry is None:
+                self._schedule(record, record.next_poll_at)
 
-    async def _status_once(self, job_id: str) -> RunStatus | Failure:
+    async def _status_once(self, job_id: str) -> JobStatus | Failure:
         """One status poll; a transient fault comes back as its :class:`Failure`."""
-        path = f"jobs/{job_id}/status"
         try:
-            response = await self._transport.send_once("GET", path, kind="status", limited=False)
+            response = await self._transport.send_once(
+                self._api.status_route(job_id), limited=False
+            )
         except AttemptFailed as exc:
             if self._transport.retry.is_transient(exc.failure, waiting=True):
                 return exc.failure
             raise exc.error from None
-        return parse_reply(response, RunStatus, "job status")
+        return self._api.read_status(response)
 
-    async def _finish_from_result(self, job: Job) -> None:
-        """The status is terminal: fetch the full result once and settle the job."""
-        # Measurements come as arrays when the reply has the usual form (no list per shot).
-        reply = await self._transport.get_result(f"jobs/{job.id}", max_attempts=None)
-        result, arrays = reply.result, reply.arrays
-        phase = job_phase(result.status)
-        if phase is JobPhase.WAITING:
-            # The full result lags behind the status endpoint: poll again soon.
-            job._next_poll_at = self._policy.next_poll_at(anyio.current_time(), 0)
-            return
-        if phase is JobPhase.READY and result.measurements is None and arrays is None:
-            raise InvalidResponseError(
-                f"The result of job {job.id} says 'ready' but has no measurements. Check that "
-                "the URL points at a supported IQM server version.",
-                url=self._transport.url_for(f"jobs/{job.id}"),
+    async def _finish(self, record: _Tracked, status: JobStatus) -> None:
+        """The status is terminal: fetch the result once (if the API has one to fetch) and
+        settle the job."""
+        job = record.job
+        route = self._api.result_route(job.id, status)
+        if route is not None:
+            reply = await self._transport.request(
+                route, partial(self._api.read_result, job.id), until_cancelled=True
             )
-        job._finish(result, outcome_error(job.id, result), arrays, reply.metadata_json)
+            if isinstance(reply, JobResult):
+                self._settle(record, reply, reply.status)
+                return
+            if not reply.done:
+                # The full result lags behind the status: poll again soon.
+                record.next_poll_at = self._policy.next_poll_at(anyio.current_time(), 0)
+                return
+            status = reply
+        error = outcome_error(job.id, status) or InvalidResponseError(
+            f"Job {job.id} completed, but the server API gave no result to fetch."
+        )
+        self._settle(record, error, status)

@@ -1,3 +1,30 @@
-"""The HTTP boundary: one retry loop, the translation of httpx failures and error replies
-into :mod:`iqm_async.errors`, and the connection limit shared by every request of a client.
+"""The HTTP boundary: the one retry loop, the translation of httpx failures and error replies
+into :mod:`iqm_async.errors`, redaction of server text, and the connection limit shared by
+every request of a client. API requests and auth-server requests alike go through it.
 """
+
+from ._redact import MAX_MESSAGE_CHARS, redact, server_message, shown_text
+from ._retry import (
+    AttemptFailed,
+    call_with_retries,
+    error_from_exception,
+    error_from_response,
+    failure_from_exception,
+    failure_from_response,
+)
+from ._transport import Route, Transport
+
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "AttemptFailed",
+    "Route",
+    "Transport",
+    "call_with_retries",
+    "error_from_exception",
+    "error_from_response",
+    "failure_from_exception",
+    "failure_from_response",
+    "redact",
+    "server_message",
+    "shown_text",
+]
