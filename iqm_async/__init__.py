@@ -13,7 +13,7 @@ from .client import AsyncIQMClient
 from .errors import IQMError
 from .jobs import Job, ServerWarning
 from .metadata import Metadata, SingleQubitMapping
-from .models import Circuit, Instruction, RunRequest, RunResult, Status
+from .models import Circuit, Instruction, RunRequest
 from .policies import PollPolicy, RetryPolicy
 from .results import CircuitCounts, JobPhase, JobResult, JobStatus
 
@@ -58,10 +58,8 @@ __all__ = [
     "PollPolicy",
     "RetryPolicy",
     "RunRequest",
-    "RunResult",
     "ServerWarning",
     "SingleQubitMapping",
-    "Status",
     "__version__",
     "api",
     "errors",

@@ -172,8 +172,8 @@ def status(job_id: str) -> None:
 
 def _status_line(status: Any) -> str:
     """``phase``, then the server's own word when it says more, then its message."""
-    line = status.phase.value
-    if status.raw != status.phase.value:
+    line = str(status.phase)
+    if status.raw != line:
         line += f" ({status.raw})"
     return f"{line}: {status.message}" if status.message else line
 

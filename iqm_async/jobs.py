@@ -36,15 +36,10 @@ class ServerWarning(UserWarning):
 def outcome_error(job_id: str, status: JobStatus) -> IQMError | None:
     """The exception a terminal status without results stands for (pure), else ``None``."""
     if status.phase is JobPhase.FAILED:
-        return JobFailedError(job_id, status.message or _unless_plain(status.raw, "failed"))
+        return JobFailedError(job_id, status.message)
     if status.phase is JobPhase.CANCELLED:
         return JobAbortedError(job_id, status.raw, status.message)
     return None
-
-
-def _unless_plain(raw: str, plain: str) -> str | None:
-    """The server's status word when it says more than the phase (e.g. 'deletion failed')."""
-    return None if raw == plain else f"the job ended as '{raw}'"
 
 
 class JobServer(Protocol):

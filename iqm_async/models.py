@@ -1,10 +1,11 @@
-"""Pydantic v2 models of the IQM V1 ("CoCoS") wire format (PROTOCOL.md sections 2.1-2.5).
+"""Pydantic v2 models of the IQM wire format that every server API shares (PROTOCOL.md 2.1-2.5):
+circuits and their instructions, the V1 run request, the quantum architectures.
 
 Requests (:class:`Instruction`, :class:`Circuit`, :class:`RunRequest`) are strict: unknown
 fields and malformed values are rejected with a message naming the field. Responses
-(:class:`RunResult`, :class:`RunStatus`, :class:`RunCounts`, architectures) are tolerant:
-unknown fields are ignored and a status string this version does not know becomes
-:attr:`Status.UNKNOWN`, so a server upgrade never breaks a running client.
+(architectures) are tolerant: unknown fields are ignored, so a server upgrade never breaks a
+running client. Job status and result replies belong to one server API each and live with it
+(:mod:`iqm_async.api`).
 
 ``to_wire()`` gives the JSON-ready dict to send or serve: requests leave out ``None`` fields
 (as iqm-client 22.x does), responses keep exactly the fields that were set. Requests also have
@@ -13,7 +14,6 @@ unknown fields are ignored and a status string this version does not know become
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 from uuid import UUID
 
@@ -31,7 +31,6 @@ from .metadata import (
     TOLERANT,
     DDMode,
     HeraldingMode,
-    Metadata,
     MoveGateFrameTrackingMode,
     MoveGateValidationMode,
     SingleQubitMapping,
@@ -41,24 +40,22 @@ __all__ = [
     "CLIENT_LIBRARIES",
     "Circuit",
     "ClientLibrary",
-    "Counts",
     "DynamicQuantumArchitecture",
     "GateImplementationInfo",
     "GateInfo",
     "Instruction",
-    "QuantumArchitecture",
     "QuantumArchitectureSpecification",
-    "RunCounts",
+    "RequestModel",
+    "ResponseModel",
     "RunRequest",
-    "RunResult",
-    "RunStatus",
-    "Status",
 ]
 
 Locus = tuple[str, ...]
 
 
-class _Request(BaseModel):
+class RequestModel(BaseModel):
+    """Base of request models: strict (unknown fields and malformed values are refused)."""
+
     model_config = STRICT
 
     def to_wire(self) -> dict[str, Any]:
@@ -70,7 +67,9 @@ class _Request(BaseModel):
         return self.model_dump_json(exclude_none=True).encode()
 
 
-class _Response(BaseModel):
+class ResponseModel(BaseModel):
+    """Base of response models: tolerant (unknown fields are ignored)."""
+
     model_config = TOLERANT
 
     def to_wire(self) -> dict[str, Any]:
@@ -116,7 +115,7 @@ MEASURE_NAMES = frozenset({"measure", "measurement"})
 PRX_NAMES = frozenset({"prx", "phased_rx"})
 
 
-class Instruction(_Request):
+class Instruction(RequestModel):
     """One native operation on a locus of qubits.
 
     ``prx`` takes ``angle_t`` and ``phase_t`` in full turns (1.0 = 2π); ``measure`` takes a
@@ -159,7 +158,7 @@ class Instruction(_Request):
         return self
 
 
-class Circuit(_Request):
+class Circuit(RequestModel):
     """A named quantum circuit of native instructions; measurement keys are unique."""
 
     name: str = Field(min_length=1)
@@ -191,7 +190,7 @@ class Circuit(_Request):
         return list(dict.fromkeys(q for inst in self.instructions for q in inst.qubits))
 
 
-class RunRequest(_Request):
+class RunRequest(RequestModel):
     """The body of ``POST jobs``: a batch of circuits run with the same shots and options."""
 
     circuits: list[Circuit] = Field(min_length=1)
@@ -251,84 +250,10 @@ class RunRequest(_Request):
         return self
 
 
-# --- job state --------------------------------------------------------------------------------
-
-
-class Status(str, Enum):
-    """Every V1 job status string; a string not listed here reads as :attr:`UNKNOWN`."""
-
-    PENDING = "pending"
-    RECEIVED = "received"
-    PROCESSING = "processing"
-    ACCEPTED = "accepted"
-    PENDING_COMPILATION = "pending compilation"
-    PENDING_EXECUTION = "pending execution"
-    COMPILED = "compiled"
-    READY = "ready"
-    FAILED = "failed"
-    ABORTED = "aborted"
-    PENDING_DELETION = "pending deletion"
-    DELETION_FAILED = "deletion failed"
-    DELETED = "deleted"
-    UNKNOWN = "unknown"
-
-    @classmethod
-    def _missing_(cls, value: object) -> Status:
-        return cls.UNKNOWN
-
-    @property
-    def is_terminal(self) -> bool:
-        """True when the job can change no more (ready, failed, aborted, deleted, ...)."""
-        return self in _TERMINAL
-
-
-_TERMINAL = frozenset(
-    {Status.READY, Status.FAILED, Status.ABORTED, Status.DELETED, Status.DELETION_FAILED}
-)
-
-MeasurementsBatch = list[dict[str, list[list[int]]]]
-
-
-class RunStatus(_Response):
-    """Reply of ``GET jobs/{id}/status``."""
-
-    status: Status
-    message: str | None = None
-    warnings: list[str] | None = None
-
-
-class RunResult(_Response):
-    """Reply of ``GET jobs/{id}``: status, and when ready the measurements of every circuit.
-
-    ``measurements[circuit][key][shot][i]`` is the bit measured on the i-th qubit of the
-    ``measure`` labelled ``key``.
-    """
-
-    status: Status
-    measurements: MeasurementsBatch | None = None
-    message: str | None = None
-    metadata: Metadata
-    warnings: list[str] | None = None
-
-
-class Counts(_Response):
-    """Histogram of one circuit: bitstrings concatenated in ``measurement_keys`` order."""
-
-    measurement_keys: list[str]
-    counts: dict[str, int]
-
-
-class RunCounts(_Response):
-    """Reply of ``GET jobs/{id}/counts``; ``counts_batch`` is absent until the job is done."""
-
-    status: Status
-    counts_batch: list[Counts] | None = None
-
-
 # --- architectures ----------------------------------------------------------------------------
 
 
-class QuantumArchitectureSpecification(_Response):
+class QuantumArchitectureSpecification(ResponseModel):
     """The old quantum architecture: operations (dict form, or the pre-17.0 list of names)."""
 
     name: str
@@ -350,19 +275,13 @@ class QuantumArchitectureSpecification(_Response):
         }
 
 
-class QuantumArchitecture(_Response):
-    """Reply of ``GET quantum-architecture``."""
-
-    quantum_architecture: QuantumArchitectureSpecification
-
-
-class GateImplementationInfo(_Response):
+class GateImplementationInfo(ResponseModel):
     """The loci one implementation of a gate is calibrated for."""
 
     loci: list[Locus]
 
 
-class GateInfo(_Response):
+class GateInfo(ResponseModel):
     """A gate's implementations, its default, and per-locus overrides (keys ``"QB1,QB2"``)."""
 
     implementations: dict[str, GateImplementationInfo]
@@ -383,8 +302,8 @@ class GateInfo(_Response):
         )
 
 
-class DynamicQuantumArchitecture(_Response):
-    """Reply of ``GET api/v1/calibration/{id}/gates``: what one calibration set can run."""
+class DynamicQuantumArchitecture(ResponseModel):
+    """The dynamic quantum architecture: what one calibration set can run."""
 
     calibration_set_id: UUID
     qubits: list[str]
@@ -406,7 +325,7 @@ class DynamicQuantumArchitecture(_Response):
         return list(pairs.values())
 
 
-class ClientLibrary(_Response):
+class ClientLibrary(ResponseModel):
     """One entry of ``GET info/client-libraries``: the supported version range of a client."""
 
     name: str

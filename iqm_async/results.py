@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, auto
 
 import numpy as np
 import numpy.typing as npt
@@ -39,19 +39,25 @@ MeasurementLists = list[dict[str, list[list[int]]]]
 """The same as lists: ``measurements[circuit][key][shot][i]`` is the i-th bit of a shot."""
 
 
-class JobPhase(str, Enum):
-    """Where a job is, in the SDK's own vocabulary (each API maps its status words here)."""
+class JobPhase(Enum):
+    """Where a job is, in the SDK's own vocabulary (each API maps its status words here).
 
-    QUEUED = "queued"
+    ``str(phase)`` is its lower-case name, e.g. ``"queued"``.
+    """
+
+    QUEUED = auto()
     """Accepted and waiting (in the server's queue, or being prepared for the QPU)."""
-    RUNNING = "running"
+    RUNNING = auto()
     """Being compiled or executed; also any status word this version does not know."""
-    COMPLETED = "completed"
+    COMPLETED = auto()
     """Finished with results."""
-    FAILED = "failed"
+    FAILED = auto()
     """Finished without results; the status message says why."""
-    CANCELLED = "cancelled"
+    CANCELLED = auto()
     """Cancelled (aborted) or deleted before it produced results."""
+
+    def __str__(self) -> str:
+        return self.name.lower()
 
     @property
     def is_terminal(self) -> bool:
@@ -68,7 +74,7 @@ class JobStatus:
 
     Attributes:
         phase: the neutral phase.
-        raw: the server's own status word (e.g. ``"pending execution"``), for messages.
+        raw: the server's own status word, as it sent it (for messages).
         message: the server's message (why a job failed, ...), if any.
         queue_position: place in the server's queue (1 = next), where the API reports it.
         progress: fraction of the job done, from 0 to 1, where the API reports it.

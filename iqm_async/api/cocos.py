@@ -41,19 +41,21 @@ from ..models import (
     MEASURE_NAMES,
     Circuit,
     DynamicQuantumArchitecture,
-    MeasurementsBatch,
-    QuantumArchitecture,
     QuantumArchitectureSpecification,
-    RunCounts,
     RunRequest,
-    RunResult,
-    RunStatus,
-    Status,
 )
 from ..results import CircuitCounts, JobPhase, JobResult, JobStatus, MeasurementArrays
 from ..transport import Route, shown_text
 from ._base import ServerAPI, check_uuid, parse_reply, validation_problems
 from ._v1_measurements import split_measurements, split_metadata
+from .cocos_wire import (
+    MeasurementsBatch,
+    QuantumArchitecture,
+    RunCounts,
+    RunResult,
+    RunStatus,
+    Status,
+)
 
 __all__ = ["RUN_OPTIONS", "CocosV1", "build_run_request", "check_batch_measurements"]
 

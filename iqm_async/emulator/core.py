@@ -19,11 +19,11 @@ import anyio
 import anyio.to_thread
 import numpy as np
 
-from ..models import Circuit, RunRequest, Status
+from ..models import Circuit, RunRequest
 from .architectures import Architecture, load_architecture
 from .config import EmulatorConfig
 from .faults import FaultPlan
-from .queue import JobTimes, QpuQueue, status_at
+from .queue import JobState, JobTimes, QpuQueue, status_at
 from .simulator import SimulationError, simulate_arrays
 from .stats import DuplicateDetector, StatsCounters
 from .tokens import TokenIssuer
@@ -143,18 +143,18 @@ class Emulator:
         self.counters.jobs_created += 1
         return job
 
-    def status(self, job: JobRecord) -> Status:
+    def status(self, job: JobRecord) -> JobState:
         """The job's status now."""
         return status_at(job.times, self.clock())
 
-    async def observe(self, job: JobRecord) -> Status:
+    async def observe(self, job: JobRecord) -> JobState:
         """The job's status now, simulating its results first if it just became ready.
 
         Results are computed once per job with the job's own seed, so they do not depend on
         the order of requests. A circuit the simulator cannot run makes the job ``failed``.
         """
         status = self.status(job)
-        if status is not Status.READY or job.bits is not None:
+        if status is not JobState.READY or job.bits is not None:
             return status
         async with job.simulation_lock:
             if job.bits is None and job.message is None:
@@ -174,7 +174,7 @@ class Emulator:
         readout = self.architecture.readout_errors if self.config.readout_noise else None
         return [simulate_arrays(c, job.request.shots, rng, readout) for c in job.circuits]
 
-    def abort(self, job: JobRecord) -> Status:
+    def abort(self, job: JobRecord) -> JobState:
         """Abort a pending job; return the status it had (abort only acts on pending ones)."""
         status = self.status(job)
         if not status.is_terminal:
@@ -218,21 +218,21 @@ class Emulator:
         others = json.dumps(rest, separators=(",", ":")).encode()
         return b'{"request":' + job.request.to_wire_json() + b"," + others[1:]
 
-    def result_json(self, job: JobRecord, status: Status) -> bytes:
+    def result_json(self, job: JobRecord, status: JobState) -> bytes:
         """The ``GET jobs/{id}`` reply for ``status``, as JSON bytes."""
         body: dict[str, Any] = {"status": status.value}
-        body["message"] = job.message if status is Status.FAILED else None
-        if status is Status.ABORTED:
+        body["message"] = job.message if status is JobState.FAILED else None
+        if status is JobState.ABORTED:
             body["message"] = "Job was aborted by the user"
         body["warnings"] = None
-        reply = result_json(body, job.bits if status is Status.READY else None)
+        reply = result_json(body, job.bits if status is JobState.READY else None)
         # The metadata goes last: ``reply`` ends with the body's closing brace.
         return reply[:-1] + b',"metadata":' + self.metadata_json(job, self.clock()) + b"}"
 
-    def counts_body(self, job: JobRecord, status: Status) -> dict[str, Any]:
+    def counts_body(self, job: JobRecord, status: JobState) -> dict[str, Any]:
         """The ``GET jobs/{id}/counts`` reply; ``counts_batch`` only when ready."""
         body: dict[str, Any] = {"status": status.value}
-        if status is Status.READY and job.bits is not None:
+        if status is JobState.READY and job.bits is not None:
             body["counts_batch"] = [
                 counts_of(circuit.measurement_keys, results)
                 for circuit, results in zip(job.circuits, job.bits, strict=True)

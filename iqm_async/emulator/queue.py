@@ -10,10 +10,26 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from enum import Enum
 
-from ..models import Status
+__all__ = ["COMPILE_FRACTION", "JobState", "JobTimes", "QpuQueue", "status_at"]
 
-__all__ = ["COMPILE_FRACTION", "JobTimes", "QpuQueue", "status_at"]
+
+class JobState(str, Enum):
+    """The V1 status words this emulator serves (the server's own table; the client reads
+    them through its API variant)."""
+
+    PENDING_COMPILATION = "pending compilation"
+    PENDING_EXECUTION = "pending execution"
+    READY = "ready"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the job can change no more."""
+        return self in (JobState.READY, JobState.FAILED, JobState.ABORTED)
+
 
 COMPILE_FRACTION = 0.2
 
@@ -47,17 +63,17 @@ class JobTimes:
         return self.fails and self.execution_s < 0
 
 
-def status_at(times: JobTimes, now: float) -> Status:
+def status_at(times: JobTimes, now: float) -> JobState:
     """The V1 status of a job at clock time ``now``."""
     if times.aborted_at is not None and now >= times.aborted_at:
-        return Status.ABORTED
+        return JobState.ABORTED
     if now < times.compile_end:
-        return Status.PENDING_COMPILATION
+        return JobState.PENDING_COMPILATION
     if times.fails_at_compile:
-        return Status.FAILED
+        return JobState.FAILED
     if now < times.execution_end:
-        return Status.PENDING_EXECUTION
-    return Status.FAILED if times.fails else Status.READY
+        return JobState.PENDING_EXECUTION
+    return JobState.FAILED if times.fails else JobState.READY
 
 
 class QpuQueue:

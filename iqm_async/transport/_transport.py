@@ -39,7 +39,7 @@ class Route:
 
     Attributes:
         method: ``"GET"``, ``"POST"``, ``"DELETE"``, ...
-        path: relative to the client's URL, without a leading ``/`` (e.g. ``"jobs/<id>"``).
+        path: relative to the client's URL, without a leading ``/``.
         kind: what the request is for, counted in ``AsyncIQMClient.requests_by_kind``:
             ``submit``, ``status``, ``result``, ``counts``, ``abort``, ``delete``,
             ``architecture``.
