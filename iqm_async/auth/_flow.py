@@ -24,21 +24,11 @@ import httpx
 
 from ..errors import ConfigurationError, UnauthorizedError
 from ..transport import server_message
-from ._credentials import ENV_VARIABLES, Credentials, resolve_credentials
+from ._credentials import Credentials
 from ._server import AuthServerSource
 from ._sources import APITokenSource, TokensFileSource, TokenSource
 
-__all__ = [
-    "ENV_VARIABLES",
-    "APITokenSource",
-    "AuthServerSource",
-    "Credentials",
-    "IQMAuth",
-    "TokenSource",
-    "TokensFileSource",
-    "build_auth",
-    "resolve_credentials",
-]
+__all__ = ["IQMAuth", "build_auth"]
 
 
 class IQMAuth(httpx.Auth):
