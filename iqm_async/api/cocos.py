@@ -166,7 +166,7 @@ class CocosV1(ServerAPI):
         others = RunRequest.model_construct(**fields).to_wire()
         del others["circuits"]
         circuits = ",".join(circuits_json)
-        return f'{{"circuits":[{circuits}],{json.dumps(others)[1:]}'.encode()
+        return f'{{"circuits":[{circuits}],{json.dumps(others, separators=(",", ":"))[1:]}'.encode()
 
     # --- replies ------------------------------------------------------------------------------
 
