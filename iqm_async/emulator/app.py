@@ -173,6 +173,16 @@ async def abort_job(request: Request) -> Response:
     return _json(200, {})
 
 
+async def delete_job(request: Request) -> Response:
+    """Delete a job and its data (200); later requests for it get 404."""
+    em = _emulator(request)
+    job = _find_job(request, em)
+    if isinstance(job, Response):
+        return job
+    em.delete(job)
+    return _json(200, {})
+
+
 async def quantum_architecture(request: Request) -> Response:
     """The old quantum architecture (``{"quantum_architecture": {...}}``)."""
     em = _emulator(request)
@@ -276,6 +286,7 @@ _ROUTES = (
     _Route("GET", "/jobs/{job_id}/status", get_job_status),
     _Route("GET", "/jobs/{job_id}/counts", get_job_counts),
     _Route("POST", "/jobs/{job_id}/abort", abort_job),
+    _Route("DELETE", "/jobs/{job_id}", delete_job),
     _Route("GET", "/quantum-architecture", quantum_architecture),
     _Route("GET", "/api/v1/calibration/{calibration_set_id}/gates", calibrated_gates),
     _Route("GET", "/info/client-libraries", client_libraries),

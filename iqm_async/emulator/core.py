@@ -181,6 +181,11 @@ class Emulator:
             self.queue.abort(job.times, self.clock())
         return status
 
+    def delete(self, job: JobRecord) -> None:
+        """Forget a job and its data (a pending one leaves the QPU queue first)."""
+        self.abort(job)
+        self.jobs.pop(job.job_id, None)
+
     def job_record(self, job_id: str) -> JobRecord | None:
         """The stored job (request, schedule, measurements), or ``None``."""
         return self.jobs.get(job_id)
