@@ -49,8 +49,9 @@ from iqm_async.emulator import Emulator, EmulatorConfig, create_app
 from iqm_async.emulator.faults import FaultPlan
 from iqm_async.jobs import Job
 from iqm_async.models import Circuit as IQMCircuit
-from iqm_async.models import Instruction, RunResult, Status
+from iqm_async.models import Instruction, Status
 from iqm_async.policies import PollPolicy, RetryPolicy
+from iqm_async.results import JobPhase, JobResult
 
 USERNAME = "drill-user"
 PASSWORD = "drill-password-4711"
@@ -236,7 +237,7 @@ class JobOutcome:
     """How one submitted job ended for the caller."""
 
     job: Job
-    result: RunResult | None = None
+    result: JobResult | None = None
     error: errors.IQMError | None = None
     waits: int = 0
     wait_faults: list[errors.IQMError] = field(default_factory=list)
@@ -274,8 +275,11 @@ def check_client_outcome(emulator: Emulator, index: int, outcome: JobOutcome) ->
     status = emulator.status(record)
     if outcome.result is not None:
         expected = [{"m": [[index % 2]] * record.request.shots}]
-        if outcome.result.status is not Status.READY or status is not Status.READY:
-            return f"job {record.job_id}: result {outcome.result.status}, emulator {status}"
+        phase = outcome.result.status.phase
+        if phase is not JobPhase.COMPLETED or status is not Status.READY:
+            return f"job {record.job_id}: result {phase}, emulator {status}"
+        if outcome.result.job_id != record.job_id:
+            return f"job {record.job_id}: result names job {outcome.result.job_id}"
         if outcome.result.measurements != record.measurements:
             return f"job {record.job_id}: measurements differ from the emulator's record"
         if outcome.result.measurements != expected:
