@@ -15,8 +15,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from iqm_async.api.cocos_wire import QuantumArchitecture, RunResult
 from iqm_async.emulator import Emulator, EmulatorConfig, JobRecord, create_app
-from iqm_async.models import DynamicQuantumArchitecture, QuantumArchitecture, RunResult
+from iqm_async.models import DynamicQuantumArchitecture
 
 pytestmark = pytest.mark.anyio
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import pytest
 
 from iqm_async.emulator.config import EmulatorConfig
-from iqm_async.emulator.queue import COMPILE_FRACTION, QpuQueue, status_at
+from iqm_async.emulator.queue import COMPILE_FRACTION, JobState, QpuQueue, status_at
 from iqm_async.errors import ConfigurationError
-from iqm_async.models import Status
 
 
 def test_status_flow_of_one_job() -> None:
     times = QpuQueue(parallel=False).schedule(100.0, 10.0)
     assert times.compile_end == pytest.approx(100.0 + 10.0 * COMPILE_FRACTION)
-    assert status_at(times, 100.0) is Status.PENDING_COMPILATION
-    assert status_at(times, times.compile_end) is Status.PENDING_EXECUTION
-    assert status_at(times, 109.99) is Status.PENDING_EXECUTION
-    assert status_at(times, 110.0) is Status.READY
+    assert status_at(times, 100.0) is JobState.PENDING_COMPILATION
+    assert status_at(times, times.compile_end) is JobState.PENDING_EXECUTION
+    assert status_at(times, 109.99) is JobState.PENDING_EXECUTION
+    assert status_at(times, 110.0) is JobState.READY
 
 
 def test_one_qpu_runs_jobs_first_in_first_out() -> None:
@@ -28,7 +27,7 @@ def test_one_qpu_runs_jobs_first_in_first_out() -> None:
     assert second.execution_start == pytest.approx(10.0)
     assert second.execution_end == pytest.approx(18.0)  # 8 s of execution after 2 s compile
     assert third.execution_start == pytest.approx(18.0)
-    assert status_at(third, 17.0) is Status.PENDING_EXECUTION
+    assert status_at(third, 17.0) is JobState.PENDING_EXECUTION
 
 
 def test_parallel_runs_every_job_at_once() -> None:
@@ -39,7 +38,7 @@ def test_parallel_runs_every_job_at_once() -> None:
 
 def test_instant_jobs_are_ready_immediately() -> None:
     times = QpuQueue(parallel=True).schedule(5.0, 0.0)
-    assert status_at(times, 5.0) is Status.READY
+    assert status_at(times, 5.0) is JobState.READY
 
 
 def test_abort_moves_later_jobs_forward() -> None:
@@ -48,7 +47,7 @@ def test_abort_moves_later_jobs_forward() -> None:
     waiting = queue.schedule(0.0, 10.0)  # executes 10..18
     last = queue.schedule(0.0, 10.0)  # executes 18..26
     queue.abort(waiting, now=5.0)
-    assert status_at(waiting, 5.0) is Status.ABORTED
+    assert status_at(waiting, 5.0) is JobState.ABORTED
     assert last.execution_start == pytest.approx(10.0)  # right after the running one
     queue.abort(running, now=6.0)
     assert last.execution_start == pytest.approx(6.0)  # the QPU is free now
@@ -60,11 +59,11 @@ def test_abort_moves_later_jobs_forward() -> None:
 def test_failing_jobs() -> None:
     queue = QpuQueue(parallel=False)
     at_compile = queue.schedule(0.0, 10.0, compile_fails=True)
-    assert status_at(at_compile, 1.0) is Status.PENDING_COMPILATION
-    assert status_at(at_compile, 2.0) is Status.FAILED
+    assert status_at(at_compile, 1.0) is JobState.PENDING_COMPILATION
+    assert status_at(at_compile, 2.0) is JobState.FAILED
     in_execution = queue.schedule(0.0, 10.0, fails=True)
-    assert status_at(in_execution, 9.0) is Status.PENDING_EXECUTION  # compile-failed took no QPU
-    assert status_at(in_execution, 10.0) is Status.FAILED
+    assert status_at(in_execution, 9.0) is JobState.PENDING_EXECUTION  # compile-failed took no QPU
+    assert status_at(in_execution, 10.0) is JobState.FAILED
 
 
 def test_job_duration_defaults_look_like_a_device() -> None:

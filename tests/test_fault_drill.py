@@ -47,9 +47,10 @@ from iqm_async.client import AsyncIQMClient
 from iqm_async.compiler import to_backend_result
 from iqm_async.emulator import Emulator, EmulatorConfig, create_app
 from iqm_async.emulator.faults import FaultPlan
+from iqm_async.emulator.queue import JobState
 from iqm_async.jobs import Job
 from iqm_async.models import Circuit as IQMCircuit
-from iqm_async.models import Instruction, Status
+from iqm_async.models import Instruction
 from iqm_async.policies import PollPolicy, RetryPolicy
 from iqm_async.results import JobPhase, JobResult
 
@@ -276,7 +277,7 @@ def check_client_outcome(emulator: Emulator, index: int, outcome: JobOutcome) ->
     if outcome.result is not None:
         expected = [{"m": [[index % 2]] * record.request.shots}]
         phase = outcome.result.status.phase
-        if phase is not JobPhase.COMPLETED or status is not Status.READY:
+        if phase is not JobPhase.COMPLETED or status is not JobState.READY:
             return f"job {record.job_id}: result {phase}, emulator {status}"
         if outcome.result.job_id != record.job_id:
             return f"job {record.job_id}: result names job {outcome.result.job_id}"
@@ -286,7 +287,7 @@ def check_client_outcome(emulator: Emulator, index: int, outcome: JobOutcome) ->
             return f"job {record.job_id}: measurements are not the circuit's"
         return None
     if isinstance(outcome.error, errors.JobFailedError):
-        if status is not Status.FAILED or outcome.error.server_message != record.message:
+        if status is not JobState.FAILED or outcome.error.server_message != record.message:
             return f"job {record.job_id} reported failed; emulator: {status} {record.message}"
         return None
     return f"job {record.job_id} ended without an outcome: {outcome.error!r}"
@@ -485,7 +486,7 @@ def test_backend_drill_500_circuits(
         else:
             error = outcomes[job_id]
             assert isinstance(error, errors.JobFailedError)
-            assert emulator.status(record) is Status.FAILED
+            assert emulator.status(record) is JobState.FAILED
             assert error.server_message == record.message
     assert all(h in results or str(h[0]) in outcomes for h in submitted)  # no handle lost
     assert outcomes and results
