@@ -45,15 +45,18 @@ async def test_arrays_from_the_emulator_match_the_lists() -> None:
     async with AsyncIQMClient("http://emulator", transport=transport, poll=FAST_POLL) as client:
         job = await client.submit([X_THEN_MEASURE] * 3, shots=7)
         arrays = await job.measurement_arrays(timeout=10)
-        assert job._result is not None and job._result.measurements is None  # no lists yet
+        held = await job.result()  # the kept JobResult: result() builds no lists either
+        assert held.measurement_arrays is arrays
+        assert held._lists is None  # no lists yet
         assert len(arrays) == 3
         assert all(a["m"].dtype == np.uint8 and a["m"].shape == (7, 2) for a in arrays)
         assert all((a["m"] == [1, 0]).all() for a in arrays)  # QB1 flipped, QB2 not
         metadata = await job.metadata()
         assert metadata.request is not None and metadata.request.shots == 7
-        assert job._result.measurements is None  # metadata() built none either
+        assert held._lists is None  # metadata() built none either
         result = await job.result()
         assert result.measurements == [{"m": [[1, 0]] * 7}] * 3
+        assert result.measurements is result.measurements  # built once
         assert await job.measurement_arrays() is arrays  # kept, not rebuilt
 
 
@@ -138,9 +141,10 @@ async def test_metadata_is_parsed_once_and_only_when_asked(mock: respx.MockRoute
     async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=1)
         await job.measurement_arrays(timeout=5)
-        assert job._metadata_json is not None  # fetched, not parsed
+        held = await job.result()
+        assert held._metadata is None and held._load_metadata is not None  # fetched, not parsed
         first = await job.metadata()
-        assert job._metadata_json is None and await job.metadata() is first
+        assert held._load_metadata is None and await job.metadata() is first
         assert str(first.calibration_set_id) == METADATA["calibration_set_id"]
         assert (await job.result()).metadata == first
 
@@ -158,6 +162,9 @@ async def test_malformed_metadata_is_an_invalid_response_when_read(
         job = await client.submit(X_THEN_MEASURE, shots=1)
         arrays = await job.measurement_arrays(timeout=5)  # the bits are fine
         assert arrays[0]["m"].tolist() == [[1, 0]]
-        for read in (job.metadata, job.result):
-            with pytest.raises(errors.InvalidResponseError, match="calibration_set_id"):
-                await read()
+        with pytest.raises(errors.InvalidResponseError, match="calibration_set_id"):
+            await job.metadata()
+        result = await job.result()  # the bits are still there; the metadata is read lazily
+        assert result.measurements == [{"m": [[1, 0]]}]
+        with pytest.raises(errors.InvalidResponseError, match="calibration_set_id"):
+            result.metadata  # noqa: B018 - reading it is the test

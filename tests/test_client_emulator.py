@@ -23,8 +23,9 @@ from iqm_async import errors
 from iqm_async.client import AsyncIQMClient
 from iqm_async.emulator import EmulatorConfig, create_app
 from iqm_async.emulator.faults import FaultPlan
-from iqm_async.models import Circuit, Instruction, Status
+from iqm_async.models import Circuit, Instruction
 from iqm_async.policies import PollPolicy, RetryPolicy
+from iqm_async.results import JobPhase
 
 __all__ = ["live_emulator_factory"]  # the fixture, imported for this module
 
@@ -100,7 +101,7 @@ async def test_2000_instant_jobs_gathered(anyio_backend: str) -> None:
         results = await client.gather([job for job, _ in jobs], timeout=120)
         elapsed = time.perf_counter() - started
         for (_, bit), result in zip(jobs, results, strict=True):
-            assert result.status is Status.READY
+            assert result.status.phase is JobPhase.COMPLETED
             assert result.measurements is not None
             assert result.measurements[0]["m"] == [[bit]] * 8
         assert client.request_count <= 3 * count
@@ -243,7 +244,7 @@ async def test_faulty_server_every_job_still_completes(anyio_backend: str) -> No
         )
         emulator.faults = FaultPlan(faulty, random.Random(1))
         results = await client.gather([job for job, _ in jobs], timeout=60)
-    assert all(r.status is Status.READY for r in results)
+    assert all(r.status.phase is JobPhase.COMPLETED for r in results)
     injected = emulator.stats()["faults_injected"]
     assert injected["5xx"] > 10 and injected["429"] > 5 and injected["drop"] > 0
 
@@ -318,7 +319,8 @@ async def test_abort_on_cancel_aborts_on_the_server(
         for job, _ in jobs:
             with pytest.raises(errors.JobAbortedError):
                 await job.result(timeout=10)
-            assert await job.wait() is Status.ABORTED
+            final = await job.wait()
+            assert (final.phase, final.raw) == (JobPhase.CANCELLED, "aborted")
         assert busy_connections(client) == 0
 
 

@@ -16,8 +16,9 @@ import respx
 from iqm_async import errors
 from iqm_async.client import AsyncIQMClient
 from iqm_async.jobs import ServerWarning
-from iqm_async.models import Circuit, Instruction, Status
+from iqm_async.models import Circuit, Instruction
 from iqm_async.policies import PollPolicy, RetryPolicy
+from iqm_async.results import CircuitCounts, JobPhase, JobStatus
 
 pytestmark = pytest.mark.anyio
 
@@ -295,9 +296,9 @@ async def test_use_before_open_and_after_close_raises(mock: respx.MockRouter) ->
         await client.submit(BELL, shots=1)
     async with client:
         pass
-    with pytest.raises(errors.ConfigurationError, match="closed"):
+    with pytest.raises(errors.ClientClosedError, match="closed"):
         await client.quantum_architecture()
-    with pytest.raises(errors.ConfigurationError, match="closed"):
+    with pytest.raises(errors.ClientClosedError, match="closed"):
         async with client:
             pass
     await client.aclose()  # idempotent
@@ -320,7 +321,7 @@ async def test_closing_ends_current_waits(mock: respx.MockRouter) -> None:
             tg.start_soon(waiter)
             await anyio.sleep(0.05)
             await client.aclose()
-    assert isinstance(outcome[0], errors.ConfigurationError)
+    assert isinstance(outcome[0], errors.ClientClosedError)
     assert job_id in str(outcome[0])
 
 
@@ -333,7 +334,8 @@ async def test_instant_job_costs_three_requests(
     _, status_route, result_route = job_routes(mock, ["ready"])
     job = await client.submit(BELL, shots=4)
     result = await job.result(timeout=5)
-    assert result.status is Status.READY
+    assert result.status.phase is JobPhase.COMPLETED
+    assert result.status.raw == "ready"
     assert result.measurements == READY["measurements"]
     assert await job.result() is result  # cached: no new request
     assert client.request_count == 3
@@ -359,7 +361,7 @@ async def test_transient_faults_while_waiting_never_reach_the_caller(
     _, status_route, _ = job_routes(mock, faults)
     job = await client.submit(BELL, shots=4)
     # more faults than RetryPolicy.max_attempts (5): a wait is not bounded by it
-    assert (await job.result(timeout=10)).status is Status.READY
+    assert (await job.result(timeout=10)).status.phase is JobPhase.COMPLETED
     assert status_route.call_count == len(faults)
 
 
@@ -371,7 +373,7 @@ async def test_transient_faults_on_the_result_fetch_are_retried(
         side_effect=[httpx.Response(502)] * 6 + [httpx.Response(200, json=READY_NO_WARNINGS)]
     )
     job = await client.submit(BELL, shots=4)
-    assert (await job.result(timeout=10)).status is Status.READY
+    assert (await job.result(timeout=10)).status.phase is JobPhase.COMPLETED
 
 
 async def test_failed_job_raises_with_server_message(
@@ -383,7 +385,9 @@ async def test_failed_job_raises_with_server_message(
     with pytest.raises(errors.JobFailedError, match="QB3 is not calibrated") as info:
         await job.result(timeout=5)
     assert info.value.job_id == job_id
-    assert await job.wait() is Status.FAILED
+    final = await job.wait()
+    assert (final.phase, final.raw) == (JobPhase.FAILED, "failed")
+    assert final.message == "qubit QB3 is not calibrated"
     with pytest.raises(errors.JobFailedError):
         await job.counts()
 
@@ -393,14 +397,15 @@ async def test_aborted_job_raises(mock: respx.MockRouter, client: AsyncIQMClient
     job = await client.submit(BELL, shots=4)
     with pytest.raises(errors.JobAbortedError, match="aborted"):
         await job.result(timeout=5)
-    assert await job.wait() is Status.ABORTED
+    final = await job.wait()
+    assert (final.phase, final.raw) == (JobPhase.CANCELLED, "aborted")
     assert result_route.call_count == 0  # nothing to fetch
 
 
 async def test_unknown_status_keeps_waiting(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
     job_routes(mock, ["validation_started", "something new", "ready"])
     job = await client.submit(BELL, shots=4)
-    assert await job.wait(timeout=5) is Status.READY
+    assert (await job.wait(timeout=5)).phase is JobPhase.COMPLETED
 
 
 async def test_server_warnings_reach_the_caller(
@@ -410,7 +415,7 @@ async def test_server_warnings_reach_the_caller(
     job = await client.submit(BELL, shots=4)
     with pytest.warns(ServerWarning, match="calibration is 3 days old"):
         result = await job.result(timeout=5)
-    assert result.warnings == ["calibration is 3 days old"]
+    assert result.warnings == ("calibration is 3 days old",)
     await job.result()  # warned once only (a second warning would fail this test)
 
 
@@ -424,7 +429,7 @@ async def test_wait_timeout_names_the_job_and_the_job_goes_on(
     assert info.value.waited_s == pytest.approx(0.2, abs=0.1)
     assert info.value.last_status == "pending execution"
     status_route.respond(200, json={"status": "ready"})
-    assert (await job.result(timeout=5)).status is Status.READY
+    assert (await job.result(timeout=5)).status.phase is JobPhase.COMPLETED
 
 
 async def test_poll_errors_raise_and_a_new_wait_starts_over(
@@ -438,7 +443,7 @@ async def test_poll_errors_raise_and_a_new_wait_starts_over(
     with pytest.raises(errors.InvalidResponseError, match=f"jobs/{job_id}/status.*not JSON"):
         await job.result(timeout=5)
     status_route.respond(200, json={"status": "ready"})
-    assert (await job.result(timeout=5)).status is Status.READY
+    assert (await job.result(timeout=5)).status.phase is JobPhase.COMPLETED
 
 
 async def test_ready_result_without_measurements_is_invalid(
@@ -487,9 +492,9 @@ async def test_many_waiters_share_one_poll_schedule(
 async def test_status_is_one_request(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
     _, status_route, _ = job_routes(mock, ["pending execution"])
     job = await client.submit(BELL, shots=4)
-    assert (await job.status()).status is Status.PENDING_EXECUTION
+    assert await job.status() == JobStatus(JobPhase.RUNNING, "pending execution")
     assert status_route.call_count == 1
-    assert job.last_status is Status.PENDING_EXECUTION
+    assert job.last_status == JobStatus(JobPhase.RUNNING, "pending execution")
     status_route.respond(200, text="not json")
     with pytest.raises(errors.InvalidResponseError, match="not JSON"):
         await job.status()
@@ -501,7 +506,10 @@ async def test_counts(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
     route = mock.get(f"/jobs/{job_id}/counts").respond(200, json=counts)
     job = await client.submit(BELL, shots=4)
     first = await job.counts()
-    assert first.counts_batch and first.counts_batch[0].counts
+    assert first == [
+        CircuitCounts(tuple(c["measurement_keys"]), c["counts"]) for c in counts["counts_batch"]
+    ]
+    assert first and first[0].counts
     assert await job.counts() is first
     assert route.call_count == 1
 
@@ -523,6 +531,47 @@ async def test_abort(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
         await job.abort()
 
 
+async def test_cancel_and_delete(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
+    job_id, _, _ = job_routes(mock, ["pending execution"])
+    abort_route = mock.post(f"/jobs/{job_id}/abort").respond(200)
+    delete_route = mock.delete(f"/jobs/{job_id}").respond(200)
+    job = await client.submit(BELL, shots=4)
+    await job.cancel()
+    assert abort_route.call_count == 1
+    await job.delete()
+    assert delete_route.call_count == 1
+    assert client.requests_by_kind == {"submit": 1, "abort": 1, "delete": 1}
+    delete_route.respond(404, json={"detail": "no such job"})
+    with pytest.raises(errors.NotFoundError, match="no such job"):
+        await job.delete()
+
+
+@pytest.mark.parametrize(
+    ("word", "error", "fetched"),
+    [
+        ("deletion failed", errors.JobFailedError, 1),  # a failure: its result says why
+        ("pending deletion", errors.JobAbortedError, 0),  # being deleted: no results to come
+        ("deleted", errors.JobAbortedError, 0),
+    ],
+)
+async def test_deletion_words_end_a_wait(
+    word: str,
+    error: type[errors.JobError],
+    fetched: int,
+    mock: respx.MockRouter,
+    client: AsyncIQMClient,
+) -> None:
+    job_id, _, result_route = job_routes(
+        mock, ["pending execution", word], {"status": word, "metadata": {}}
+    )
+    job = await client.submit(BELL, shots=4)
+    with pytest.raises(error, match=word) as info:
+        await job.result(timeout=5)
+    assert info.value.job_id == job_id
+    assert (await job.wait()).raw == word
+    assert result_route.call_count == fetched
+
+
 @pytest.mark.parametrize("abort_on_cancel", [False, True])
 async def test_cancelling_a_wait_stops_only_that_wait(
     abort_on_cancel: bool, mock: respx.MockRouter, client: AsyncIQMClient
@@ -540,7 +589,7 @@ async def test_cancelling_a_wait_stops_only_that_wait(
     assert client.polls_in_flight == 0
     # the job goes on and can be waited for again
     status_route.respond(200, json={"status": "ready"})
-    assert (await job.result(timeout=5)).status is Status.READY
+    assert (await job.result(timeout=5)).status.phase is JobPhase.COMPLETED
 
 
 # --- several jobs -------------------------------------------------------------------------------
@@ -574,7 +623,7 @@ async def test_gather_keeps_order_and_raises_failures(
         job_routes(mock, statuses)
         jobs.append(await client.submit(BELL, shots=4))
     results = await client.gather(jobs, timeout=5)
-    assert [r.status for r in results] == [Status.READY, Status.READY]
+    assert [r.status.phase for r in results] == [JobPhase.COMPLETED, JobPhase.COMPLETED]
     job_routes(mock, ["failed"], {"status": "failed", "message": "boom", "metadata": {}})
     jobs.append(await client.submit(BELL, shots=4))
     with pytest.raises(errors.JobFailedError, match="boom"):
@@ -585,7 +634,7 @@ async def test_reattach_by_id(mock: respx.MockRouter, client: AsyncIQMClient) ->
     job_id, status_route, _ = job_routes(mock, ["ready"])
     job = client.job(job_id)
     assert client.job(uuid.UUID(job_id)) is job
-    assert (await job.result(timeout=5)).status is Status.READY
+    assert (await job.result(timeout=5)).status.phase is JobPhase.COMPLETED
     assert status_route.call_count == 1
     with pytest.raises(errors.ConfigurationError, match="UUID"):
         client.job("../../etc")
@@ -702,12 +751,15 @@ async def test_auth_server_outage_is_transient_for_submits_and_waits(
         outage["left"] = 4
         await anyio.sleep(1.0)  # the token expires; the next poll meets the outage
         result = await job.result(timeout=10)
-    assert result.status is Status.READY
+    assert result.status.phase is JobPhase.COMPLETED
     assert submit_route.call_count == 1  # one submit: never resent
     assert token_route.call_count >= 10
     assert status_route.call_count >= 13
 
 
-def test_auth_server_unavailable_is_an_authentication_error() -> None:
+def test_auth_server_unavailable_is_a_connect_error() -> None:
+    # No token means the API request never left: a ConnectError, not bad credentials.
     exc = errors.AuthServerUnavailableError("down")
-    assert isinstance(exc, errors.AuthenticationError)
+    assert isinstance(exc, errors.ConnectError)
+    assert isinstance(exc, errors.TransportError)
+    assert not isinstance(exc, errors.AuthenticationError | errors.InputError | ValueError)

@@ -52,6 +52,16 @@ def test_families_are_separate() -> None:
     assert not issubclass(errors.InputError, errors.JobError)
     assert issubclass(errors.ConnectError, errors.TransportError)
     assert issubclass(errors.SubmissionUncertainError, errors.JobError)
+    # No token means the request never left: a connection failure, not bad input.
+    assert issubclass(errors.AuthServerUnavailableError, errors.ConnectError)
+    assert not issubclass(errors.AuthServerUnavailableError, errors.InputError)
+    assert not issubclass(errors.AuthServerUnavailableError, errors.AuthenticationError)
+
+
+def test_use_after_close_is_a_runtime_error_not_bad_input() -> None:
+    assert issubclass(errors.ClientClosedError, errors.IQMError)
+    assert issubclass(errors.ClientClosedError, RuntimeError)
+    assert not issubclass(errors.ClientClosedError, errors.ConfigurationError)
 
 
 def test_job_messages_say_what_to_do() -> None:

@@ -7,9 +7,10 @@ import random
 
 import pytest
 
+from iqm_async.api.cocos import job_status
 from iqm_async.errors import ConfigurationError, JobAbortedError, JobFailedError
-from iqm_async.jobs import JobPhase, job_phase, outcome_error
-from iqm_async.models import RunResult, Status
+from iqm_async.jobs import outcome_error
+from iqm_async.models import Status
 from iqm_async.policies import (
     Failure,
     FailureKind,
@@ -19,6 +20,7 @@ from iqm_async.policies import (
     paced_until,
     parse_retry_after,
 )
+from iqm_async.results import JobPhase, JobStatus
 
 CONNECT = Failure(FailureKind.CONNECT)
 TIMEOUT = Failure(FailureKind.TIMEOUT)
@@ -93,6 +95,17 @@ def test_attempts_are_bounded() -> None:
     assert policy.should_retry(CONNECT, 2)
     assert not policy.should_retry(CONNECT, 3)
     assert not RetryPolicy(max_attempts=1).should_retry(CONNECT, 1)
+    assert policy.should_retry(CONNECT, 2, submit=True)
+    assert not policy.should_retry(CONNECT, 3, submit=True)
+
+
+def test_unbounded_waits_ignore_max_attempts_and_ride_out_500() -> None:
+    policy = RetryPolicy(max_attempts=3)
+    for failure in (CONNECT, TIMEOUT, DROPPED, status(500), status(502), status(429)):
+        assert policy.should_retry(failure, 1000, unbounded=True), failure
+    assert not policy.should_retry(status(500), 1)  # a bounded read does not retry 500
+    for failure in (status(404), status(401), status(400)):
+        assert not policy.should_retry(failure, 1, unbounded=True), failure
 
 
 def test_unsafe_submit_statuses_are_refused() -> None:
@@ -295,26 +308,38 @@ def test_a_lone_2s_job_costs_about_20_polls_instead_of_8() -> None:
 @pytest.mark.parametrize(
     ("status", "phase"),
     [
-        (Status.READY, JobPhase.READY),
+        (Status.READY, JobPhase.COMPLETED),
         (Status.FAILED, JobPhase.FAILED),
-        (Status.ABORTED, JobPhase.ABORTED),
-        (Status.DELETED, JobPhase.ABORTED),
-        (Status.DELETION_FAILED, JobPhase.ABORTED),
-        (Status.PENDING_EXECUTION, JobPhase.WAITING),
-        (Status.PENDING_COMPILATION, JobPhase.WAITING),
-        (Status.RECEIVED, JobPhase.WAITING),
-        (Status("some status from the future"), JobPhase.WAITING),
+        (Status.ABORTED, JobPhase.CANCELLED),
+        (Status.DELETED, JobPhase.CANCELLED),
+        (Status.PENDING_DELETION, JobPhase.CANCELLED),
+        (Status.DELETION_FAILED, JobPhase.FAILED),
+        (Status.PENDING_EXECUTION, JobPhase.RUNNING),
+        (Status.PENDING_COMPILATION, JobPhase.QUEUED),
+        (Status.RECEIVED, JobPhase.QUEUED),
+        (Status("some status from the future"), JobPhase.RUNNING),
     ],
 )
 def test_job_phase(status: Status, phase: JobPhase) -> None:
-    assert job_phase(status) is phase
+    read = job_status(status, status.value, None, ())
+    assert read.phase is phase
+    assert read.done is phase.is_terminal
 
 
 def test_outcome_errors_carry_the_server_message() -> None:
-    failed = RunResult.model_validate({"status": "failed", "message": "boom", "metadata": {}})
+    failed = JobStatus(JobPhase.FAILED, "failed", "boom")
     error = outcome_error("j1", failed)
     assert isinstance(error, JobFailedError) and "boom" in str(error) and error.job_id == "j1"
-    aborted = RunResult.model_validate({"status": "aborted", "metadata": {}})
-    assert isinstance(outcome_error("j1", aborted), JobAbortedError)
-    ready = RunResult.model_validate({"status": "ready", "measurements": [], "metadata": {}})
-    assert outcome_error("j1", ready) is None
+    aborted = outcome_error("j1", JobStatus(JobPhase.CANCELLED, "aborted"))
+    assert isinstance(aborted, JobAbortedError) and "'aborted'" in str(aborted)
+    assert outcome_error("j1", JobStatus(JobPhase.COMPLETED, "ready")) is None
+    assert outcome_error("j1", JobStatus(JobPhase.RUNNING, "pending execution")) is None
+
+
+def test_a_failure_without_a_message_names_an_unusual_status_word() -> None:
+    error = outcome_error("j1", JobStatus(JobPhase.FAILED, "deletion failed"))
+    assert isinstance(error, JobFailedError) and "deletion failed" in str(error)
+    plain = outcome_error("j1", JobStatus(JobPhase.FAILED, "failed"))
+    assert isinstance(plain, JobFailedError) and "ended as" not in str(plain)
+    deleting = outcome_error("j1", JobStatus(JobPhase.CANCELLED, "pending deletion"))
+    assert isinstance(deleting, JobAbortedError) and "pending deletion" in str(deleting)

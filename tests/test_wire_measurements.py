@@ -9,10 +9,10 @@ import httpx
 import numpy as np
 import pytest
 
+from iqm_async.api import CocosV1, cocos
 from iqm_async.api._v1_measurements import split_measurements, split_metadata
 from iqm_async.errors import InvalidResponseError
-from iqm_async.models import Status
-from iqm_async.transport._transport import parse_result_reply
+from iqm_async.results import JobPhase, JobResult
 
 METADATA = {"request": {"shots": 3, "circuits": [{"name": "c", "instructions": []}]}}
 
@@ -107,32 +107,72 @@ def reply(content: bytes) -> httpx.Response:
     return httpx.Response(200, content=content, request=httpx.Request("GET", "http://x/jobs/1"))
 
 
-def test_a_result_reply_comes_with_arrays_and_unparsed_metadata() -> None:
+@pytest.fixture
+def list_conversions(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Records each conversion of parsed measurement lists to arrays (the ordinary way)."""
+    calls: list[object] = []
+    convert = cocos.measurement_arrays_of
+
+    def counted(job_id: str, measurements: object) -> object:
+        calls.append(measurements)
+        return convert(job_id, measurements)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cocos, "measurement_arrays_of", counted)
+    return calls
+
+
+def read_result(content: bytes) -> JobResult:
+    result = CocosV1().read_result("j1", reply(content))
+    assert isinstance(result, JobResult)
+    return result
+
+
+def test_a_result_reply_comes_with_arrays_and_unparsed_metadata(
+    list_conversions: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = {"status": "ready", "measurements": MEASUREMENTS, "metadata": METADATA}
-    reply_ = parse_result_reply(reply(json.dumps(data).encode()))
-    assert reply_.result.measurements is None and reply_.result.status is Status.READY
-    assert reply_.arrays is not None and as_lists(reply_.arrays) == MEASUREMENTS
-    assert reply_.result.metadata.request is None  # left for later
-    assert reply_.metadata_json is not None and json.loads(reply_.metadata_json) == METADATA
+    parsed: list[bytes] = []
+    parse = cocos.Metadata.model_validate_json
+
+    def counted_parse(content: bytes) -> object:
+        parsed.append(content)
+        return parse(content)
+
+    monkeypatch.setattr(cocos.Metadata, "model_validate_json", counted_parse)
+    result = read_result(json.dumps(data).encode())
+    assert result.status.phase is JobPhase.COMPLETED and result.status.raw == "ready"
+    assert as_lists(result.measurement_arrays) == MEASUREMENTS
+    assert not list_conversions  # read straight into arrays, no lists parsed
+    assert not parsed  # the metadata is left for later
+    assert result.metadata.request is not None and result.metadata.request.shots == 3
+    assert len(parsed) == 1 and json.loads(parsed[0]) == METADATA
+    assert result.metadata is result.metadata and len(parsed) == 1  # parsed once
 
 
 @pytest.mark.parametrize(
     "content",
     [
-        body([{"m": [[0], [1, 1]]}]),  # not the plain form: the ordinary parser reads it
+        body(MEASUREMENTS, message='say "hi"'),  # not the plain form: the ordinary parser reads it
         b'{"status": "ready", "metadata": {}, "measurements": [{"m": [[0]]}], '
         b'"measurements": [{"m": [[1]]}]}',  # a repeated top-level key: the last one wins
     ],
 )
-def test_other_result_replies_are_parsed_the_ordinary_way(content: bytes) -> None:
-    reply_ = parse_result_reply(reply(content))
-    assert reply_.arrays is None
-    assert reply_.result.measurements == json.loads(content)["measurements"]
+def test_other_result_replies_are_parsed_the_ordinary_way(
+    content: bytes, list_conversions: list[object]
+) -> None:
+    result = read_result(content)
+    assert len(list_conversions) == 1
+    assert as_lists(result.measurement_arrays) == json.loads(content)["measurements"]
+
+
+def test_bits_the_ordinary_parser_reads_must_still_be_bits() -> None:
+    with pytest.raises(InvalidResponseError, match="measurement 'm' of circuit 0"):
+        CocosV1().read_result("j1", reply(body([{"m": [[0], [1, 1]]}])))
 
 
 def test_a_malformed_result_reply_is_still_an_invalid_response() -> None:
     with pytest.raises(InvalidResponseError, match="job result from http://x/jobs/1"):
-        parse_result_reply(reply(body([{"m": [[0]]}], status="ready", metadata=[])))
+        CocosV1().read_result("j1", reply(body([{"m": [[0]]}], status="ready", metadata=[])))
 
 
 def test_the_metadata_object_is_cut_out_whole() -> None:
