@@ -107,11 +107,7 @@ async def queue_run(poll: PollPolicy, *, count: int = 1000, observe: int = 20) -
 async def test_1000_jobs_on_a_fifo_qpu_reach_their_callers_within_150ms(
     anyio_backend: str,
 ) -> None:
-    """The issue's figure on a one-QPU queue: cap held at the server, median <= 150 ms.
-
-    The tail is bounded loosely (p95 <= 1 s): the emulator shares the test's CPU, and on a
-    loaded 2-core machine a few lags reach 0.5 s. Without queue-aware polling (head_jobs=0)
-    the lags here are about 20 s, so both bounds still tell the two apart."""
+    """The issue's figure on a one-QPU queue: cap held at the server, p95 <= 150 ms."""
     policy = PollPolicy()  # the defaults: 50 polls/s, the oldest job polled every 0.1 s
     run = await queue_run(policy)
     print(
@@ -123,8 +119,7 @@ async def test_1000_jobs_on_a_fifo_qpu_reach_their_callers_within_150ms(
     )
     assert run.jobs_in_order  # numbered as answers came: the server's queue order
     assert run.busiest_second <= policy.max_polls_per_s
-    assert run.p(0.5) <= 0.150
-    assert run.p(0.95) <= 1.0
+    assert run.p(0.95) <= 0.150
     assert run.requests_after_leaving == 0
 
 
