@@ -36,7 +36,9 @@ class ServerWarning(UserWarning):
 def outcome_error(job_id: str, status: JobStatus) -> IQMError | None:
     """The exception a terminal status without results stands for (pure), else ``None``."""
     if status.phase is JobPhase.FAILED:
-        return JobFailedError(job_id, status.message)
+        # A word that says more than the phase (e.g. a failed deletion) is worth showing.
+        said = None if status.raw == str(status.phase) else f"the job ended as '{status.raw}'"
+        return JobFailedError(job_id, status.message or said)
     if status.phase is JobPhase.CANCELLED:
         return JobAbortedError(job_id, status.raw, status.message)
     return None

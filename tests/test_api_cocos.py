@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from iqm_async.api import API_NAMES, CocosV1, Route, resolve_api
+from iqm_async.api.cocos_wire import Status
 from iqm_async.errors import ConfigurationError, InvalidResponseError
-from iqm_async.models import Circuit, Instruction, Status
+from iqm_async.models import Circuit, Instruction
 from iqm_async.results import CircuitCounts, JobPhase, JobResult, JobStatus
 
 DATA = Path(__file__).parent / "data"

@@ -8,9 +8,9 @@ import random
 import pytest
 
 from iqm_async.api.cocos import job_status
+from iqm_async.api.cocos_wire import Status
 from iqm_async.errors import ConfigurationError, JobAbortedError, JobFailedError
 from iqm_async.jobs import outcome_error
-from iqm_async.models import Status
 from iqm_async.policies import (
     Failure,
     FailureKind,
