@@ -19,8 +19,8 @@ from iqm_async.auth import (
     resolve_credentials,
 )
 from iqm_async.auth._tokens import TokenExpiry, parse_tokens_file, read_token_expiry
-from iqm_async.transport import redact
 from iqm_async.errors import AuthenticationError, ConfigurationError
+from iqm_async.transport import redact
 
 NOW = 1_700_000_000.0
 
