@@ -34,8 +34,9 @@ from _emulator_process import emulator_process, emulator_stats, reset_stats
 
 from iqm_async import errors
 from iqm_async.client import AsyncIQMClient
-from iqm_async.models import Circuit, Instruction, Status
+from iqm_async.models import Circuit, Instruction
 from iqm_async.policies import PollPolicy, RetryPolicy
+from iqm_async.results import JobPhase
 
 USERNAME = "soak-user"
 PASSWORD = "soak-password-0815"
@@ -114,7 +115,7 @@ async def run_one(client: AsyncIQMClient, index: int, shots: int, tally: Tally) 
                 return
             continue
         expected = [{"m": [[index % 2]] * shots}]
-        if result.status is not Status.READY or result.measurements != expected:
+        if result.status.phase is not JobPhase.COMPLETED or result.measurements != expected:
             tally.wrong_results += 1
         tally.outcomes["result"] += 1
         return

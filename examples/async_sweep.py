@@ -32,8 +32,8 @@ async def main(url: str) -> None:
         jobs = await asyncio.gather(*(client.submit(rotation(a), shots=SHOTS) for a in angles))
         angle_of = {job.id: a for job, a in zip(jobs, angles, strict=True)}
         async for job in client.as_completed(jobs, timeout=300):
-            result = await job.result()
-            ones = sum(shot[0] for shot in result.measurements[0]["m"]) / SHOTS
+            result = await job.result()  # a JobResult: per circuit, key -> shots x bits
+            ones = float(result.measurement_arrays[0]["m"][:, 0].mean())
             angle = angle_of[job.id]
             expected = math.sin(math.pi * angle) ** 2
             print(

@@ -67,7 +67,7 @@ async def run(url: str) -> None:
                 members = batches[jobs.index(job)]
                 for position, i in enumerate(members):
                     counts = to_backend_result(
-                        result.measurements[position], measurement_layout(compiled[i])
+                        result.measurement_arrays[position], measurement_layout(compiled[i])
                     ).get_counts()
                     p11[i] = counts.get((1, 1), 0) / SHOTS
                 bar.update(len(members))

@@ -44,7 +44,7 @@ async def main(url: str) -> None:
         async def run_one() -> None:
             job = await client.submit(ghz(path), shots=300)
             counts = await job.counts()
-            results.append(counts.counts_batch[0].counts)
+            results.append(dict(counts[0].counts))
 
         async with trio.open_nursery() as nursery:
             for _ in range(3):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import pathlib
 import threading
+import time
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -29,7 +31,16 @@ from test_auth_helpers import secret_guard as secret_guard  # autouse leak check
 
 from iqm_async.auth import APITokenSource, AuthServerSource, TokensFileSource, TokenSource
 from iqm_async.auth import _sources as _auth_sources
-from iqm_async.errors import AuthenticationError
+from iqm_async.errors import (
+    AuthenticationError,
+    AuthServerUnavailableError,
+    ConfigurationError,
+    ConnectError,
+    InputError,
+    IQMError,
+    TransportError,
+)
+from iqm_async.transport import _retry
 
 pytestmark = pytest.mark.anyio
 
@@ -394,10 +405,141 @@ async def test_unreachable_auth_server_gives_a_clear_error_after_bounded_retries
             return_value=failure
         )
         source = server_source(clock, max_attempts=3)
-        with secret_guard.raises(AuthenticationError, match="could not be reached after 3"):
+        with secret_guard.raises(AuthServerUnavailableError, match="could not be reached after 3"):
             await source.get_token()
         assert route.call_count == 3
     assert AUTH_URL in secret_guard.messages[0]
+
+
+# --- auth server outages: a TransportError, retried under the shared RetryPolicy ----------------
+
+
+def test_auth_server_unavailable_is_a_transport_error_not_bad_input() -> None:
+    assert issubclass(AuthServerUnavailableError, ConnectError)
+    assert issubclass(AuthServerUnavailableError, TransportError)
+    assert issubclass(AuthServerUnavailableError, IQMError)
+    for bad_input in (ValueError, InputError, AuthenticationError):
+        assert not issubclass(AuthServerUnavailableError, bad_input), bad_input
+
+
+async def test_an_auth_server_outage_is_not_swallowed_by_except_value_error(
+    clock: FakeClock, secret_guard: SecretGuard
+) -> None:
+    with respx.mock() as mock:
+        mock.post(AUTH_URL + TOKEN_PATH).mock(side_effect=httpx.ConnectError("refused"))
+        source = server_source(clock, max_attempts=2)
+        with secret_guard.raises(ConnectError, match="could not be reached after 2"):
+            try:
+                await source.get_token()
+            except ValueError:  # what code that handles bad input catches
+                pytest.fail("an auth server outage was caught as bad input (ValueError)")
+
+
+class RecordedSleeps:
+    """Stands in for the retry loop's sleep (and its jitter source): records, never waits."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, random_unit: float = 0.5) -> None:
+        self.delays: list[float] = []
+        monkeypatch.setattr(_retry, "anyio", SimpleNamespace(sleep=self.sleep))
+        monkeypatch.setattr(_retry, "random", SimpleNamespace(random=lambda: random_unit))
+
+    async def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+async def test_each_transient_auth_server_status_is_retried_max_attempts_times(
+    status: int, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, secret_guard: SecretGuard
+) -> None:
+    sleeps = RecordedSleeps(monkeypatch)
+    with respx.mock() as mock:
+        route = mock.post(AUTH_URL + TOKEN_PATH).mock(return_value=httpx.Response(status))
+        source = server_source(clock, max_attempts=4)
+        with secret_guard.raises(
+            AuthServerUnavailableError, match=rf"after 4 attempt\(s\) .*HTTP {status}"
+        ):
+            await source.get_token()
+        assert route.call_count == 4
+    assert len(sleeps.delays) == 3  # a wait between attempts, none after the last
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 501, 505])
+async def test_other_auth_server_statuses_are_answers_not_retried(
+    status: int, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, secret_guard: SecretGuard
+) -> None:
+    sleeps = RecordedSleeps(monkeypatch)
+    with respx.mock() as mock:
+        route = mock.post(AUTH_URL + TOKEN_PATH).mock(return_value=httpx.Response(status))
+        with secret_guard.raises(AuthenticationError, match=f"refused the login .*HTTP {status}"):
+            await server_source(clock, max_attempts=4).get_token()
+        assert route.call_count == 1  # 501 and 505 too: only the listed 5xx mean "not now"
+    assert sleeps.delays == []
+
+
+async def test_one_attempt_means_no_retry(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch, secret_guard: SecretGuard
+) -> None:
+    sleeps = RecordedSleeps(monkeypatch)
+    with respx.mock() as mock:
+        route = mock.post(AUTH_URL + TOKEN_PATH).mock(return_value=httpx.Response(503))
+        with secret_guard.raises(AuthServerUnavailableError, match=r"after 1 attempt\(s\)"):
+            await server_source(clock, max_attempts=1).get_token()
+        assert route.call_count == 1
+    assert sleeps.delays == []
+
+
+@pytest.mark.parametrize(
+    ("random_unit", "factor"), [(0.5, 1.0), (0.0, 0.75), (1.0, 1.25)], ids=["mid", "low", "high"]
+)
+async def test_auth_server_backoff_doubles_is_capped_and_jittered_by_a_quarter(
+    random_unit: float,
+    factor: float,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    secret_guard: SecretGuard,
+) -> None:
+    sleeps = RecordedSleeps(monkeypatch, random_unit)
+    with respx.mock() as mock:
+        mock.post(AUTH_URL + TOKEN_PATH).mock(side_effect=httpx.ConnectError("refused"))
+        source = server_source(
+            clock, max_attempts=6, retry_initial_wait_s=0.5, retry_max_wait_s=3.0
+        )
+        with secret_guard.raises(AuthServerUnavailableError, match="after 6 attempt"):
+            await source.get_token()
+    assert sleeps.delays == pytest.approx([d * factor for d in (0.5, 1.0, 2.0, 3.0, 3.0)])
+
+
+async def test_auth_server_retry_after_is_used_instead_of_the_backoff(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps = RecordedSleeps(monkeypatch)
+    with respx.mock() as mock:
+        route = mock.post(AUTH_URL + TOKEN_PATH).mock(
+            side_effect=[
+                httpx.Response(503, headers={"Retry-After": "7"}),
+                httpx.Response(429, headers={"Retry-After": "2.5"}),
+                token_reply(clock),
+            ]
+        )
+        assert await server_source(clock, retry_max_wait_s=1.0).get_token()
+        assert route.call_count == 3
+    assert sleeps.delays == [7.0, 2.5]  # the server's word, not the 1 s backoff cap
+
+
+async def test_auth_server_503_with_retry_after_is_really_waited(clock: FakeClock) -> None:
+    with respx.mock() as mock:
+        route = mock.post(AUTH_URL + TOKEN_PATH).mock(
+            side_effect=[
+                httpx.Response(503, text="restarting", headers={"Retry-After": "0.3"}),
+                token_reply(clock),
+            ]
+        )
+        source = server_source(clock)  # its own backoff is 1 ms: the wait is Retry-After's
+        started = time.monotonic()
+        assert await source.get_token()
+        elapsed = time.monotonic() - started
+        assert route.call_count == 2
+    assert 0.29 <= elapsed < 10
 
 
 @respx.mock(assert_all_called=False)
@@ -494,8 +636,9 @@ async def test_many_waiters_cause_one_token_request(clock: FakeClock) -> None:
 def test_invalid_options_are_refused(secret_guard: SecretGuard) -> None:
     with secret_guard.raises(AuthenticationError, match="needs auth_server_url"):
         AuthServerSource("", USERNAME, PASSWORD)
-    with pytest.raises(ValueError, match="max_attempts"):
-        AuthServerSource(AUTH_URL, USERNAME, PASSWORD, max_attempts=0)
+    for bad in (0, -1):
+        with pytest.raises(ConfigurationError, match="max_attempts"):
+            AuthServerSource(AUTH_URL, USERNAME, PASSWORD, max_attempts=bad)
 
 
 async def test_a_given_transport_is_borrowed_not_closed(clock: FakeClock) -> None:

@@ -21,6 +21,7 @@ from emulator_fixtures import LiveEmulator
 from pytket.backends import ResultHandle, StatusEnum
 from pytket.circuit import Circuit, OpType
 
+from iqm_async.api.cocos import job_status
 from iqm_async.backend import IQMBackend, backend_credentials, circuit_status_of
 from iqm_async.emulator import EmulatorConfig
 from iqm_async.errors import (
@@ -348,15 +349,23 @@ def test_bad_batch_size_is_rejected() -> None:
         (Status.FAILED, StatusEnum.ERROR),
         (Status.ABORTED, StatusEnum.CANCELLED),
         (Status.DELETED, StatusEnum.CANCELLED),
+        (Status.PENDING_DELETION, StatusEnum.CANCELLED),
+        (Status.DELETION_FAILED, StatusEnum.ERROR),
         (Status.UNKNOWN, StatusEnum.RUNNING),
     ],
 )
 def test_circuit_status_of(status: Status, expected: StatusEnum) -> None:
-    assert circuit_status_of(status, "msg").status is expected
+    assert circuit_status_of(job_status(status, status.value, "msg", ())).status is expected
 
 
 def test_failed_status_carries_the_server_message() -> None:
-    assert circuit_status_of(Status.FAILED, "QB3 is broken").message == "QB3 is broken"
+    failed = job_status(Status.FAILED, "failed", "QB3 is broken", ())
+    assert circuit_status_of(failed).message == "QB3 is broken"
+
+
+def test_unfinished_status_without_a_message_shows_the_server_word() -> None:
+    running = job_status(Status.PENDING_EXECUTION, "pending execution", None, ())
+    assert circuit_status_of(running).message == "pending execution"
 
 
 def _creds(env: dict[str, str], **kwargs: str) -> object:

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -34,6 +35,7 @@ from iqm_async.emulator import EmulatorConfig, create_app
 from iqm_async.models import Circuit as IQMCircuit
 from iqm_async.models import Instruction
 from iqm_async.policies import PollPolicy, RetryPolicy
+from iqm_async.results import JobPhase
 
 URL = "https://iqm.test"
 ASGI_URL = "http://emulator"
@@ -630,9 +632,13 @@ async def test_unknown_status_keeps_the_job_waiting(
 ) -> None:
     job_id = str(uuid.uuid4())
     route = server.get(f"/jobs/{job_id}/status").respond(200, json={"status": "teleporting"})
-    with pytest.raises(errors.JobTimeoutError, match="last status: 'unknown'") as info:
-        await client.job(job_id).result(timeout=0.2)
+    job = client.job(job_id)
+    # The message names the server's own word; the job reads as running meanwhile.
+    with pytest.raises(errors.JobTimeoutError, match="last status: 'teleporting'") as info:
+        await job.result(timeout=0.2)
     assert info.value.job_id == job_id
+    assert info.value.last_status == "teleporting"
+    assert job.last_status is not None and job.last_status.phase is JobPhase.RUNNING
     assert route.call_count >= 2  # still polled: a newer server may have a new status
 
 
@@ -642,6 +648,93 @@ async def test_job_404_on_status(server: respx.MockRouter, client: AsyncIQMClien
     server.get(f"/jobs/{job_id}/status").respond(404, json={"detail": "Job not found"})
     with pytest.raises(errors.NotFoundError, match=r"HTTP 404 .*Job not found.*Check the id"):
         await client.job(job_id).status()
+
+
+# --- use after close: ClientClosedError (a RuntimeError), not bad input -----------------------
+
+
+def _is_a_closed_client_error(error: BaseException) -> bool:
+    """Misuse of the lifecycle, not bad input: ``except ValueError`` must not swallow it."""
+    return (
+        isinstance(error, errors.ClientClosedError)
+        and isinstance(error, RuntimeError)
+        and isinstance(error, errors.IQMError)
+        and not isinstance(error, ValueError | errors.InputError)
+    )
+
+
+@pytest.mark.anyio
+async def test_use_after_close_raises_client_closed_error(no_network: respx.MockRouter) -> None:
+    async with AsyncIQMClient(URL, retry=FAST_RETRY, poll=FAST_POLL) as client:
+        job = client.job(uuid.uuid4())
+    calls: list[tuple[str, Any]] = [
+        ("submit", lambda: client.submit(BELL, shots=10)),
+        ("submit_json", lambda: client.submit_json([BELL.model_dump_json()], shots=10)),
+        ("quantum_architecture", client.quantum_architecture),
+        ("status", job.status),
+        ("wait", job.wait),
+        ("result", job.result),
+        ("counts", job.counts),
+        ("cancel", job.cancel),
+        ("delete", job.delete),
+        ("gather", lambda: client.gather([job])),
+    ]
+    for name, call in calls:
+        with pytest.raises(errors.ClientClosedError, match="closed") as info:
+            await call()
+        assert _is_a_closed_client_error(info.value), name
+    with pytest.raises(errors.ClientClosedError, match="closed") as info:
+        async with client:
+            pass
+    assert _is_a_closed_client_error(info.value)
+    await client.aclose()  # idempotent
+    assert client.request_count == 0 and not no_network.calls
+
+
+@pytest.mark.anyio
+async def test_aclose_without_async_with_then_use_is_client_closed(
+    no_network: respx.MockRouter,
+) -> None:
+    never_opened = AsyncIQMClient(URL, retry=FAST_RETRY, poll=FAST_POLL)
+    # Before `async with` it is a usage error of the configuration kind, as before.
+    with pytest.raises(errors.ConfigurationError, match="not open"):
+        await never_opened.submit(BELL, shots=10)
+    await never_opened.aclose()
+    with pytest.raises(errors.ClientClosedError, match="closed") as info:
+        await never_opened.submit(BELL, shots=10)
+    assert _is_a_closed_client_error(info.value)
+    assert not no_network.calls
+
+
+@pytest.mark.anyio
+async def test_closing_the_client_ends_a_current_wait_with_client_closed_error(
+    server: respx.MockRouter,
+) -> None:
+    job_id = str(uuid.uuid4())
+    polled = anyio.Event()
+
+    def pending(_request: httpx.Request) -> httpx.Response:
+        polled.set()
+        return httpx.Response(200, json={"status": "pending execution"})
+
+    server.get(f"/jobs/{job_id}/status").mock(side_effect=pending)
+    errors_seen: list[BaseException] = []
+    async with AsyncIQMClient(URL, retry=FAST_RETRY, poll=FAST_POLL) as client:
+
+        async def wait_for_the_job() -> None:
+            try:
+                await client.job(job_id).result(timeout=30)
+            except errors.IQMError as exc:
+                errors_seen.append(exc)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(wait_for_the_job)
+                await polled.wait()  # the wait is under way
+                await client.aclose()
+    assert len(errors_seen) == 1
+    assert _is_a_closed_client_error(errors_seen[0])
+    assert job_id in str(errors_seen[0])
 
 
 # --- pytket circuits through IQMBackend: refused before any submit ----------------------------

@@ -13,7 +13,9 @@ import httpx
 import pytest
 from emulator_fixtures import LiveEmulator, first_reply, free_port
 
+from iqm_async.cli import _status_line
 from iqm_async.emulator import EmulatorConfig
+from iqm_async.results import JobPhase, JobStatus
 
 SCRIPT = Path(sys.executable).with_name("iqm-async")
 BELL_QASM = """OPENQASM 2.0;
@@ -79,7 +81,7 @@ def test_status_result_and_arch(live_emulator: LiveEmulator) -> None:
     (counts,) = json.loads(out.stdout)
     assert set(counts) <= {"00", "11"} and sum(counts.values()) == 50
     out = iqm_async("--url", live_emulator.url, "status", job_id)
-    assert out.returncode == 0 and out.stdout.strip() == "ready"
+    assert out.returncode == 0 and out.stdout.strip() == "completed (ready)"
     out = iqm_async("--url", live_emulator.url, "arch", "--json")
     arch = json.loads(out.stdout)
     assert len(arch["qubits"]) == 20 and ["QB1", "QB2"] in arch["couplings"]
@@ -94,7 +96,20 @@ def test_abort_a_pending_job(
     job_id = submit_bell(live.url)
     out = iqm_async("--url", live.url, "abort", job_id)
     assert out.returncode == 0, out.stderr
-    assert iqm_async("--url", live.url, "status", job_id).stdout.strip() == "aborted"
+    assert iqm_async("--url", live.url, "status", job_id).stdout.strip() == "cancelled (aborted)"
+
+
+@pytest.mark.parametrize(
+    ("status", "line"),
+    [
+        (JobStatus(JobPhase.RUNNING, "pending execution"), "running (pending execution)"),
+        (JobStatus(JobPhase.COMPLETED, "completed"), "completed"),
+        (JobStatus(JobPhase.FAILED, "failed", message="boom"), "failed: boom"),
+        (JobStatus(JobPhase.FAILED, "deletion failed", "busy"), "failed (deletion failed): busy"),
+    ],
+)
+def test_status_line_is_phase_then_server_word_then_message(status: JobStatus, line: str) -> None:
+    assert _status_line(status) == line
 
 
 @pytest.mark.parametrize(

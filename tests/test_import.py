@@ -9,6 +9,7 @@ import sys
 def test_import_does_not_load_pytket_or_start_threads() -> None:
     code = (
         "import sys, threading, iqm_async, iqm_async.models, iqm_async.metadata;"
+        "import iqm_async.results, iqm_async.api, iqm_async.transport, iqm_async.client;"
         "assert 'pytket' not in sys.modules, 'pytket imported';"
         "assert threading.active_count() == 1, threading.enumerate()"
     )
