@@ -34,6 +34,7 @@ from iqm_async.auth import _sources as _auth_sources
 from iqm_async.errors import (
     AuthenticationError,
     AuthServerUnavailableError,
+    ClientClosedError,
     ConfigurationError,
     ConnectError,
     InputError,
@@ -58,7 +59,7 @@ async def test_api_token_is_sent_as_is_and_close_ends_it(secret_guard: SecretGua
     assert await source.get_token() == API_TOKEN
     assert await source.get_token(force_refresh=True) == API_TOKEN
     await source.aclose()
-    with secret_guard.raises(AuthenticationError, match="closed"):
+    with secret_guard.raises(ClientClosedError, match="closed"):
         await source.get_token()
 
 
@@ -264,7 +265,7 @@ async def test_closed_tokens_file_source_refuses(
     write_tokens(path, "x")
     source = TokensFileSource(path)
     await source.aclose()
-    with secret_guard.raises(AuthenticationError, match="closed"):
+    with secret_guard.raises(ClientClosedError, match="closed"):
         await source.get_token()
 
 
@@ -598,7 +599,7 @@ async def test_failed_logout_is_swallowed_and_the_source_closes(
     source = server_source(clock)
     await source.get_token()
     await source.aclose()
-    with secret_guard.raises(AuthenticationError, match="closed"):
+    with secret_guard.raises(ClientClosedError, match="closed"):
         await source.get_token()
 
 

@@ -22,17 +22,18 @@ from pytket.backends import ResultHandle, StatusEnum
 from pytket.circuit import Circuit, OpType
 
 from iqm_async.api.cocos import job_status
+from iqm_async.api.cocos_wire import Status
 from iqm_async.backend import IQMBackend, backend_credentials, circuit_status_of
 from iqm_async.emulator import EmulatorConfig
 from iqm_async.errors import (
     AuthenticationError,
     CircuitValidationError,
+    ClientClosedError,
     ConfigurationError,
     JobFailedError,
     JobTimeoutError,
 )
 from iqm_async.metadata import Metadata
-from iqm_async.models import Status
 
 
 @pytest.fixture(autouse=True)
@@ -327,8 +328,9 @@ def test_use_after_close_is_an_error(live_emulator: LiveEmulator) -> None:
     _ = b.backend_info
     b.close()
     b.close()  # idempotent
-    with pytest.raises(ConfigurationError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed") as info:
         b.circuit_status(ResultHandle(str(UUID(int=1)), 0, "{}", "null"))
+    assert isinstance(info.value, RuntimeError) and not isinstance(info.value, ValueError)
 
 
 def test_bad_batch_size_is_rejected() -> None:

@@ -23,7 +23,7 @@ from typing import Protocol, runtime_checkable
 import anyio
 import anyio.to_thread
 
-from ..errors import AuthenticationError
+from ..errors import AuthenticationError, ClientClosedError
 from ._tokens import (
     DEFAULT_REFRESH_MARGIN_S,
     CachedToken,
@@ -52,8 +52,8 @@ class TokenSource(Protocol):
         ...
 
 
-def closed_error(what: str) -> AuthenticationError:
-    return AuthenticationError(f"The {what} was closed; create a new client to authenticate again.")
+def closed_error(what: str) -> ClientClosedError:
+    return ClientClosedError(f"The {what} was closed; create a new client to authenticate again.")
 
 
 class APITokenSource:

@@ -22,7 +22,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ..client import AsyncIQMClient
-from ..errors import ConfigurationError
+from ..errors import ClientClosedError
 
 T = TypeVar("T")
 
@@ -67,13 +67,13 @@ class ClientLoop:
         cancelled). Call it from a coroutine running on this loop; ``func`` must not raise.
         """
         if self._background is None:
-            raise ConfigurationError("This IQMBackend is closed; create a new one.")
+            raise ClientClosedError("This IQMBackend is closed; create a new one.")
         self._background.start_soon(func)
 
     def _ensure_started(self) -> tuple[BlockingPortal, AsyncIQMClient]:
         with self._lock:
             if self._closed:
-                raise ConfigurationError("This IQMBackend is closed; create a new one.")
+                raise ClientClosedError("This IQMBackend is closed; create a new one.")
             if self._portal is None or self._client is None:
                 stack = ExitStack()
                 try:
