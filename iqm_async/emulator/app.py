@@ -98,6 +98,24 @@ def _find_job(request: Request, em: Emulator) -> JobRecord | Response:
     return job
 
 
+def _job_route(
+    handler: Callable[[Emulator, JobRecord], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that finds the job the path names (or refuses: 401 before 404), then
+    hands it to ``handler``."""
+
+    async def endpoint(request: Request) -> Response:
+        em = _emulator(request)
+        job = _find_job(request, em)
+        if isinstance(job, Response):
+            return job
+        return await handler(em, job)
+
+    # Not functools.wraps: FastAPI reads the endpoint's own signature (one Request).
+    endpoint.__name__, endpoint.__doc__ = handler.__name__, handler.__doc__
+    return endpoint
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     """FastAPI's own request validation errors as ``422 {"detail": "<field>: <problem>"}``."""
     parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
@@ -122,12 +140,8 @@ async def submit_job(request: Request) -> Response:
     return _json(201, {"id": job.job_id})
 
 
-async def get_job(request: Request) -> Response:
+async def get_job(em: Emulator, job: JobRecord) -> Response:
     """The full result: status, measurements when ready, message, metadata."""
-    em = _emulator(request)
-    job = _find_job(request, em)
-    if isinstance(job, Response):
-        return job
     if job.final_body is not None:
         return _raw_json(job.final_body)
     status = await em.observe(job)
@@ -137,33 +151,21 @@ async def get_job(request: Request) -> Response:
     return _raw_json(body)
 
 
-async def get_job_status(request: Request) -> Response:
+async def get_job_status(em: Emulator, job: JobRecord) -> Response:
     """``{"status", "message", "warnings"}``."""
-    em = _emulator(request)
-    job = _find_job(request, em)
-    if isinstance(job, Response):
-        return job
     status = await em.observe(job)
     message = job.message if status.value == "failed" else None
     return _json(200, {"status": status.value, "message": message, "warnings": None})
 
 
-async def get_job_counts(request: Request) -> Response:
+async def get_job_counts(em: Emulator, job: JobRecord) -> Response:
     """``{"status", "counts_batch"}``; ``counts_batch`` only once the job is ready."""
-    em = _emulator(request)
-    job = _find_job(request, em)
-    if isinstance(job, Response):
-        return job
     status = await em.observe(job)
     return _json(200, em.counts_body(job, status))
 
 
-async def abort_job(request: Request) -> Response:
+async def abort_job(em: Emulator, job: JobRecord) -> Response:
     """Abort a pending job (200); a job that already ended gives 409."""
-    em = _emulator(request)
-    job = _find_job(request, em)
-    if isinstance(job, Response):
-        return job
     previous = em.abort(job)
     if previous.is_terminal:
         return _detail(
@@ -173,12 +175,8 @@ async def abort_job(request: Request) -> Response:
     return _json(200, {})
 
 
-async def delete_job(request: Request) -> Response:
+async def delete_job(em: Emulator, job: JobRecord) -> Response:
     """Delete a job and its data (200); later requests for it get 404."""
-    em = _emulator(request)
-    job = _find_job(request, em)
-    if isinstance(job, Response):
-        return job
     em.delete(job)
     return _json(200, {})
 
@@ -282,11 +280,11 @@ class _Route(NamedTuple):
 
 _ROUTES = (
     _Route("POST", "/jobs", submit_job, 201),
-    _Route("GET", "/jobs/{job_id}", get_job),
-    _Route("GET", "/jobs/{job_id}/status", get_job_status),
-    _Route("GET", "/jobs/{job_id}/counts", get_job_counts),
-    _Route("POST", "/jobs/{job_id}/abort", abort_job),
-    _Route("DELETE", "/jobs/{job_id}", delete_job),
+    _Route("GET", "/jobs/{job_id}", _job_route(get_job)),
+    _Route("GET", "/jobs/{job_id}/status", _job_route(get_job_status)),
+    _Route("GET", "/jobs/{job_id}/counts", _job_route(get_job_counts)),
+    _Route("POST", "/jobs/{job_id}/abort", _job_route(abort_job)),
+    _Route("DELETE", "/jobs/{job_id}", _job_route(delete_job)),
     _Route("GET", "/quantum-architecture", quantum_architecture),
     _Route("GET", "/api/v1/calibration/{calibration_set_id}/gates", calibrated_gates),
     _Route("GET", "/info/client-libraries", client_libraries),
