@@ -577,21 +577,23 @@ async def test_bad_replies(
 
 
 @pytest.mark.anyio
-async def test_huge_error_body_is_cut_short(
-    mock_api: respx.MockRouter, api_client: AsyncIQMClient
+@pytest.mark.parametrize(
+    ("status", "body", "error", "phrase"),
+    [
+        pytest.param(500, "x", errors.InternalServerError, "HTTP 500", id="error body"),
+        pytest.param(200, "<", errors.InvalidResponseError, "is not JSON", id="success not JSON"),
+    ],
+)
+async def test_huge_body_is_cut_short_in_the_error(
+    status: int,
+    body: str,
+    error: type[errors.IQMError],
+    phrase: str,
+    mock_api: respx.MockRouter,
+    api_client: AsyncIQMClient,
 ) -> None:
-    mock_api.get("/quantum-architecture").respond(500, text="x" * 5_000_000)
-    with pytest.raises(errors.InternalServerError, match="HTTP 500") as info:
-        await api_client.quantum_architecture()
-    assert len(str(info.value)) < 1000
-
-
-@pytest.mark.anyio
-async def test_huge_success_body_that_is_not_json(
-    mock_api: respx.MockRouter, api_client: AsyncIQMClient
-) -> None:
-    mock_api.get("/quantum-architecture").respond(200, text="<" * 5_000_000)
-    with pytest.raises(errors.InvalidResponseError, match="is not JSON") as info:
+    mock_api.get("/quantum-architecture").respond(status, text=body * 5_000_000)
+    with pytest.raises(error, match=phrase) as info:
         await api_client.quantum_architecture()
     assert len(str(info.value)) < 1000
 
