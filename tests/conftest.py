@@ -25,8 +25,9 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-# The emulator's fixtures (emulator_app, asgi_client_factory, live_emulator, ...) for every test.
-pytest_plugins = ["emulator_fixtures"]
+# The emulator's fixtures (emulator_app, asgi_client_factory, live_emulator, ...) and the respx
+# ones (mock_api, api_client) for every test.
+pytest_plugins = ["emulator_fixtures", "respx_fixtures"]
 
 
 # --- session-wide secret-leak guard -----------------------------------------------------------

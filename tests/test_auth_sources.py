@@ -89,22 +89,26 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture
+def tokens_path(tmp_path: pathlib.Path) -> pathlib.Path:
+    """Where a test writes its tokens file (nothing there yet)."""
+    return tmp_path / "tokens.json"
+
+
 async def test_tokens_file_is_read_once_while_the_token_is_fresh(
-    tmp_path: pathlib.Path, clock: FakeClock
+    tokens_path: pathlib.Path, clock: FakeClock
 ) -> None:
-    path = tmp_path / "tokens.json"
     token = make_jwt(exp=clock.now + 300, iat=clock.now)
-    write_tokens(path, token)
-    source = TokensFileSource(path, clock=clock)
+    write_tokens(tokens_path, token)
+    source = TokensFileSource(tokens_path, clock=clock)
     assert [await source.get_token() for _ in range(50)] == [token] * 50
     assert source.reads == 1
 
 
 async def test_tokens_file_is_read_in_a_worker_thread(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+    tokens_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "tokens.json"
-    write_tokens(path, "opaque-but-fine")
+    write_tokens(tokens_path, "opaque-but-fine")
     threads: list[threading.Thread] = []
     real_read = _auth_sources._read_text
 
@@ -113,29 +117,27 @@ async def test_tokens_file_is_read_in_a_worker_thread(
         return real_read(p)
 
     monkeypatch.setattr(_auth_sources, "_read_text", spy)
-    assert await TokensFileSource(path).get_token() == "opaque-but-fine"
+    assert await TokensFileSource(tokens_path).get_token() == "opaque-but-fine"
     assert threads and threads[0] is not threading.main_thread()
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # blockbuster watches asyncio loops
-async def test_tokens_file_read_never_blocks_the_event_loop(tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "tokens.json"
-    write_tokens(path, "opaque")
+async def test_tokens_file_read_never_blocks_the_event_loop(tokens_path: pathlib.Path) -> None:
+    write_tokens(tokens_path, "opaque")
     with blockbuster_ctx():  # raises BlockingError on a blocking call in the loop thread
-        assert await TokensFileSource(path).get_token() == "opaque"
-        assert await TokensFileSource(path).get_token(force_refresh=True) == "opaque"
+        assert await TokensFileSource(tokens_path).get_token() == "opaque"
+        assert await TokensFileSource(tokens_path).get_token(force_refresh=True) == "opaque"
 
 
 async def test_tokens_file_rewritten_near_expiry_is_picked_up(
-    tmp_path: pathlib.Path, clock: FakeClock
+    tokens_path: pathlib.Path, clock: FakeClock
 ) -> None:
-    path = tmp_path / "tokens.json"
     old = make_jwt(exp=clock.now + 300, iat=clock.now)
-    write_tokens(path, old)
-    source = TokensFileSource(path, clock=clock)
+    write_tokens(tokens_path, old)
+    source = TokensFileSource(tokens_path, clock=clock)
     assert await source.get_token() == old
     new = make_jwt(exp=clock.now + 600, iat=clock.now + 200)
-    write_tokens(path, new)
+    write_tokens(tokens_path, new)
     clock.advance(200)  # 100 s left: outside the 30 s margin, the cache still serves
     assert await source.get_token() == old
     clock.advance(75)  # 25 s left: inside the margin, the file is read again
@@ -144,13 +146,12 @@ async def test_tokens_file_rewritten_near_expiry_is_picked_up(
 
 
 async def test_stale_file_is_not_reread_on_every_request(
-    tmp_path: pathlib.Path, clock: FakeClock
+    tokens_path: pathlib.Path, clock: FakeClock
 ) -> None:
     # The token manager stopped: the file keeps a token that is near expiry but still valid.
-    path = tmp_path / "tokens.json"
     token = make_jwt(exp=clock.now + 30, iat=clock.now - 270)
-    write_tokens(path, token)
-    source = TokensFileSource(path, clock=clock, reread_pause_s=1.0)
+    write_tokens(tokens_path, token)
+    source = TokensFileSource(tokens_path, clock=clock, reread_pause_s=1.0)
     for _ in range(20):
         assert await source.get_token() == token
     assert source.reads == 1
@@ -159,12 +160,11 @@ async def test_stale_file_is_not_reread_on_every_request(
     assert source.reads == 2
 
 
-async def test_force_refresh_rereads_the_file(tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "tokens.json"
-    write_tokens(path, "first")
-    source = TokensFileSource(path)
+async def test_force_refresh_rereads_the_file(tokens_path: pathlib.Path) -> None:
+    write_tokens(tokens_path, "first")
+    source = TokensFileSource(tokens_path)
     assert await source.get_token() == "first"
-    write_tokens(path, "second")
+    write_tokens(tokens_path, "second")
     assert await source.get_token() == "first"  # opaque: no expiry, so cached
     assert await source.get_token(force_refresh=True) == "second"
 

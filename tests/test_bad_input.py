@@ -516,18 +516,7 @@ async def test_no_credentials_for_a_server_that_needs_them(auth_emulator: Any) -
 
 
 # --- server replies that are not what the protocol says (respx) --------------------------------
-
-
-@pytest.fixture
-def server() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=URL, assert_all_called=False) as router:
-        yield router
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[AsyncIQMClient]:
-    async with AsyncIQMClient(URL, retry=FAST_RETRY, poll=FAST_POLL) as opened:
-        yield opened
+# mock_api and api_client (respx_fixtures.py): the default 5 attempts, not FAST_RETRY's 2.
 
 
 HTML_PAGE = "<!DOCTYPE html><html><head><title>Sign in</title></head><body>...</body></html>"
@@ -579,60 +568,62 @@ async def test_bad_replies(
     reply: httpx.Response,
     error: type[errors.IQMError],
     phrase: str,
-    server: respx.MockRouter,
-    client: AsyncIQMClient,
+    mock_api: respx.MockRouter,
+    api_client: AsyncIQMClient,
 ) -> None:
-    server.get("/quantum-architecture").mock(return_value=reply)
+    mock_api.get("/quantum-architecture").mock(return_value=reply)
     with pytest.raises(error, match=phrase):
-        await client.quantum_architecture()
+        await api_client.quantum_architecture()
 
 
 @pytest.mark.anyio
-async def test_huge_error_body_is_cut_short(
-    server: respx.MockRouter, client: AsyncIQMClient
+@pytest.mark.parametrize(
+    ("status", "body", "error", "phrase"),
+    [
+        pytest.param(500, "x", errors.InternalServerError, "HTTP 500", id="error body"),
+        pytest.param(200, "<", errors.InvalidResponseError, "is not JSON", id="success not JSON"),
+    ],
+)
+async def test_huge_body_is_cut_short_in_the_error(
+    status: int,
+    body: str,
+    error: type[errors.IQMError],
+    phrase: str,
+    mock_api: respx.MockRouter,
+    api_client: AsyncIQMClient,
 ) -> None:
-    server.get("/quantum-architecture").respond(500, text="x" * 5_000_000)
-    with pytest.raises(errors.InternalServerError, match="HTTP 500") as info:
-        await client.quantum_architecture()
-    assert len(str(info.value)) < 1000
-
-
-@pytest.mark.anyio
-async def test_huge_success_body_that_is_not_json(
-    server: respx.MockRouter, client: AsyncIQMClient
-) -> None:
-    server.get("/quantum-architecture").respond(200, text="<" * 5_000_000)
-    with pytest.raises(errors.InvalidResponseError, match="is not JSON") as info:
-        await client.quantum_architecture()
+    mock_api.get("/quantum-architecture").respond(status, text=body * 5_000_000)
+    with pytest.raises(error, match=phrase) as info:
+        await api_client.quantum_architecture()
     assert len(str(info.value)) < 1000
 
 
 @pytest.mark.anyio
 async def test_submit_reply_without_job_id(
-    server: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    server.post("/jobs").respond(200, json={"job": "created"})
+    mock_api.post("/jobs").respond(200, json={"job": "created"})
     with pytest.raises(errors.InvalidResponseError, match=r"has no job id .*The job may exist"):
-        await client.submit(BELL, shots=1)
+        await api_client.submit(BELL, shots=1)
 
 
 @pytest.mark.anyio
 async def test_status_reply_without_status(
-    server: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
     job_id = str(uuid.uuid4())
-    server.get(f"/jobs/{job_id}/status").respond(200, json={"message": None})
+    mock_api.get(f"/jobs/{job_id}/status").respond(200, json={"message": None})
     with pytest.raises(errors.InvalidResponseError, match=r"job status .*\(status: Field required"):
-        await client.job(job_id).status()
+        await api_client.job(job_id).status()
 
 
 @pytest.mark.anyio
 async def test_unknown_status_keeps_the_job_waiting(
-    server: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
     job_id = str(uuid.uuid4())
-    route = server.get(f"/jobs/{job_id}/status").respond(200, json={"status": "teleporting"})
-    job = client.job(job_id)
+    route = mock_api.get(f"/jobs/{job_id}/status").respond(200, json={"status": "teleporting"})
+    job = api_client.job(job_id)
     # The message names the server's own word; the job reads as running meanwhile.
     with pytest.raises(errors.JobTimeoutError, match="last status: 'teleporting'") as info:
         await job.result(timeout=0.2)
@@ -643,11 +634,11 @@ async def test_unknown_status_keeps_the_job_waiting(
 
 
 @pytest.mark.anyio
-async def test_job_404_on_status(server: respx.MockRouter, client: AsyncIQMClient) -> None:
+async def test_job_404_on_status(mock_api: respx.MockRouter, api_client: AsyncIQMClient) -> None:
     job_id = str(uuid.uuid4())
-    server.get(f"/jobs/{job_id}/status").respond(404, json={"detail": "Job not found"})
+    mock_api.get(f"/jobs/{job_id}/status").respond(404, json={"detail": "Job not found"})
     with pytest.raises(errors.NotFoundError, match=r"HTTP 404 .*Job not found.*Check the id"):
-        await client.job(job_id).status()
+        await api_client.job(job_id).status()
 
 
 # --- use after close: ClientClosedError (a RuntimeError), not bad input -----------------------
@@ -708,7 +699,7 @@ async def test_aclose_without_async_with_then_use_is_client_closed(
 
 @pytest.mark.anyio
 async def test_closing_the_client_ends_a_current_wait_with_client_closed_error(
-    server: respx.MockRouter,
+    mock_api: respx.MockRouter,
 ) -> None:
     job_id = str(uuid.uuid4())
     polled = anyio.Event()
@@ -717,7 +708,7 @@ async def test_closing_the_client_ends_a_current_wait_with_client_closed_error(
         polled.set()
         return httpx.Response(200, json={"status": "pending execution"})
 
-    server.get(f"/jobs/{job_id}/status").mock(side_effect=pending)
+    mock_api.get(f"/jobs/{job_id}/status").mock(side_effect=pending)
     errors_seen: list[BaseException] = []
     async with AsyncIQMClient(URL, retry=FAST_RETRY, poll=FAST_POLL) as client:
 

@@ -10,25 +10,23 @@ from __future__ import annotations
 import json
 import uuid
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 import respx
+from respx_fixtures import FAST_POLL, MOCK_API_URL
 
 from iqm_async import errors
 from iqm_async.client import AsyncIQMClient
 from iqm_async.emulator import EmulatorConfig, create_app
 from iqm_async.jobs import ServerWarning
 from iqm_async.models import Circuit, Instruction
-from iqm_async.policies import PollPolicy
 
 pytestmark = pytest.mark.anyio
 
-URL = "https://iqm.example.com"
-FAST_POLL = PollPolicy(initial_interval_s=0.01, max_interval_s=0.05, max_polls_per_s=1000)
+URL = MOCK_API_URL
 X_THEN_MEASURE = Circuit(
     name="x",
     instructions=(
@@ -60,12 +58,6 @@ async def test_arrays_from_the_emulator_match_the_lists() -> None:
         assert await job.measurement_arrays() is arrays  # kept, not rebuilt
 
 
-@pytest.fixture
-def mock() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=URL, assert_all_called=False) as router:
-        yield router
-
-
 def serve_result(mock: respx.MockRouter, result: dict[str, Any]) -> None:
     job_id = str(uuid.uuid4())
     mock.post("/jobs").respond(200, json={"id": job_id})
@@ -76,10 +68,10 @@ def serve_result(mock: respx.MockRouter, result: dict[str, Any]) -> None:
 
 
 async def test_a_reply_parsed_the_ordinary_way_gives_the_same_arrays(
-    mock: respx.MockRouter,
+    mock_api: respx.MockRouter,
 ) -> None:
     measurements = [{"m": [[1, 0], [0, 1]]}, {"m": [[1, 1], [0, 0]]}]
-    serve_result(mock, {"status": "ready", "measurements": measurements, "metadata": METADATA})
+    serve_result(mock_api, {"status": "ready", "measurements": measurements, "metadata": METADATA})
     async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=2)
         arrays = await job.measurement_arrays(timeout=5)
@@ -98,31 +90,31 @@ async def test_a_reply_parsed_the_ordinary_way_gives_the_same_arrays(
     ids=["ragged shots", "a 2", "bare numbers"],
 )
 async def test_bits_that_are_not_bits_are_an_invalid_response(
-    mock: respx.MockRouter, shots: list[Any], says: str
+    mock_api: respx.MockRouter, shots: list[Any], says: str
 ) -> None:
-    serve_result(mock, {"status": "ready", "measurements": [{"key_a": shots}], "metadata": {}})
+    serve_result(mock_api, {"status": "ready", "measurements": [{"key_a": shots}], "metadata": {}})
     async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=2)
         with pytest.raises(errors.InvalidResponseError, match=says):
             await job.measurement_arrays(timeout=5)
 
 
-async def test_failures_and_warnings_reach_the_arrays_caller(mock: respx.MockRouter) -> None:
-    serve_result(mock, {"status": "failed", "message": "QB9 is broken", "metadata": {}})
+async def test_failures_and_warnings_reach_the_arrays_caller(mock_api: respx.MockRouter) -> None:
+    serve_result(mock_api, {"status": "failed", "message": "QB9 is broken", "metadata": {}})
     async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=2)
         with pytest.raises(errors.JobFailedError, match="QB9 is broken"):
             await job.measurement_arrays(timeout=5)
         with pytest.raises(errors.JobFailedError, match="QB9 is broken"):
             await job.metadata()
-    mock.reset()
+    mock_api.reset()
     warned = {
         "status": "ready",
         "measurements": [{"m": [[0, 0], [0, 0]]}],
         "metadata": METADATA,
         "warnings": ["calibration is old"],
     }
-    serve_result(mock, warned)
+    serve_result(mock_api, warned)
     async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=2)
         with pytest.warns(ServerWarning, match="calibration is old"):
@@ -132,12 +124,12 @@ async def test_failures_and_warnings_reach_the_arrays_caller(mock: respx.MockRou
             await job.result()  # warned once per job
 
 
-async def test_metadata_is_parsed_once_and_only_when_asked(mock: respx.MockRouter) -> None:
+async def test_metadata_is_parsed_once_and_only_when_asked(mock_api: respx.MockRouter) -> None:
     job_id = str(uuid.uuid4())
-    mock.post("/jobs").respond(200, json={"id": job_id})
-    mock.get(f"/jobs/{job_id}/status").respond(200, json={"status": "ready"})
+    mock_api.post("/jobs").respond(200, json={"id": job_id})
+    mock_api.get(f"/jobs/{job_id}/status").respond(200, json={"status": "ready"})
     result = {"status": "ready", "measurements": [{"m": [[1, 0]]}], "metadata": METADATA}
-    mock.get(f"/jobs/{job_id}").respond(200, content=json.dumps(result).encode())
+    mock_api.get(f"/jobs/{job_id}").respond(200, content=json.dumps(result).encode())
     async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=1)
         await job.measurement_arrays(timeout=5)
@@ -150,14 +142,14 @@ async def test_metadata_is_parsed_once_and_only_when_asked(mock: respx.MockRoute
 
 
 async def test_malformed_metadata_is_an_invalid_response_when_read(
-    mock: respx.MockRouter,
+    mock_api: respx.MockRouter,
 ) -> None:
     job_id = str(uuid.uuid4())
-    mock.post("/jobs").respond(200, json={"id": job_id})
-    mock.get(f"/jobs/{job_id}/status").respond(200, json={"status": "ready"})
+    mock_api.post("/jobs").respond(200, json={"id": job_id})
+    mock_api.get(f"/jobs/{job_id}/status").respond(200, json={"status": "ready"})
     bad = {"calibration_set_id": "not-a-uuid"}
     result = {"status": "ready", "measurements": [{"m": [[1, 0]]}], "metadata": bad}
-    mock.get(f"/jobs/{job_id}").respond(200, content=json.dumps(result).encode())
+    mock_api.get(f"/jobs/{job_id}").respond(200, content=json.dumps(result).encode())
     async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=1)
         arrays = await job.measurement_arrays(timeout=5)  # the bits are fine

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +11,23 @@ import anyio
 import httpx
 import pytest
 import respx
+from respx_fixtures import FAST_POLL, FAST_RETRY, MOCK_API_URL
 
 from iqm_async import errors
 from iqm_async.client import AsyncIQMClient
 from iqm_async.jobs import ServerWarning
 from iqm_async.models import Circuit, Instruction
-from iqm_async.policies import PollPolicy, RetryPolicy
+from iqm_async.policies import RetryPolicy
 from iqm_async.results import CircuitCounts, JobPhase, JobStatus
 
 pytestmark = pytest.mark.anyio
 
-URL = "https://iqm.test"
+URL = MOCK_API_URL
 DATA = Path(__file__).parent / "data"
 READY: dict[str, Any] = json.loads((DATA / "run_result_ready.json").read_text())
 READY_NO_WARNINGS = {**READY, "warnings": None}
 DQA: dict[str, Any] = json.loads((DATA / "dynamic_quantum_architecture.json").read_text())
 QA: dict[str, Any] = json.loads((DATA / "quantum_architecture.json").read_text())
-FAST_RETRY = RetryPolicy(initial_backoff_s=0.01, max_backoff_s=0.05, jitter_fraction=0)
-FAST_POLL = PollPolicy(initial_interval_s=0.01, max_interval_s=0.05, max_polls_per_s=1000)
 
 BELL = Circuit(
     name="bell",
@@ -39,18 +37,6 @@ BELL = Circuit(
         Instruction(name="measure", qubits=("q0", "q1"), args={"key": "m"}),
     ),
 )
-
-
-@pytest.fixture
-def mock() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=URL, assert_all_called=False) as router:
-        yield router
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[AsyncIQMClient]:
-    async with AsyncIQMClient(URL, retry=FAST_RETRY, poll=FAST_POLL) as opened:
-        yield opened
 
 
 def new_id() -> str:
@@ -88,23 +74,25 @@ def _status(value: str) -> httpx.Response:
 # --- retries on reads ---------------------------------------------------------------------------
 
 
-async def test_503_retry_after_is_honoured(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    route = mock.get("/quantum-architecture").mock(
+async def test_503_retry_after_is_honoured(
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
+) -> None:
+    route = mock_api.get("/quantum-architecture").mock(
         side_effect=[
             httpx.Response(503, headers={"Retry-After": "0.3"}),
             httpx.Response(200, json=QA),
         ]
     )
     started = anyio.current_time()
-    qa = await client.quantum_architecture()
+    qa = await api_client.quantum_architecture()
     assert qa.qubits
     assert route.call_count == 2
     assert anyio.current_time() - started >= 0.3  # not the 0.01 s backoff
 
 
-async def test_429_is_backed_off_exponentially(mock: respx.MockRouter) -> None:
+async def test_429_is_backed_off_exponentially(mock_api: respx.MockRouter) -> None:
     retry = RetryPolicy(initial_backoff_s=0.1, backoff_multiplier=2, jitter_fraction=0)
-    route = mock.get("/quantum-architecture").mock(
+    route = mock_api.get("/quantum-architecture").mock(
         side_effect=[httpx.Response(429), httpx.Response(429), httpx.Response(200, json=QA)]
     )
     async with AsyncIQMClient(URL, retry=retry) as client:
@@ -114,8 +102,8 @@ async def test_429_is_backed_off_exponentially(mock: respx.MockRouter) -> None:
     assert route.call_count == 3
 
 
-async def test_reads_give_up_after_max_attempts(mock: respx.MockRouter) -> None:
-    route = mock.get("/quantum-architecture").respond(502, json={"detail": "proxy down"})
+async def test_reads_give_up_after_max_attempts(mock_api: respx.MockRouter) -> None:
+    route = mock_api.get("/quantum-architecture").respond(502, json={"detail": "proxy down"})
     retry = RetryPolicy(max_attempts=3, initial_backoff_s=0.001, jitter_fraction=0)
     async with AsyncIQMClient(URL, retry=retry) as client:
         with pytest.raises(errors.BadGatewayError, match="proxy down") as info:
@@ -128,26 +116,26 @@ async def test_reads_give_up_after_max_attempts(mock: respx.MockRouter) -> None:
 
 
 async def test_connect_error_on_submit_is_retried(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
     job_id = new_id()
-    route = mock.post("/jobs").mock(
+    route = mock_api.post("/jobs").mock(
         side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json={"id": job_id})]
     )
-    job = await client.submit(BELL, shots=10)
+    job = await api_client.submit(BELL, shots=10)
     assert job.id == job_id
     assert route.call_count == 2
 
 
 @pytest.mark.parametrize("code", [429, 503])
 async def test_refused_submit_is_retried(
-    code: int, mock: respx.MockRouter, client: AsyncIQMClient
+    code: int, mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
     job_id = new_id()
-    route = mock.post("/jobs").mock(
+    route = mock_api.post("/jobs").mock(
         side_effect=[httpx.Response(code), httpx.Response(200, json={"id": job_id})]
     )
-    assert (await client.submit(BELL, shots=10)).id == job_id
+    assert (await api_client.submit(BELL, shots=10)).id == job_id
     assert route.call_count == 2
 
 
@@ -163,36 +151,38 @@ async def test_refused_submit_is_retried(
     ids=["read-timeout", "dropped", "500", "502", "504"],
 )
 async def test_uncertain_submit_is_never_resent(
-    reply: Any, mock: respx.MockRouter, client: AsyncIQMClient
+    reply: Any, mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    route = mock.post("/jobs").mock(side_effect=[reply, httpx.Response(200, json={"id": new_id()})])
+    route = mock_api.post("/jobs").mock(
+        side_effect=[reply, httpx.Response(200, json={"id": new_id()})]
+    )
     with pytest.raises(errors.SubmissionUncertainError, match="may have created the job"):
-        await client.submit(BELL, shots=10)
+        await api_client.submit(BELL, shots=10)
     assert route.call_count == 1
 
 
 async def test_refused_submit_raises_with_server_message(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    route = mock.post("/jobs").respond(400, json={"detail": "shots above the account limit"})
+    route = mock_api.post("/jobs").respond(400, json={"detail": "shots above the account limit"})
     with pytest.raises(errors.BadRequestError, match="shots above the account limit"):
-        await client.submit(BELL, shots=10)
+        await api_client.submit(BELL, shots=10)
     assert route.call_count == 1
-    mock.post("/jobs").respond(422, json={"message": "bad field"})
+    mock_api.post("/jobs").respond(422, json={"message": "bad field"})
     with pytest.raises(errors.UnprocessableEntityError, match="bad field"):
-        await client.submit(BELL, shots=10)
+        await api_client.submit(BELL, shots=10)
 
 
-async def test_submit_refused_every_time_raises_the_refusal(mock: respx.MockRouter) -> None:
-    route = mock.post("/jobs").respond(429, headers={"Retry-After": "0"})
+async def test_submit_refused_every_time_raises_the_refusal(mock_api: respx.MockRouter) -> None:
+    route = mock_api.post("/jobs").respond(429, headers={"Retry-After": "0"})
     async with AsyncIQMClient(URL, retry=RetryPolicy(max_attempts=2)) as client:
         with pytest.raises(errors.RateLimitError):
             await client.submit(BELL, shots=10)
     assert route.call_count == 2
 
 
-async def test_submit_without_connection_raises_connect_error(mock: respx.MockRouter) -> None:
-    route = mock.post("/jobs").mock(side_effect=httpx.ConnectError("refused"))
+async def test_submit_without_connection_raises_connect_error(mock_api: respx.MockRouter) -> None:
+    route = mock_api.post("/jobs").mock(side_effect=httpx.ConnectError("refused"))
     retry = RetryPolicy(max_attempts=2, initial_backoff_s=0.001)
     async with AsyncIQMClient(URL, retry=retry) as client:
         with pytest.raises(errors.ConnectError, match="Could not connect"):
@@ -200,16 +190,20 @@ async def test_submit_without_connection_raises_connect_error(mock: respx.MockRo
     assert route.call_count == 2
 
 
-async def test_submit_reply_without_id(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    mock.post("/jobs").respond(200, json={"job": "x"})
+async def test_submit_reply_without_id(
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
+) -> None:
+    mock_api.post("/jobs").respond(200, json={"job": "x"})
     with pytest.raises(errors.InvalidResponseError, match="no job id"):
-        await client.submit(BELL, shots=10)
+        await api_client.submit(BELL, shots=10)
 
 
-async def test_submit_sends_the_request(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    route = mock.post("/jobs").respond(200, json={"id": new_id()})
+async def test_submit_sends_the_request(
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
+) -> None:
+    route = mock_api.post("/jobs").respond(200, json={"id": new_id()})
     calset = uuid.uuid4()
-    await client.submit(
+    await api_client.submit(
         [BELL, BELL],
         shots=7,
         qubit_mapping={"q0": "QB1", "q1": "QB2"},
@@ -249,21 +243,21 @@ async def test_bad_submissions_fail_before_any_request(
     kwargs: dict[str, Any],
     error: type[Exception],
     match: str,
-    mock: respx.MockRouter,
-    client: AsyncIQMClient,
+    mock_api: respx.MockRouter,
+    api_client: AsyncIQMClient,
 ) -> None:
     with pytest.raises(error, match=match):
-        await client.submit(BELL, **kwargs)
-    assert client.request_count == 0
-    assert not mock.calls
+        await api_client.submit(BELL, **kwargs)
+    assert api_client.request_count == 0
+    assert not mock_api.calls
 
 
-async def test_bad_circuits_fail_before_any_request(client: AsyncIQMClient) -> None:
+async def test_bad_circuits_fail_before_any_request(api_client: AsyncIQMClient) -> None:
     with pytest.raises(errors.CircuitValidationError, match="Circuit 0"):
-        await client.submit([{"name": "x", "instructions": []}], shots=1)  # type: ignore[list-item]
+        await api_client.submit([{"name": "x", "instructions": []}], shots=1)  # type: ignore[list-item]
     with pytest.raises(errors.CircuitValidationError, match="at least one"):
-        await client.submit([], shots=1)
-    assert client.request_count == 0
+        await api_client.submit([], shots=1)
+    assert api_client.request_count == 0
 
 
 @pytest.mark.parametrize("url", ["iqm.test", "ftp://iqm.test", "https://", "https://u:p@iqm.test"])
@@ -290,7 +284,7 @@ def test_bad_client_settings(kwargs: dict[str, Any]) -> None:
 # --- lifecycle ----------------------------------------------------------------------------------
 
 
-async def test_use_before_open_and_after_close_raises(mock: respx.MockRouter) -> None:
+async def test_use_before_open_and_after_close_raises(mock_api: respx.MockRouter) -> None:
     client = AsyncIQMClient(URL)
     with pytest.raises(errors.ConfigurationError, match="async with"):
         await client.submit(BELL, shots=1)
@@ -302,11 +296,11 @@ async def test_use_before_open_and_after_close_raises(mock: respx.MockRouter) ->
         async with client:
             pass
     await client.aclose()  # idempotent
-    assert not mock.calls
+    assert not mock_api.calls
 
 
-async def test_closing_ends_current_waits(mock: respx.MockRouter) -> None:
-    job_id, _, _ = job_routes(mock, ["pending execution"])
+async def test_closing_ends_current_waits(mock_api: respx.MockRouter) -> None:
+    job_id, _, _ = job_routes(mock_api, ["pending execution"])
     async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
         job = await client.submit(BELL, shots=1)
         outcome: list[BaseException] = []
@@ -329,22 +323,22 @@ async def test_closing_ends_current_waits(mock: respx.MockRouter) -> None:
 
 
 async def test_instant_job_costs_three_requests(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    _, status_route, result_route = job_routes(mock, ["ready"])
-    job = await client.submit(BELL, shots=4)
+    _, status_route, result_route = job_routes(mock_api, ["ready"])
+    job = await api_client.submit(BELL, shots=4)
     result = await job.result(timeout=5)
     assert result.status.phase is JobPhase.COMPLETED
     assert result.status.raw == "ready"
     assert result.measurements == READY["measurements"]
     assert await job.result() is result  # cached: no new request
-    assert client.request_count == 3
-    assert client.requests_by_kind == {"submit": 1, "status": 1, "result": 1}
+    assert api_client.request_count == 3
+    assert api_client.requests_by_kind == {"submit": 1, "status": 1, "result": 1}
     assert (status_route.call_count, result_route.call_count) == (1, 1)
 
 
 async def test_transient_faults_while_waiting_never_reach_the_caller(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
     faults = [
         httpx.Response(500),
@@ -358,30 +352,30 @@ async def test_transient_faults_while_waiting_never_reach_the_caller(
         httpx.Response(504),
         "ready",
     ]
-    _, status_route, _ = job_routes(mock, faults)
-    job = await client.submit(BELL, shots=4)
+    _, status_route, _ = job_routes(mock_api, faults)
+    job = await api_client.submit(BELL, shots=4)
     # more faults than RetryPolicy.max_attempts (5): a wait is not bounded by it
     assert (await job.result(timeout=10)).status.phase is JobPhase.COMPLETED
     assert status_route.call_count == len(faults)
 
 
 async def test_transient_faults_on_the_result_fetch_are_retried(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    job_id, _, _ = job_routes(mock, ["ready"])
-    mock.get(f"/jobs/{job_id}").mock(
+    job_id, _, _ = job_routes(mock_api, ["ready"])
+    mock_api.get(f"/jobs/{job_id}").mock(
         side_effect=[httpx.Response(502)] * 6 + [httpx.Response(200, json=READY_NO_WARNINGS)]
     )
-    job = await client.submit(BELL, shots=4)
+    job = await api_client.submit(BELL, shots=4)
     assert (await job.result(timeout=10)).status.phase is JobPhase.COMPLETED
 
 
 async def test_failed_job_raises_with_server_message(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
     failed = {"status": "failed", "message": "qubit QB3 is not calibrated", "metadata": {}}
-    job_id, _, _ = job_routes(mock, ["pending compilation", "failed"], failed)
-    job = await client.submit(BELL, shots=4)
+    job_id, _, _ = job_routes(mock_api, ["pending compilation", "failed"], failed)
+    job = await api_client.submit(BELL, shots=4)
     with pytest.raises(errors.JobFailedError, match="QB3 is not calibrated") as info:
         await job.result(timeout=5)
     assert info.value.job_id == job_id
@@ -392,9 +386,9 @@ async def test_failed_job_raises_with_server_message(
         await job.counts()
 
 
-async def test_aborted_job_raises(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    _, _, result_route = job_routes(mock, ["aborted"])
-    job = await client.submit(BELL, shots=4)
+async def test_aborted_job_raises(mock_api: respx.MockRouter, api_client: AsyncIQMClient) -> None:
+    _, _, result_route = job_routes(mock_api, ["aborted"])
+    job = await api_client.submit(BELL, shots=4)
     with pytest.raises(errors.JobAbortedError, match="aborted"):
         await job.result(timeout=5)
     final = await job.wait()
@@ -402,17 +396,19 @@ async def test_aborted_job_raises(mock: respx.MockRouter, client: AsyncIQMClient
     assert result_route.call_count == 0  # nothing to fetch
 
 
-async def test_unknown_status_keeps_waiting(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    job_routes(mock, ["validation_started", "something new", "ready"])
-    job = await client.submit(BELL, shots=4)
+async def test_unknown_status_keeps_waiting(
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
+) -> None:
+    job_routes(mock_api, ["validation_started", "something new", "ready"])
+    job = await api_client.submit(BELL, shots=4)
     assert (await job.wait(timeout=5)).phase is JobPhase.COMPLETED
 
 
 async def test_server_warnings_reach_the_caller(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    job_routes(mock, ["ready"], READY)
-    job = await client.submit(BELL, shots=4)
+    job_routes(mock_api, ["ready"], READY)
+    job = await api_client.submit(BELL, shots=4)
     with pytest.warns(ServerWarning, match="calibration is 3 days old"):
         result = await job.result(timeout=5)
     assert result.warnings == ("calibration is 3 days old",)
@@ -420,10 +416,10 @@ async def test_server_warnings_reach_the_caller(
 
 
 async def test_wait_timeout_names_the_job_and_the_job_goes_on(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    job_id, status_route, _ = job_routes(mock, ["pending execution"])
-    job = await client.submit(BELL, shots=4)
+    job_id, status_route, _ = job_routes(mock_api, ["pending execution"])
+    job = await api_client.submit(BELL, shots=4)
     with pytest.raises(errors.JobTimeoutError, match=job_id) as info:
         await job.result(timeout=0.2)
     assert info.value.waited_s == pytest.approx(0.2, abs=0.1)
@@ -433,10 +429,10 @@ async def test_wait_timeout_names_the_job_and_the_job_goes_on(
 
 
 async def test_poll_errors_raise_and_a_new_wait_starts_over(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    job_id, status_route, _ = job_routes(mock, [httpx.Response(404, json={"detail": "no job"})])
-    job = await client.submit(BELL, shots=4)
+    job_id, status_route, _ = job_routes(mock_api, [httpx.Response(404, json={"detail": "no job"})])
+    job = await api_client.submit(BELL, shots=4)
     with pytest.raises(errors.NotFoundError, match="no job"):
         await job.result(timeout=5)
     status_route.respond(200, text="<html>login</html>", headers={"content-type": "text/html"})
@@ -447,19 +443,19 @@ async def test_poll_errors_raise_and_a_new_wait_starts_over(
 
 
 async def test_ready_result_without_measurements_is_invalid(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    job_routes(mock, ["ready"], {"status": "ready", "metadata": {}})
-    job = await client.submit(BELL, shots=4)
+    job_routes(mock_api, ["ready"], {"status": "ready", "metadata": {}})
+    job = await api_client.submit(BELL, shots=4)
     with pytest.raises(errors.InvalidResponseError, match="no measurements"):
         await job.result(timeout=5)
 
 
 async def test_jobs_nobody_waits_for_are_not_polled(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    _, status_route, _ = job_routes(mock, ["pending execution"])
-    job = await client.submit(BELL, shots=4)
+    _, status_route, _ = job_routes(mock_api, ["pending execution"])
+    job = await api_client.submit(BELL, shots=4)
     await anyio.sleep(0.2)
     assert status_route.call_count == 0
     with pytest.raises(errors.JobTimeoutError):
@@ -472,10 +468,10 @@ async def test_jobs_nobody_waits_for_are_not_polled(
 
 
 async def test_many_waiters_share_one_poll_schedule(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    _, status_route, result_route = job_routes(mock, ["pending execution"] * 5 + ["ready"])
-    job = await client.submit(BELL, shots=4)
+    _, status_route, result_route = job_routes(mock_api, ["pending execution"] * 5 + ["ready"])
+    job = await api_client.submit(BELL, shots=4)
     results = []
 
     async def waiter() -> None:
@@ -489,9 +485,11 @@ async def test_many_waiters_share_one_poll_schedule(
     assert result_route.call_count == 1
 
 
-async def test_status_is_one_request(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    _, status_route, _ = job_routes(mock, ["pending execution"])
-    job = await client.submit(BELL, shots=4)
+async def test_status_is_one_request(
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
+) -> None:
+    _, status_route, _ = job_routes(mock_api, ["pending execution"])
+    job = await api_client.submit(BELL, shots=4)
     assert await job.status() == JobStatus(JobPhase.RUNNING, "pending execution")
     assert status_route.call_count == 1
     assert job.last_status == JobStatus(JobPhase.RUNNING, "pending execution")
@@ -500,11 +498,11 @@ async def test_status_is_one_request(mock: respx.MockRouter, client: AsyncIQMCli
         await job.status()
 
 
-async def test_counts(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    job_id, _, _ = job_routes(mock, ["ready"])
+async def test_counts(mock_api: respx.MockRouter, api_client: AsyncIQMClient) -> None:
+    job_id, _, _ = job_routes(mock_api, ["ready"])
     counts = json.loads((DATA / "run_counts.json").read_text())
-    route = mock.get(f"/jobs/{job_id}/counts").respond(200, json=counts)
-    job = await client.submit(BELL, shots=4)
+    route = mock_api.get(f"/jobs/{job_id}/counts").respond(200, json=counts)
+    job = await api_client.submit(BELL, shots=4)
     first = await job.counts()
     assert first == [
         CircuitCounts(tuple(c["measurement_keys"]), c["counts"]) for c in counts["counts_batch"]
@@ -517,12 +515,12 @@ async def test_counts(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
 # --- abort and cancellation ---------------------------------------------------------------------
 
 
-async def test_abort(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    job_id, _, _ = job_routes(mock, ["pending execution"])
-    route = mock.post(f"/jobs/{job_id}/abort").mock(
+async def test_abort(mock_api: respx.MockRouter, api_client: AsyncIQMClient) -> None:
+    job_id, _, _ = job_routes(mock_api, ["pending execution"])
+    route = mock_api.post(f"/jobs/{job_id}/abort").mock(
         side_effect=[httpx.Response(503), httpx.Response(200)]
     )
-    job = await client.submit(BELL, shots=4)
+    job = await api_client.submit(BELL, shots=4)
     await job.abort()
     assert route.call_count == 2  # retried: aborting twice is harmless
     route.side_effect = None
@@ -531,16 +529,16 @@ async def test_abort(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
         await job.abort()
 
 
-async def test_cancel_and_delete(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    job_id, _, _ = job_routes(mock, ["pending execution"])
-    abort_route = mock.post(f"/jobs/{job_id}/abort").respond(200)
-    delete_route = mock.delete(f"/jobs/{job_id}").respond(200)
-    job = await client.submit(BELL, shots=4)
+async def test_cancel_and_delete(mock_api: respx.MockRouter, api_client: AsyncIQMClient) -> None:
+    job_id, _, _ = job_routes(mock_api, ["pending execution"])
+    abort_route = mock_api.post(f"/jobs/{job_id}/abort").respond(200)
+    delete_route = mock_api.delete(f"/jobs/{job_id}").respond(200)
+    job = await api_client.submit(BELL, shots=4)
     await job.cancel()
     assert abort_route.call_count == 1
     await job.delete()
     assert delete_route.call_count == 1
-    assert client.requests_by_kind == {"submit": 1, "abort": 1, "delete": 1}
+    assert api_client.requests_by_kind == {"submit": 1, "abort": 1, "delete": 1}
     delete_route.respond(404, json={"detail": "no such job"})
     with pytest.raises(errors.NotFoundError, match="no such job"):
         await job.delete()
@@ -558,13 +556,13 @@ async def test_deletion_words_end_a_wait(
     word: str,
     error: type[errors.JobError],
     fetched: int,
-    mock: respx.MockRouter,
-    client: AsyncIQMClient,
+    mock_api: respx.MockRouter,
+    api_client: AsyncIQMClient,
 ) -> None:
     job_id, _, result_route = job_routes(
-        mock, ["pending execution", word], {"status": word, "metadata": {}}
+        mock_api, ["pending execution", word], {"status": word, "metadata": {}}
     )
-    job = await client.submit(BELL, shots=4)
+    job = await api_client.submit(BELL, shots=4)
     with pytest.raises(error, match=word) as info:
         await job.result(timeout=5)
     assert info.value.job_id == job_id
@@ -574,11 +572,11 @@ async def test_deletion_words_end_a_wait(
 
 @pytest.mark.parametrize("abort_on_cancel", [False, True])
 async def test_cancelling_a_wait_stops_only_that_wait(
-    abort_on_cancel: bool, mock: respx.MockRouter, client: AsyncIQMClient
+    abort_on_cancel: bool, mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    job_id, status_route, _ = job_routes(mock, ["pending execution"])
-    abort_route = mock.post(f"/jobs/{job_id}/abort").respond(200)
-    job = await client.submit(BELL, shots=4)
+    job_id, status_route, _ = job_routes(mock_api, ["pending execution"])
+    abort_route = mock_api.post(f"/jobs/{job_id}/abort").respond(200)
+    job = await api_client.submit(BELL, shots=4)
     with anyio.move_on_after(0.2):
         await job.result(abort_on_cancel=abort_on_cancel)
     assert abort_route.call_count == (1 if abort_on_cancel else 0)
@@ -586,7 +584,7 @@ async def test_cancelling_a_wait_stops_only_that_wait(
     polled = status_route.call_count
     await anyio.sleep(0.2)
     assert status_route.call_count == polled
-    assert client.polls_in_flight == 0
+    assert api_client.polls_in_flight == 0
     # the job goes on and can be waited for again
     status_route.respond(200, json={"status": "ready"})
     assert (await job.result(timeout=5)).status.phase is JobPhase.COMPLETED
@@ -596,102 +594,106 @@ async def test_cancelling_a_wait_stops_only_that_wait(
 
 
 async def test_as_completed_yields_in_completion_order(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    slow_id, slow_status, _ = job_routes(mock, ["pending execution"] * 8 + ["ready"])
-    slow = await client.submit(BELL, shots=4)
-    fast_id, _, _ = job_routes(mock, ["ready"])
-    fast = await client.submit(BELL, shots=4)
-    order = [job.id async for job in client.as_completed([slow, fast], timeout=5)]
+    slow_id, slow_status, _ = job_routes(mock_api, ["pending execution"] * 8 + ["ready"])
+    slow = await api_client.submit(BELL, shots=4)
+    fast_id, _, _ = job_routes(mock_api, ["ready"])
+    fast = await api_client.submit(BELL, shots=4)
+    order = [job.id async for job in api_client.as_completed([slow, fast], timeout=5)]
     assert order == [fast_id, slow_id]
     assert slow_status.call_count == 9
 
 
-async def test_as_completed_timeout(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    job_id, _, _ = job_routes(mock, ["pending execution"])
-    job = await client.submit(BELL, shots=4)
+async def test_as_completed_timeout(mock_api: respx.MockRouter, api_client: AsyncIQMClient) -> None:
+    job_id, _, _ = job_routes(mock_api, ["pending execution"])
+    job = await api_client.submit(BELL, shots=4)
     with pytest.raises(errors.JobTimeoutError, match=job_id):
-        async for _ in client.as_completed([job], timeout=0.1):
+        async for _ in api_client.as_completed([job], timeout=0.1):
             pass
 
 
 async def test_gather_keeps_order_and_raises_failures(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
     jobs = []
     for statuses in (["pending execution", "ready"], ["ready"]):
-        job_routes(mock, statuses)
-        jobs.append(await client.submit(BELL, shots=4))
-    results = await client.gather(jobs, timeout=5)
+        job_routes(mock_api, statuses)
+        jobs.append(await api_client.submit(BELL, shots=4))
+    results = await api_client.gather(jobs, timeout=5)
     assert [r.status.phase for r in results] == [JobPhase.COMPLETED, JobPhase.COMPLETED]
-    job_routes(mock, ["failed"], {"status": "failed", "message": "boom", "metadata": {}})
-    jobs.append(await client.submit(BELL, shots=4))
+    job_routes(mock_api, ["failed"], {"status": "failed", "message": "boom", "metadata": {}})
+    jobs.append(await api_client.submit(BELL, shots=4))
     with pytest.raises(errors.JobFailedError, match="boom"):
-        await client.gather(jobs, timeout=5)
+        await api_client.gather(jobs, timeout=5)
 
 
-async def test_reattach_by_id(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    job_id, status_route, _ = job_routes(mock, ["ready"])
-    job = client.job(job_id)
-    assert client.job(uuid.UUID(job_id)) is job
+async def test_reattach_by_id(mock_api: respx.MockRouter, api_client: AsyncIQMClient) -> None:
+    job_id, status_route, _ = job_routes(mock_api, ["ready"])
+    job = api_client.job(job_id)
+    assert api_client.job(uuid.UUID(job_id)) is job
     assert (await job.result(timeout=5)).status.phase is JobPhase.COMPLETED
     assert status_route.call_count == 1
     with pytest.raises(errors.ConfigurationError, match="UUID"):
-        client.job("../../etc")
+        api_client.job("../../etc")
 
 
 async def test_jobs_of_another_client_are_refused(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
     async with AsyncIQMClient(URL) as other:
         job = other.job(new_id())
         with pytest.raises(errors.ConfigurationError, match="another client"):
-            await client.gather([job])
+            await api_client.gather([job])
 
 
 # --- architecture -------------------------------------------------------------------------------
 
 
 async def test_dynamic_architecture_is_cached_per_calibration_set(
-    mock: respx.MockRouter, client: AsyncIQMClient
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    default = mock.get("/api/v1/calibration/default/gates").respond(200, json=DQA)
+    default = mock_api.get("/api/v1/calibration/default/gates").respond(200, json=DQA)
     results = []
 
     async def fetch() -> None:
-        results.append(await client.dynamic_architecture())
+        results.append(await api_client.dynamic_architecture())
 
     async with anyio.create_task_group() as tg:
         for _ in range(10):
             tg.start_soon(fetch)
     assert default.call_count == 1
     calset = results[0].calibration_set_id
-    assert await client.dynamic_architecture(calset) is results[0]  # cached by its id too
-    await client.dynamic_architecture(refresh=True)
+    assert await api_client.dynamic_architecture(calset) is results[0]  # cached by its id too
+    await api_client.dynamic_architecture(refresh=True)
     assert default.call_count == 2
     other = uuid.uuid4()
-    mock.get(f"/api/v1/calibration/{other}/gates").respond(
+    mock_api.get(f"/api/v1/calibration/{other}/gates").respond(
         200, json={**DQA, "calibration_set_id": str(other)}
     )
-    assert (await client.dynamic_architecture(str(other))).calibration_set_id == other
+    assert (await api_client.dynamic_architecture(str(other))).calibration_set_id == other
 
 
-async def test_invalid_architecture_reply(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    mock.get("/quantum-architecture").respond(200, json={"quantum_architecture": {"name": "x"}})
+async def test_invalid_architecture_reply(
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
+) -> None:
+    mock_api.get("/quantum-architecture").respond(200, json={"quantum_architecture": {"name": "x"}})
     with pytest.raises(errors.InvalidResponseError, match=r"quantum-architecture.*qubits"):
-        await client.quantum_architecture()
+        await api_client.quantum_architecture()
 
 
-async def test_401_without_credentials(mock: respx.MockRouter, client: AsyncIQMClient) -> None:
-    mock.get("/quantum-architecture").respond(401, json={"detail": "token required"})
+async def test_401_without_credentials(
+    mock_api: respx.MockRouter, api_client: AsyncIQMClient
+) -> None:
+    mock_api.get("/quantum-architecture").respond(401, json={"detail": "token required"})
     with pytest.raises(errors.UnauthorizedError, match="token required"):
-        await client.quantum_architecture()
+        await api_client.quantum_architecture()
 
 
-async def test_resolved_credentials_are_used(mock: respx.MockRouter) -> None:
+async def test_resolved_credentials_are_used(mock_api: respx.MockRouter) -> None:
     from iqm_async.auth import resolve_credentials
 
-    route = mock.get("/quantum-architecture").respond(200, json=QA)
+    route = mock_api.get("/quantum-architecture").respond(200, json=QA)
     credentials = resolve_credentials(token="secret-token-1", env={})
     async with AsyncIQMClient(URL, credentials=credentials) as client:
         await client.quantum_architecture()
@@ -707,7 +709,7 @@ TOKEN_PATH = "/realms/cortex/protocol/openid-connect/token"
 
 
 async def test_auth_server_outage_is_transient_for_submits_and_waits(
-    mock: respx.MockRouter,
+    mock_api: respx.MockRouter,
 ) -> None:
     """A token that cannot be fetched means the API request never left: it is retried like a
     connection error, and a wait on a known job rides it out instead of failing."""
@@ -732,9 +734,9 @@ async def test_auth_server_outage_is_transient_for_submits_and_waits(
             },
         )
 
-    job_id, status_route, _ = job_routes(mock, ["pending execution"] * 12 + ["ready"])
-    submit_route = mock.routes[-3]
-    token_route = mock.route(method="POST", host="auth.iqm.test", path=TOKEN_PATH).mock(
+    job_id, status_route, _ = job_routes(mock_api, ["pending execution"] * 12 + ["ready"])
+    submit_route = mock_api.routes[-3]
+    token_route = mock_api.route(method="POST", host="auth.iqm.test", path=TOKEN_PATH).mock(
         side_effect=token_endpoint
     )
     async with AsyncIQMClient(

@@ -6,25 +6,28 @@ import subprocess
 import sys
 
 
+def run_in_a_fresh_interpreter(*statements: str) -> None:
+    """Run ``statements`` in a new Python, where nothing is imported yet; fail if one fails."""
+    subprocess.run([sys.executable, "-c", ";".join(statements)], check=True)
+
+
 def test_import_does_not_load_pytket_or_start_threads() -> None:
-    code = (
-        "import sys, threading, iqm_async, iqm_async.models, iqm_async.metadata;"
-        "import iqm_async.results, iqm_async.api, iqm_async.transport, iqm_async.client;"
-        "assert 'pytket' not in sys.modules, 'pytket imported';"
-        "assert threading.active_count() == 1, threading.enumerate()"
+    run_in_a_fresh_interpreter(
+        "import sys, threading, iqm_async, iqm_async.models, iqm_async.metadata",
+        "import iqm_async.results, iqm_async.api, iqm_async.transport, iqm_async.client",
+        "assert 'pytket' not in sys.modules, 'pytket imported'",
+        "assert threading.active_count() == 1, threading.enumerate()",
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_pytket_names_are_imported_on_first_use() -> None:
-    code = (
-        "import sys, iqm_async;"
-        "assert 'pytket' not in sys.modules;"
-        "from iqm_async import IQMBackend, IQMConfig, set_iqm_config;"
-        "assert IQMBackend.__module__.startswith('iqm_async.backend');"
-        "assert 'pytket' in sys.modules"
+    run_in_a_fresh_interpreter(
+        "import sys, iqm_async",
+        "assert 'pytket' not in sys.modules",
+        "from iqm_async import IQMBackend, IQMConfig, set_iqm_config",
+        "assert IQMBackend.__module__.startswith('iqm_async.backend')",
+        "assert 'pytket' in sys.modules",
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
