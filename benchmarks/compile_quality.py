@@ -18,21 +18,17 @@ case, default 3). Other processes on the machine skew the times: compare ratios.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from _shared import ghz, pytket_iqm_decode, qft
 from pytket.architecture import Architecture
-from pytket.backends import ResultHandle
-from pytket.backends.backend import Backend
 from pytket.circuit import Circuit, Node, OpType
 from pytket.passes import (
     BasePass,
@@ -59,22 +55,6 @@ GARNET_COUPLINGS = [
     (16, 20), (18, 19), (19, 20),
 ]  # fmt: skip
 GARNET = Architecture([(Node(a - 1), Node(b - 1)) for a, b in GARNET_COUPLINGS])
-
-
-def qft(n: int) -> Circuit:
-    circuit = Circuit(n)
-    for i in range(n):
-        circuit.H(i)
-        for j in range(i + 1, n):
-            circuit.CU1(1 / 2 ** (j - i), j, i)
-    return circuit
-
-
-def ghz(n: int) -> Circuit:
-    circuit = Circuit(n).H(0)
-    for i in range(n - 1):
-        circuit.CX(i, i + 1)
-    return circuit
 
 
 def random_circuit(n: int, depth: int, seed: int) -> Circuit:
@@ -104,21 +84,6 @@ def single_placement_pass(level: int) -> BasePass:
     """Our pass with only its first placement candidate (what it was before trying several)."""
     first = [DecomposeBoxes(), [rebase_pass(), SynthesiseTket(), FullPeepholeOptimise()][level]]
     return SequencePass([*first, candidate_passes(GARNET, level, finishing_passes)[0]])
-
-
-def pytket_iqm_decode(measurements: dict[str, list[list[int]]]) -> Any:
-    """pytket-iqm 0.18's decoding (IQMBackend.circuit_status) on the given measurements."""
-    from iqm.iqm_client.models import Status
-    from pytket.extensions.iqm import IQMBackend
-
-    backend = object.__new__(IQMBackend)
-    Backend.__init__(backend)
-    run = SimpleNamespace(status=Status.READY, measurements=[measurements], message=None)
-    backend._client = SimpleNamespace(get_run=lambda run_id: run)
-    handle = ResultHandle(uuid.uuid4().bytes, json.dumps(None))
-    backend._cache[handle] = {}
-    backend.circuit_status(handle)
-    return backend._cache[handle]["result"]
 
 
 def timed(function: Callable[[], Any]) -> tuple[Any, float]:

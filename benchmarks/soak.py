@@ -31,10 +31,10 @@ from typing import Any
 import anyio
 import psutil
 from _emulator_process import emulator_process, emulator_stats, reset_stats
+from _shared import bit_circuit
 
 from iqm_async import errors
 from iqm_async.client import AsyncIQMClient
-from iqm_async.models import Circuit, Instruction
 from iqm_async.policies import PollPolicy, RetryPolicy
 from iqm_async.results import JobPhase
 
@@ -61,15 +61,6 @@ EMULATOR_FAULTS = [
 ]
 
 
-def bit_circuit(index: int) -> Circuit:
-    """One qubit that always measures ``index % 2``, under a name unique to ``index``."""
-    instructions = [Instruction(name="measure", qubits=("q0",), args={"key": "m"})]
-    if index % 2:
-        prx = Instruction(name="prx", qubits=("q0",), args={"angle_t": 0.5, "phase_t": 0.0})
-        instructions.insert(0, prx)
-    return Circuit(name=f"soak-{index}", instructions=tuple(instructions))
-
-
 @dataclass
 class Tally:
     """Counters only: nothing per job outlives the job."""
@@ -91,7 +82,7 @@ def rss_mb() -> tuple[float, float]:
 
 
 async def run_one(client: AsyncIQMClient, index: int, shots: int, tally: Tally) -> None:
-    circuit = bit_circuit(index)
+    circuit = bit_circuit(index, prefix="soak")
     try:
         job = await client.submit(circuit, shots=shots, qubit_mapping={"q0": f"QB{index % 20 + 1}"})
     except errors.SubmissionUncertainError:

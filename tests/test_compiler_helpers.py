@@ -57,24 +57,6 @@ def random_circuit(n_qubits: int, layers: int, seed: int) -> Circuit:
     return circuit
 
 
-def qft(n_qubits: int) -> Circuit:
-    """The quantum Fourier transform (without the final swaps)."""
-    circuit = Circuit(n_qubits, name=f"qft{n_qubits}")
-    for i in range(n_qubits):
-        circuit.H(i)
-        for j in range(i + 1, n_qubits):
-            circuit.CU1(1 / 2 ** (j - i), j, i)
-    return circuit
-
-
-def ghz(n_qubits: int) -> Circuit:
-    """H then a chain of CX: (|0...0> + |1...1>) / sqrt(2)."""
-    circuit = Circuit(n_qubits, name=f"ghz{n_qubits}").H(0)
-    for i in range(n_qubits - 1):
-        circuit.CX(i, i + 1)
-    return circuit
-
-
 def _indices(positions: list[int], n_bits: int, width: int) -> np.ndarray:
     """Basis indices of a width-qubit register for every value of the qubits at positions
     (pytket's order: the first qubit is the most significant bit)."""

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import uuid
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
-from pytket.backends import ResultHandle
-from pytket.backends.backendresult import BackendResult
 from pytket.circuit import Bit, Circuit, Node, OpType, Qubit
+from sample_circuits import pytket_iqm_decode
 from sympy import Symbol
 
 from iqm_async.compiler import (
@@ -32,24 +29,6 @@ def on_nodes(n_qubits: int, n_bits: int = 0) -> Circuit:
     for i in range(n_bits):
         circuit.add_bit(Bit(i))
     return circuit
-
-
-def pytket_iqm_decode(measurements: dict[str, list[list[int]]]) -> BackendResult:
-    """pytket-iqm 0.18's own decoding (IQMBackend.circuit_status), run on the same data."""
-    from iqm.iqm_client.models import Status
-    from pytket.backends.backend import Backend
-    from pytket.extensions.iqm import IQMBackend
-
-    backend = object.__new__(IQMBackend)  # skip __init__: it logs in to IQM Resonance
-    Backend.__init__(backend)
-    run = SimpleNamespace(status=Status.READY, measurements=[measurements], message=None)
-    backend._client = SimpleNamespace(get_run=lambda run_id: run)
-    handle = ResultHandle(uuid.uuid4().bytes, json.dumps(None))
-    backend._cache[handle] = {}
-    backend.circuit_status(handle)
-    result = backend._cache[handle]["result"]
-    assert isinstance(result, BackendResult)
-    return result
 
 
 def run(circuit: Circuit, shots: int = 50, seed: int = 0) -> dict[str, list[list[int]]]:

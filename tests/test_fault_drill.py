@@ -40,6 +40,7 @@ import pytest
 from emulator_fixtures import LiveEmulator
 from pytket.backends import ResultHandle
 from pytket.circuit import Bit, Circuit, Node
+from sample_circuits import bit_circuit
 
 from iqm_async import errors
 from iqm_async.backend import IQMBackend
@@ -49,8 +50,6 @@ from iqm_async.emulator import Emulator, EmulatorConfig, create_app
 from iqm_async.emulator.faults import FaultPlan
 from iqm_async.emulator.queue import JobState
 from iqm_async.jobs import Job
-from iqm_async.models import Circuit as IQMCircuit
-from iqm_async.models import Instruction
 from iqm_async.policies import PollPolicy, RetryPolicy
 from iqm_async.results import JobPhase, JobResult
 
@@ -222,15 +221,6 @@ async def test_faults_are_counted_per_route_with_the_dropped_status() -> None:
 
 
 # --- the client drill -----------------------------------------------------------------------
-
-
-def bit_circuit(index: int) -> IQMCircuit:
-    """One qubit that always measures ``index % 2``, under a name unique to ``index``."""
-    instructions = [Instruction(name="measure", qubits=("q0",), args={"key": "m"})]
-    if index % 2:
-        prx = Instruction(name="prx", qubits=("q0",), args={"angle_t": 0.5, "phase_t": 0.0})
-        instructions.insert(0, prx)
-    return IQMCircuit(name=f"job-{index}", instructions=tuple(instructions))
 
 
 @dataclass

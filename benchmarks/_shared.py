@@ -1,0 +1,13 @@
+"""What the benchmarks share with the tests: sample circuits and the pytket-iqm decoding
+harness live once, in ``tests/sample_circuits.py``; benchmarks import them from here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from sample_circuits import bit_circuit, ghz, pytket_iqm_decode, qft
+
+__all__ = ["bit_circuit", "ghz", "pytket_iqm_decode", "qft"]
