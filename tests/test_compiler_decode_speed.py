@@ -1,6 +1,6 @@
 """The fast decoding path (marshal + numpy) gives exactly what the plain path gives.
 
-Correctness only, nothing is timed here (speed: ``benchmarks/compile_quality.py --part=3``).
+Correctness only, nothing is timed here (speed: ``benchmarks/decode_lists.py``).
 The plain path runs for any shots that are not a ``list`` (a tuple of the same shots takes
 it), so every case compares the list input with the same shots as a tuple: same bits, or the
 same error message.

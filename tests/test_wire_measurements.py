@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iqm_async.api import CocosV1, cocos
 from iqm_async.api._v1_measurements import split_measurements, split_metadata
@@ -97,10 +99,54 @@ def test_a_result_from_the_emulator_reads_like_json() -> None:
         pytest.param(b'{"measurements": [{"m": [[0] [1]]}]}', id="a missing comma"),
         pytest.param(b'{"measurements": [{"m": [[0,,1]]}]}', id="a doubled comma"),
         pytest.param(b'{"measurements": [{"m": [[0],[1]]', id="cut short"),
+        pytest.param(b'{"measurements": [{{[0]}, "a": [[1]]}]}', id="an object in a circuit"),
+        pytest.param(b'{"measurements": [{"m": [[0],[1]}]]}', id="a list closed by a brace"),
+        pytest.param(b'{"measurements": [{"m": [[0 1,],[1,1]]}]}', id="bits apart by a space"),
+        pytest.param(b'{"measurements": [{"a": [[0,:1]], "m"[[1]]}]}', id="a colon moved"),
+        pytest.param(b'{"measurements": [{"m": [[0]] "a": [[1]],}]}', id="a comma moved"),
+        pytest.param(b'{"measurements": [{"m\n": [[0]]}]}', id="a control character in a key"),
+        pytest.param(b'{"measurements": [{"\xff": [[0]]}]}', id="a key that is not UTF-8"),
+        pytest.param(b'{"sta"us":"ready","measurements":[{"m":[[0]]}]}', id="a stray quote"),
     ],
 )
 def test_anything_unusual_is_left_to_the_ordinary_parser(raw: bytes) -> None:
     assert split_measurements(raw) is None
+
+
+_EDITED = json.dumps(
+    {"status": "ready", "measurements": MEASUREMENTS, "metadata": METADATA}, indent=1
+).encode()
+_EDIT = st.tuples(
+    st.integers(0, len(_EDITED) - 1),
+    st.sampled_from(["insert", "delete", "replace"]),
+    st.sampled_from(list(b'[]{},:01" \n')),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_EDIT, min_size=1, max_size=3))
+def test_an_edited_body_reads_like_json_or_is_left_alone(edits: list[tuple[int, str, int]]) -> None:
+    raw = bytearray(_EDITED)
+    for at, edit, char in edits:
+        at = min(at, len(raw) - 1)
+        if edit == "insert":
+            raw.insert(at, char)
+        elif edit == "delete":
+            del raw[at]
+        else:
+            raw[at] = char
+    split = split_measurements(bytes(raw))
+    if split is None:
+        return
+    rest, arrays = split
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        with pytest.raises(ValueError):  # the error is outside the measurements and stays
+            json.loads(rest)
+        return
+    assert as_lists(arrays) == parsed["measurements"]
+    assert [list(c) for c in arrays] == [list(c) for c in parsed["measurements"]]
 
 
 def reply(content: bytes) -> httpx.Response:
