@@ -8,8 +8,9 @@ the measurements, then the metadata with the request echo of every circuit, as
 Both ways end where the IQMBackend starts decoding: a status and one dict of
 ``key -> shots x bits`` uint8 arrays per circuit, the metadata not needed.
 
-- reader: what ``parse_result_reply`` does: :func:`split_measurements`, :func:`split_metadata`,
-  then pydantic on the rest (status, message, warnings).
+- reader: what the client does, ``CocosV1().read_result`` on the reply: the byte-level reader
+  (``api/_v1_measurements.py``: ``split_measurements``, ``split_metadata``), then pydantic on
+  the rest (status, message, warnings).
 - pydantic: ``RunResult.model_validate_json(body)`` (measurements and metadata included),
   then ``measurement_arrays_of`` (``np.asarray`` per key with its 0/1 check): what the client
   does for a body the reader leaves alone.
@@ -52,12 +53,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import numpy as np
 
-from iqm_async.api._v1_measurements import split_measurements, split_metadata
+from iqm_async.api import CocosV1
+from iqm_async.api.cocos import measurement_arrays_of
+from iqm_async.api.cocos_wire import RunResult
 from iqm_async.emulator.wire import result_json
-from iqm_async.jobs import measurement_arrays_of
-from iqm_async.models import Circuit, Instruction, RunRequest, RunResult
+from iqm_async.models import Circuit, Instruction, RunRequest
+from iqm_async.results import JobResult
+
+API = CocosV1()
+JOB_ID = "0b7c1f8e-3d2a-4c55-9e61-5a8f0d2b7c10"
+REQUEST = httpx.Request("GET", f"http://server/jobs/{JOB_ID}")
 
 # (label, circuits, shots, bits, one key per bit)
 WORKLOADS = [
@@ -122,13 +130,10 @@ def result_body(n_circuits: int, shots: int, n_bits: int, per_key: bool) -> byte
 
 
 def with_reader(body: bytes) -> list[dict[str, np.ndarray]]:
-    split = split_measurements(body)
-    assert split is not None, "the reader must take the emulator's bodies"
-    rest, arrays = split
-    cut = split_metadata(rest)
-    assert cut is not None
-    RunResult.model_validate_json(cut[0])
-    return arrays
+    result = API.read_result(JOB_ID, httpx.Response(200, content=body, request=REQUEST))
+    assert isinstance(result, JobResult)
+    assert result._load_metadata is not None, "the reader must leave the metadata as JSON"
+    return result.measurement_arrays
 
 
 def with_pydantic(body: bytes) -> list[dict[str, np.ndarray]]:

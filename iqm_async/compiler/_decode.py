@@ -3,15 +3,13 @@
 Columns are placed by the layout's key -> bit table, never by the order of the JSON keys
 (pytket-iqm 0.18 uses that order and so swaps bits when the server sorts keys differently).
 
-Parsed JSON holds one Python list per shot and key (2 million for 20 bits x 100,000 shots),
-so the cost is walking those lists. The fast path walks them once, in C, with ``marshal``
-and checks the bytes with numpy; anything it does not recognise takes the plain path, which
-alone decides what is an error.
+The SDK hands measurements over as numpy arrays (``JobResult.measurement_arrays``), which
+decode without a Python object per shot; lists of shots (``JobResult.measurements``) are
+read with C-level iteration and checked the same way.
 """
 
 from __future__ import annotations
 
-import marshal
 from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
@@ -36,45 +34,8 @@ def _not_a_list(key: str) -> InvalidResponseError:
     return _bad(f"Measurement '{key}' is not a list of shots of integers")
 
 
-# marshal's version-2 encoding of a shot [b], b in {0, 1}: list tag "[", int32 length 1,
-# int tag "i", int32 b (little-endian). Version 2 writes no back-references, so every shot
-# takes exactly these 10 bytes whatever objects the list shares.
-_MARSHAL_VERSION = 2
-_SHOT = np.dtype([("list_tag", "<u4"), ("int_tag", "<u2"), ("bit", "<u4")])
-_SHOT_LIST_TAG = int.from_bytes(b"[\x01\x00\x00", "little")
-_SHOT_INT_TAG = int.from_bytes(b"\x00i", "little")
-assert _SHOT.itemsize == len(marshal.dumps([1], _MARSHAL_VERSION)) == 10
-
-
-def _bits_fast(shots: list[Any]) -> np.ndarray | None:
-    """``shots`` as a uint8 array if every shot is exactly ``[0]`` or ``[1]`` (plain ints in
-    plain lists), else None (the caller then takes the plain path and its error checks).
-
-    One ``marshal.dumps`` walks all the lists in C (about 4x faster than reading them with
-    ``map``); numpy then checks every shot's 10 bytes against the expected encoding.
-    """
-    try:
-        packed = marshal.dumps(shots, _MARSHAL_VERSION)
-    except ValueError:  # an object marshal cannot write, e.g. a numpy integer
-        return None
-    n_shots = len(shots)
-    if len(packed) != 5 + _SHOT.itemsize * n_shots:
-        return None
-    encoded = np.frombuffer(packed, dtype=_SHOT, offset=5)
-    bits = encoded["bit"]
-    if not (
-        np.all(encoded["list_tag"] == _SHOT_LIST_TAG)
-        and np.all(encoded["int_tag"] == _SHOT_INT_TAG)
-        and np.all(bits <= 1)
-    ):
-        return None
-    return bits.astype(np.uint8)
-
-
 def _column(key: str, shots: Any) -> np.ndarray:
     """One key's shots as a 1-D uint8 array (each shot must be a list of one bit)."""
-    if type(shots) is list and (fast := _bits_fast(shots)) is not None:
-        return fast
     if isinstance(shots, np.ndarray):
         array = shots
     else:
