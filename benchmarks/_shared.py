@@ -8,6 +8,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from sample_circuits import bit_circuit, ghz, pytket_iqm_decode, qft
+from sample_circuits import bit_circuit, garnet, ghz, pytket_iqm_decode, qft
 
-__all__ = ["bit_circuit", "ghz", "pytket_iqm_decode", "qft"]
+__all__ = ["bit_circuit", "garnet", "ghz", "pytket_iqm_decode", "qft"]

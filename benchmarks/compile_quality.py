@@ -27,9 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _shared import ghz, pytket_iqm_decode, qft
-from pytket.architecture import Architecture
-from pytket.circuit import Circuit, Node, OpType
+from _shared import garnet, ghz, pytket_iqm_decode, qft
+from pytket.circuit import Circuit, OpType
 from pytket.passes import (
     BasePass,
     DecomposeBoxes,
@@ -48,13 +47,7 @@ from iqm_async.compiler import (
 from iqm_async.compiler._mapping import candidate_passes
 from iqm_async.compiler._passes import finishing_passes
 
-GARNET_COUPLINGS = [
-    (1, 2), (1, 4), (2, 5), (3, 4), (8, 3), (4, 5), (9, 4), (5, 6), (10, 5), (6, 7),
-    (11, 6), (12, 7), (8, 9), (8, 13), (9, 10), (9, 14), (10, 11), (10, 15), (11, 12),
-    (16, 11), (17, 12), (13, 14), (14, 15), (18, 14), (16, 15), (19, 15), (16, 17),
-    (16, 20), (18, 19), (19, 20),
-]  # fmt: skip
-GARNET = Architecture([(Node(a - 1), Node(b - 1)) for a, b in GARNET_COUPLINGS])
+GARNET = garnet()
 
 
 def random_circuit(n: int, depth: int, seed: int) -> Circuit:

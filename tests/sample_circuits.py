@@ -11,12 +11,32 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
+from pytket.architecture import Architecture
 from pytket.backends import ResultHandle
 from pytket.backends.backend import Backend
-from pytket.circuit import Circuit
+from pytket.circuit import Circuit, Node
 
 from iqm_async.models import Circuit as IQMCircuit
 from iqm_async.models import Instruction
+
+# IQM Garnet's 30 CZ couplings (QB numbering), as published in qiskit-iqm's fake backend.
+GARNET_COUPLINGS = [
+    (1, 2), (1, 4), (2, 5), (3, 4), (8, 3), (4, 5), (9, 4), (5, 6), (10, 5), (6, 7),
+    (11, 6), (12, 7), (8, 9), (8, 13), (9, 10), (9, 14), (10, 11), (10, 15), (11, 12),
+    (16, 11), (17, 12), (13, 14), (14, 15), (18, 14), (16, 15), (19, 15), (16, 17),
+    (16, 20), (18, 19), (19, 20),
+]  # fmt: skip
+
+
+def garnet(max_qubit: int = 20) -> Architecture:
+    """Garnet's coupling map restricted to QB1..QB<max_qubit>."""
+    return Architecture(
+        [
+            (Node(a - 1), Node(b - 1))
+            for a, b in GARNET_COUPLINGS
+            if a <= max_qubit and b <= max_qubit
+        ]
+    )
 
 
 def bit_circuit(index: int, prefix: str = "job") -> IQMCircuit:

@@ -9,8 +9,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 from pytket.circuit import Circuit
-from sample_circuits import ghz, qft
-from test_compiler_helpers import garnet, probabilities, random_circuit
+from sample_circuits import garnet, ghz, qft
+from test_compiler_helpers import probabilities, random_circuit
 
 from iqm_async.compiler import _pool as _compile_pool
 from iqm_async.compiler import (

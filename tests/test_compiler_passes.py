@@ -16,7 +16,8 @@ from pytket.passes import (
     SynthesiseTket,
 )
 from pytket.predicates import CompilationUnit
-from test_compiler_helpers import assert_same_unitary, garnet, random_circuit
+from sample_circuits import garnet
+from test_compiler_helpers import assert_same_unitary, random_circuit
 
 from iqm_async.compiler import (
     architecture_from_dqa,

@@ -221,7 +221,8 @@ def test_qubit_typed_as_qubit_node_register() -> None:
 @pytest.mark.parametrize("seed", range(5))
 def test_translated_circuits_pass_the_strict_wire_validation(seed: int) -> None:
     """The translator skips pydantic's checks for speed: its output must still pass them."""
-    from test_compiler_helpers import garnet, random_circuit
+    from sample_circuits import garnet
+    from test_compiler_helpers import random_circuit
 
     from iqm_async.compiler import default_compilation_pass
     from iqm_async.models import Circuit as IQMCircuit
