@@ -121,6 +121,9 @@ class APIStatusError(IQMError):
             or the raw body when it was not JSON.
         url: the URL requested, without credentials.
         retry_after_s: the server's ``Retry-After`` in seconds, when it sent one.
+        error_code: the server's machine-readable error code, where its API sends one.
+        source: the server component that reported the error (e.g. ``"iqm-server"``), where
+            its API says.
     """
 
     default_hint = "Check the request and the server's message."
@@ -133,11 +136,15 @@ class APIStatusError(IQMError):
         url: str | None = None,
         retry_after_s: float | None = None,
         hint: str | None = None,
+        error_code: str | None = None,
+        source: str | None = None,
     ) -> None:
         self.status_code = status_code
         self.server_message = server_message
         self.url = url
         self.retry_after_s = retry_after_s
+        self.error_code = error_code
+        self.source = source
         where = f" from {url}" if url else ""
         text = server_message.strip() or "(empty body)"
         super().__init__(f"HTTP {status_code}{where}: {text}. {hint or self.default_hint}")
@@ -357,9 +364,18 @@ def error_for_status(
     *,
     url: str | None = None,
     retry_after_s: float | None = None,
+    error_code: str | None = None,
+    source: str | None = None,
 ) -> APIStatusError:
     """Build the exception that matches an HTTP error status (no I/O; the caller raises it)."""
     cls = _ERROR_BY_STATUS.get(status_code)
     if cls is None:
         cls = ServerError if status_code >= 500 else APIStatusError
-    return cls(status_code, server_message, url=url, retry_after_s=retry_after_s)
+    return cls(
+        status_code,
+        server_message,
+        url=url,
+        retry_after_s=retry_after_s,
+        error_code=error_code,
+        source=source,
+    )

@@ -56,8 +56,11 @@ class JobServer(Protocol):
         """One status read (bounded retries)."""
         ...
 
-    async def fetch_counts(self, job_id: str) -> list[CircuitCounts]:
-        """The histograms of a finished job (transient faults retried until cancelled)."""
+    async def fetch_counts(
+        self, job_id: str, result: JobResult | None = None
+    ) -> list[CircuitCounts]:
+        """The histograms of a finished job (counted from ``result`` where the API allows,
+        else fetched; transient faults retried until cancelled)."""
         ...
 
     async def send_cancel(self, job_id: str) -> None:
@@ -221,8 +224,8 @@ class Job:
         """
         if self._counts is None:
             await self._server.wait_for(self, None)
-            self._result_now()
-            self._counts = await self._server.fetch_counts(self.id)
+            result = self._result_now()
+            self._counts = await self._server.fetch_counts(self.id, result)
         return self._counts
 
     async def cancel(self) -> None:

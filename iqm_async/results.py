@@ -30,6 +30,7 @@ __all__ = [
     "JobStatus",
     "MeasurementArrays",
     "MeasurementLists",
+    "counts_from_arrays",
 ]
 
 MeasurementArrays = list[dict[str, npt.NDArray[np.uint8]]]
@@ -168,3 +169,19 @@ class JobResult:
             self._metadata = self._load_metadata()
             self._load_metadata = None
         return self._metadata
+
+
+def counts_from_arrays(arrays: MeasurementArrays) -> list[CircuitCounts]:
+    """One histogram per circuit from its measurements (no I/O): each shot's bits of every
+    key concatenated in the keys' order, each key's bits in its locus order."""
+    histograms = []
+    for circuit in arrays:
+        keys = tuple(circuit)
+        if not keys:
+            histograms.append(CircuitCounts(keys, {}))
+            continue
+        shots = np.concatenate([circuit[key] for key in keys], axis=1)
+        rows, tallies = np.unique(shots, axis=0, return_counts=True)
+        counts = {"".join(map(str, row)): int(n) for row, n in zip(rows, tallies, strict=True)}
+        histograms.append(CircuitCounts(keys, counts))
+    return histograms

@@ -246,8 +246,9 @@ def test_a_result_is_fetched_unless_the_job_was_cancelled(word: str, phase: JobP
 
 
 def test_resolve_api() -> None:
-    assert API_NAMES == ("cocos",)
-    assert isinstance(resolve_api("cocos"), CocosV1)
-    assert resolve_api(API) is API
+    url = "https://cocos.example.com/garnet"
+    assert API_NAMES == ("auto", "cocos", "iqm-server")
+    assert isinstance(resolve_api("cocos", url=url), CocosV1)
+    assert resolve_api(API, url=url) is API
     with pytest.raises(ConfigurationError, match="api must be one of"):
-        resolve_api("cocos-v9")
+        resolve_api("cocos-v9", url=url)

@@ -5,42 +5,33 @@ run request, and how each reply reads into the neutral types of :mod:`iqm_async.
 ``AsyncIQMClient(url, api=...)`` takes a variant or its name:
 
 - ``"cocos"``: the V1 "CoCoS" jobs API of iqm-client 22.x and pytket-iqm 0.18
-  (:class:`CocosV1`, the default).
+  (:class:`CocosV1`, the default);
+- ``"iqm-server"``: the IQM Server API v1 of IQM Resonance and current servers
+  (:class:`IQMServerV1`, for one quantum computer);
+- ``"auto"``: whichever the server speaks, asked once when the client opens.
 """
 
 from __future__ import annotations
 
-from ..errors import ConfigurationError
 from ..transport import Route
 from ._base import ServerAPI, check_uuid, parse_reply, validation_problems
+from ._select import API_NAMES, choose_api, resolve_api
 from .cocos import CocosV1
+from .iqm_server import QUANTUM_COMPUTERS_ROUTE, IQMServerV1, read_quantum_computers
+from .iqm_server_wire import QuantumComputer
 
 __all__ = [
     "API_NAMES",
+    "QUANTUM_COMPUTERS_ROUTE",
     "CocosV1",
+    "IQMServerV1",
+    "QuantumComputer",
     "Route",
     "ServerAPI",
     "check_uuid",
+    "choose_api",
     "parse_reply",
+    "read_quantum_computers",
     "resolve_api",
     "validation_problems",
 ]
-
-_VARIANTS: dict[str, type[ServerAPI]] = {CocosV1.name: CocosV1}
-API_NAMES = tuple(_VARIANTS)
-"""The names ``AsyncIQMClient(api=...)`` accepts."""
-
-
-def resolve_api(api: ServerAPI | str) -> ServerAPI:
-    """The variant named ``api`` (or ``api`` itself, if it is one).
-
-    Raises:
-        ConfigurationError: an unknown name, or neither a name nor a :class:`ServerAPI`.
-    """
-    if isinstance(api, ServerAPI):
-        return api
-    if isinstance(api, str) and api in _VARIANTS:
-        return _VARIANTS[api]()
-    raise ConfigurationError(
-        f"api must be one of {list(API_NAMES)} or a ServerAPI instance, got {api!r}."
-    )

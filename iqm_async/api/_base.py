@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import ConfigurationError, InvalidResponseError
 from ..models import Circuit, DynamicQuantumArchitecture, QuantumArchitectureSpecification
 from ..results import CircuitCounts, JobResult, JobStatus
-from ..transport import Route, server_message, shown_text
+from ..transport import Route, ServerErrorText, server_message, shown_text
 
 __all__ = [
     "Route",
@@ -43,6 +43,10 @@ class ServerAPI(ABC):
 
     name: ClassVar[str]
     """Short name of the API, as ``AsyncIQMClient(api=...)`` accepts it."""
+
+    counts_from_measurements: ClassVar[bool] = False
+    """True: ``Job.counts()`` counts the measurements it already has instead of fetching
+    :meth:`counts_route` (for APIs whose result fetch gives every shot anyway)."""
 
     # --- routes -------------------------------------------------------------------------------
 
@@ -128,10 +132,13 @@ class ServerAPI(ABC):
         """A status reply as a :class:`JobStatus`."""
 
     @abstractmethod
-    def read_result(self, job_id: str, reply: httpx.Response) -> JobResult | JobStatus:
+    def read_result(
+        self, job_id: str, reply: httpx.Response, status: JobStatus | None = None
+    ) -> JobResult | JobStatus:
         """The reply of :meth:`result_route`: the :class:`JobResult` of a completed job, or
         the job's :class:`JobStatus` when it holds no result (failed, or not finished after
-        all: the result may lag behind the status)."""
+        all: the result may lag behind the status). ``status`` is the terminal status the
+        poller saw, for APIs whose result reply does not repeat it."""
 
     @abstractmethod
     def read_counts(self, job_id: str, reply: httpx.Response) -> list[CircuitCounts]:
@@ -145,7 +152,7 @@ class ServerAPI(ABC):
     def read_dynamic_architecture(self, reply: httpx.Response) -> DynamicQuantumArchitecture:
         """The reply of :meth:`dynamic_architecture_route`."""
 
-    def error_text(self, reply: httpx.Response) -> str:
+    def error_text(self, reply: httpx.Response) -> str | ServerErrorText:
         """The server's explanation in an error reply (redacted, cut to a sane length).
 
         The default reads ``detail`` or ``message`` from a JSON body, else the raw text.

@@ -196,7 +196,9 @@ class CocosV1(ServerAPI):
             status.status, _raw_status(reply, status.status), status.message, status.warnings or ()
         )
 
-    def read_result(self, job_id: str, reply: httpx.Response) -> JobResult | JobStatus:
+    def read_result(
+        self, job_id: str, reply: httpx.Response, status: JobStatus | None = None
+    ) -> JobResult | JobStatus:
         # Measurements are read straight into arrays and the metadata left as JSON when the
         # body has the usual form: no Python list per shot, no models for the circuit echo.
         content = reply.content

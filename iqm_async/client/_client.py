@@ -19,6 +19,7 @@ only when the server cannot have acted on it. Works on asyncio and trio (anyio).
 from __future__ import annotations
 
 import itertools
+import os
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -29,14 +30,22 @@ from uuid import UUID
 import anyio
 import httpx
 
-from ..api import ServerAPI, check_uuid, resolve_api
+from ..api import (
+    QUANTUM_COMPUTERS_ROUTE,
+    QuantumComputer,
+    ServerAPI,
+    check_uuid,
+    choose_api,
+    read_quantum_computers,
+    resolve_api,
+)
 from ..auth import Credentials, build_auth, resolve_credentials
-from ..errors import ClientClosedError, ConfigurationError
+from ..errors import ClientClosedError, ConfigurationError, NotFoundError
 from ..jobs import Job
 from ..models import Circuit, DynamicQuantumArchitecture, QuantumArchitectureSpecification
 from ..policies import PollPolicy, RetryPolicy
 from ..results import JobResult
-from ..transport import Transport
+from ..transport import ServerErrorText, Transport, server_message
 from ._poller import Poller
 from ._url import check_url
 
@@ -93,6 +102,7 @@ class AsyncIQMClient:
         url: str,
         *,
         api: ServerAPI | str = "cocos",
+        quantum_computer: str | None = None,
         token: str | None = None,
         tokens_file: str | None = None,
         auth_server_url: str | None = None,
@@ -107,7 +117,12 @@ class AsyncIQMClient:
         credentials: Credentials | None = None,
     ) -> None:
         self.url = check_url(url, in_process=isinstance(transport, httpx.ASGITransport))
-        self.api = resolve_api(api)
+        if quantum_computer is None:
+            quantum_computer = os.environ.get("IQM_QUANTUM_COMPUTER") or None
+        self._quantum_computer = quantum_computer
+        self._api: ServerAPI | None = resolve_api(
+            api, url=self.url, quantum_computer=quantum_computer
+        )
         if isinstance(max_connections, bool) or not isinstance(max_connections, int):
             raise ConfigurationError(f"max_connections must be an int, got {max_connections!r}")
         if max_connections < 1:
@@ -146,9 +161,9 @@ class AsyncIQMClient:
             headers={"User-Agent": _USER_AGENT},
         )
         self._transport = Transport(
-            self._http, self.retry_policy, max_connections, error_text=self.api.error_text
+            self._http, self.retry_policy, max_connections, error_text=self._error_text
         )
-        self._poller = Poller(self._transport, self.api, self.poll_policy)
+        self._poller = Poller(self._transport, self._api, self.poll_policy)
         self._jobs: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
         self._job_seq = itertools.count()  # creation order of jobs, for oldest-first polling
         self._dqa_cache: dict[str, DynamicQuantumArchitecture] = {}
@@ -162,6 +177,33 @@ class AsyncIQMClient:
         state = "closed" if self._closed else ("open" if self._stack else "not entered")
         return f"AsyncIQMClient(url={self.url!r}, {state})"
 
+    @property
+    def api(self) -> ServerAPI:
+        """The server API this client speaks (known once the client is open when it had to
+        ask the server: ``api="auto"``, or ``"iqm-server"`` without a quantum computer)."""
+        if self._api is None:
+            raise ConfigurationError(
+                "The server's API is asked for when the client opens: use "
+                "`async with AsyncIQMClient(...) as client:` first."
+            )
+        return self._api
+
+    def _error_text(self, reply: httpx.Response) -> str | ServerErrorText:
+        return self._api.error_text(reply) if self._api is not None else server_message(reply)
+
+    async def _ask_server_api(self) -> ServerAPI:
+        """Ask the server which API it speaks (and which quantum computers it has)."""
+        try:
+            listed = await self._transport.request(QUANTUM_COMPUTERS_ROUTE, read_quantum_computers)
+        except NotFoundError:
+            listed = None  # only an IQM Server knows the route
+        return choose_api(listed, self._quantum_computer)
+
+    async def quantum_computers(self) -> list[QuantumComputer]:
+        """The quantum computers the server offers (IQM Server API; one request)."""
+        self._require_open()
+        return await self._transport.request(QUANTUM_COMPUTERS_ROUTE, read_quantum_computers)
+
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def __aenter__(self) -> AsyncIQMClient:
@@ -169,6 +211,9 @@ class AsyncIQMClient:
             raise ClientClosedError("This AsyncIQMClient is closed; create a new one.")
         if self._stack is not None:
             raise ConfigurationError("This AsyncIQMClient is already open.")
+        if self._api is None:
+            self._api = await self._ask_server_api()
+            self._poller.use_api(self._api)
         stack = AsyncExitStack()
         try:
             task_group = await stack.enter_async_context(anyio.create_task_group())
@@ -269,6 +314,7 @@ class AsyncIQMClient:
                 job; it is never resent automatically.
             APIStatusError: the server refused the job (e.g. 400 with its reason).
         """
+        self._require_open()
         body = self.api.encode_run(
             circuits,
             shots=shots,
@@ -293,6 +339,7 @@ class AsyncIQMClient:
         :func:`~iqm_async.compiler.translate_json`, to avoid building models for large
         batches. Retries and errors as :meth:`submit`.
         """
+        self._require_open()
         body = self.api.encode_run_json(
             circuits_json,
             shots=shots,

@@ -53,7 +53,7 @@ from ..errors import (
 )
 from ..jobs import Job, outcome_error
 from ..policies import Failure, PollPolicy, next_poll_slot, paced_until
-from ..results import CircuitCounts, JobResult, JobStatus
+from ..results import CircuitCounts, JobResult, JobStatus, counts_from_arrays
 from ..transport import AttemptFailed, Transport
 
 logger = logging.getLogger("iqm_async.poller")
@@ -97,13 +97,14 @@ class Poller:
 
     Args:
         transport: the client's HTTP layer.
-        api: the server API variant (routes, status words, reply formats).
+        api: the server API variant (routes, status words, reply formats); ``None`` until
+            the client has asked the server (then :meth:`use_api`).
         policy: when to poll, and the client-wide cap on polls per second.
     """
 
-    def __init__(self, transport: Transport, api: ServerAPI, policy: PollPolicy) -> None:
+    def __init__(self, transport: Transport, api: ServerAPI | None, policy: PollPolicy) -> None:
         self._transport = transport
-        self._api = api
+        self._api_or_none = api
         self._policy = policy
         self._not_due: list[tuple[float, int, _Tracked]] = []  # (due time, entry id, record)
         self._due: list[tuple[tuple[float, float], int, _Tracked]] = []  # (service key, ...)
@@ -122,6 +123,16 @@ class Poller:
         """Status polls started by this poller (retried polls included)."""
         self.polls_in_flight = 0
         """Status polls or result fetches running right now."""
+
+    @property
+    def _api(self) -> ServerAPI:
+        if self._api_or_none is None:
+            raise ConfigurationError("The client is not open: its server API is not known yet.")
+        return self._api_or_none
+
+    def use_api(self, api: ServerAPI) -> None:
+        """Speak ``api`` (the client tells once it has asked the server which API it has)."""
+        self._api_or_none = api
 
     # --- jobs ---------------------------------------------------------------------------------
 
@@ -210,9 +221,15 @@ class Poller:
         self._check_open()
         return await self._transport.request(self._api.status_route(job_id), self._api.read_status)
 
-    async def fetch_counts(self, job_id: str) -> list[CircuitCounts]:
-        """The counts of a finished job; transient faults are retried until cancelled."""
+    async def fetch_counts(
+        self, job_id: str, result: JobResult | None = None
+    ) -> list[CircuitCounts]:
+        """The counts of a finished job: counted from ``result`` where the API says its
+        measurements hold them (no request), else fetched, transient faults retried until
+        cancelled."""
         self._check_open()
+        if result is not None and self._api.counts_from_measurements:
+            return counts_from_arrays(result.measurement_arrays)
         return await self._transport.request(
             self._api.counts_route(job_id),
             partial(self._api.read_counts, job_id),
@@ -526,7 +543,7 @@ class Poller:
         route = self._api.result_route(job.id, status)
         if route is not None:
             reply = await self._transport.request(
-                route, partial(self._api.read_result, job.id), until_cancelled=True
+                route, partial(self._api.read_result, job.id, status=status), until_cancelled=True
             )
             if isinstance(reply, JobResult):
                 self._settle(record, reply, reply.status)

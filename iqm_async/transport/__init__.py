@@ -6,6 +6,8 @@ every request of a client. API requests and auth-server requests alike go throug
 from ._redact import MAX_MESSAGE_CHARS, redact, server_message, shown_text
 from ._retry import (
     AttemptFailed,
+    ErrorReader,
+    ServerErrorText,
     call_with_retries,
     error_from_exception,
     error_from_response,
@@ -17,7 +19,9 @@ from ._transport import Route, Transport
 __all__ = [
     "MAX_MESSAGE_CHARS",
     "AttemptFailed",
+    "ErrorReader",
     "Route",
+    "ServerErrorText",
     "Transport",
     "call_with_retries",
     "error_from_exception",

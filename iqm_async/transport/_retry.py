@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import anyio
@@ -34,6 +35,8 @@ from ._redact import server_message, shown_text
 
 __all__ = [
     "AttemptFailed",
+    "ErrorReader",
+    "ServerErrorText",
     "call_with_retries",
     "error_from_exception",
     "error_from_response",
@@ -99,10 +102,24 @@ def failure_from_response(response: httpx.Response) -> Failure:
     return Failure(FailureKind.STATUS, response.status_code, retry_after)
 
 
+@dataclass(frozen=True)
+class ServerErrorText:
+    """What an API variant reads out of an error reply: the message, and where its API has
+    them, a machine-readable code and the reporting component."""
+
+    message: str
+    error_code: str | None = None
+    source: str | None = None
+
+
+ErrorReader = Callable[[httpx.Response], "str | ServerErrorText"]
+"""Reads the server's explanation out of an error reply (an API variant's ``error_text``)."""
+
+
 def error_from_response(
     response: httpx.Response,
     url: str,
-    error_text: Callable[[httpx.Response], str] = server_message,
+    error_text: ErrorReader = server_message,
 ) -> IQMError:
     """The status error for an error response, carrying the server's message
     (read by ``error_text``, by default ``detail`` or ``message`` of a JSON body).
@@ -122,11 +139,16 @@ def error_from_response(
                 "host. If that is the server's new address, use it as the client's URL."
             ),
         )
+    text = error_text(response)
+    if isinstance(text, str):
+        text = ServerErrorText(text)
     return error_for_status(
         response.status_code,
-        error_text(response),
+        text.message,
         url=url,
         retry_after_s=failure.retry_after_s,
+        error_code=text.error_code,
+        source=text.source,
     )
 
 

@@ -20,6 +20,7 @@ from ..policies import Failure, FailureKind, RetryPolicy
 from ._redact import server_message
 from ._retry import (
     AttemptFailed,
+    ErrorReader,
     call_with_retries,
     error_from_exception,
     error_from_response,
@@ -68,7 +69,7 @@ class Transport:
         retry: RetryPolicy,
         max_connections: int,
         *,
-        error_text: Callable[[httpx.Response], str] = server_message,
+        error_text: ErrorReader = server_message,
     ) -> None:
         self.http = http
         self.retry = retry
