@@ -257,6 +257,12 @@ class PollPolicy:
             served earliest-due first (the schedule before queue-aware polling).
         head_interval_s: the longest time between the starts of two polls of a head job
             (default 0.1 s).
+        queue_position_polling: where the server reports a job's queue position, poll a job
+            far back in the queue rarely: about half its expected wait (its position times
+            the job duration the poller has observed) after each poll, at most
+            ``max_queued_interval_s`` (default True).
+        max_queued_interval_s: the longest interval between two polls of a queued job
+            (default 30 s).
     """
 
     initial_interval_s: float = 0.05
@@ -265,6 +271,8 @@ class PollPolicy:
     max_polls_per_s: float = 50.0
     head_jobs: int = 1
     head_interval_s: float = 0.1
+    queue_position_polling: bool = True
+    max_queued_interval_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.initial_interval_s <= self.max_interval_s or math.isinf(
@@ -291,6 +299,11 @@ class PollPolicy:
             raise ConfigurationError(
                 f"PollPolicy.head_jobs must be an int >= 0 (0 turns head polling off), "
                 f"got {self.head_jobs!r}"
+            )
+        if not self.max_interval_s <= self.max_queued_interval_s < math.inf:
+            raise ConfigurationError(
+                "PollPolicy.max_queued_interval_s must be finite and >= max_interval_s, got "
+                f"{self.max_queued_interval_s!r}"
             )
         if not 0 < self.head_interval_s < math.inf:
             raise ConfigurationError(
@@ -345,6 +358,7 @@ class PollPolicy:
         *,
         head: bool = False,
         last_start_s: float | None = None,
+        expected_wait_s: float | None = None,
     ) -> float:
         """The time of a job's next poll, given the clock now and its polls so far.
 
@@ -354,8 +368,14 @@ class PollPolicy:
             head: the job is one of the ``head_jobs`` oldest waiting jobs; then the poll
                 comes no later than :meth:`head_poll_at`.
             last_start_s: when the job's last poll started (for ``head``), seconds.
+            expected_wait_s: how long the job will likely wait in the server's queue (see
+                :func:`expected_wait_s`), if known; with ``queue_position_polling`` the next
+                poll comes after half of it, if that is later than the backoff.
         """
-        backoff = now_s + self.interval_s(polls_done)
+        interval = self.interval_s(polls_done)
+        if self.queue_position_polling and expected_wait_s is not None:
+            interval = max(interval, min(expected_wait_s / 2, self.max_queued_interval_s))
+        backoff = now_s + interval
         if not head or not self.queue_aware:
             return backoff
         return min(backoff, self.head_poll_at(now_s, last_start_s))
@@ -390,3 +410,20 @@ def next_poll_slot(due_s: float, paced_until_s: float | None, pacing: tuple[floa
 def paced_until(paced_until_s: float | None, start_s: float, pacing: tuple[float, float]) -> float:
     """Where the steady stream of starts has got to after a poll started at ``start_s``."""
     return max(paced_until_s if paced_until_s is not None else start_s, start_s) + pacing[0]
+
+
+def expected_wait_s(queue_position: int | None, job_s: float | None) -> float | None:
+    """How long a job at ``queue_position`` (1 = next) will likely wait: the jobs ahead of it
+    times ``job_s``, the observed time one job takes; ``None`` when either is unknown."""
+    if queue_position is None or job_s is None or queue_position < 1:
+        return None
+    return (queue_position - 1) * job_s
+
+
+def job_seconds_sample(earlier: tuple[float, int], later: tuple[float, int]) -> float | None:
+    """The time one job took, from a queued job seen at ``(time, position)`` twice: the
+    elapsed time over the places it moved up; ``None`` if it did not move up."""
+    moved = earlier[1] - later[1]
+    if moved <= 0 or later[0] <= earlier[0]:
+        return None
+    return (later[0] - earlier[0]) / moved

@@ -52,7 +52,14 @@ from ..errors import (
     JobTimeoutError,
 )
 from ..jobs import Job, outcome_error
-from ..policies import Failure, PollPolicy, next_poll_slot, paced_until
+from ..policies import (
+    Failure,
+    PollPolicy,
+    expected_wait_s,
+    job_seconds_sample,
+    next_poll_slot,
+    paced_until,
+)
 from ..results import CircuitCounts, JobResult, JobStatus, counts_from_arrays
 from ..transport import AttemptFailed, Transport
 
@@ -75,6 +82,7 @@ class _Tracked:
     in_age_heap: bool = False  # has an entry in the heap of jobs by seq
     waiters: int = 0
     poll_error: IQMError | None = None  # a non-transient poll fault, for the current waits
+    seen_in_queue: tuple[float, int] | None = None  # (time, queue position) of its last poll
     done: anyio.Event | None = None
     listeners: set[MemoryObjectSendStream[Job]] = field(default_factory=set)
 
@@ -119,6 +127,9 @@ class Poller:
         self._running = False
         self._scope: anyio.CancelScope | None = None  # made in run(): needs the event loop
         self._closed_reason: str | None = None
+        self.job_seconds: float | None = None
+        """The time one job takes on the server's QPU, as seen from queue positions moving
+        up (a moving average; ``None`` until the server has reported any)."""
         self.polls_sent = 0
         """Status polls started by this poller (retried polls included)."""
         self.polls_in_flight = 0
@@ -508,8 +519,13 @@ class Poller:
                 job.terminal_seen_at = now
                 await self._finish(record, reply)
             else:
+                self._learn_job_seconds(record, reply, now)
                 record.next_poll_at = self._policy.next_poll_at(
-                    now, record.polls_done, head=record.head, last_start_s=record.last_poll_start
+                    now,
+                    record.polls_done,
+                    head=record.head,
+                    last_start_s=record.last_poll_start,
+                    expected_wait_s=expected_wait_s(reply.queue_position, self.job_seconds),
                 )
         except IQMError as exc:
             self._fail_waits(record, exc)
@@ -523,6 +539,19 @@ class Poller:
                 self._mark_heads_stale()  # it ended: the next oldest job takes its place
             if self._running and self._wanted(record) and record.entry is None:
                 self._schedule(record, record.next_poll_at)
+
+    def _learn_job_seconds(self, record: _Tracked, status: JobStatus, now: float) -> None:
+        """A queued job moved up: learn how long one job takes (moving average)."""
+        if status.queue_position is None:
+            record.seen_in_queue = None
+            return
+        seen = (now, status.queue_position)
+        if record.seen_in_queue is not None:
+            sample = job_seconds_sample(record.seen_in_queue, seen)
+            if sample is not None:
+                old = self.job_seconds
+                self.job_seconds = sample if old is None else 0.7 * old + 0.3 * sample
+        record.seen_in_queue = seen
 
     async def _status_once(self, job_id: str) -> JobStatus | Failure:
         """One status poll; a transient fault comes back as its :class:`Failure`."""
