@@ -36,6 +36,7 @@ __all__ = ["main"]
 class _Settings:
     url: str | None
     credentials: dict[str, Any]
+    server: dict[str, Any]  # the server's API and quantum computer, for AsyncIQMClient
     debug: bool
 
 
@@ -50,6 +51,19 @@ def _fail(message: str) -> None:
 @click.option("--auth-server-url", default=None, help="Auth server [env: IQM_AUTH_SERVER].")
 @click.option("--username", default=None, help="Auth server user [env: IQM_AUTH_USERNAME].")
 @click.option("--password", default=None, help="Auth server password [env: IQM_AUTH_PASSWORD].")
+@click.option(
+    "--api",
+    type=click.Choice(["auto", "cocos", "iqm-server"]),
+    default="auto",
+    show_default=True,
+    help="The server's API: asked once (auto), V1 'CoCoS' jobs, or the IQM Server API.",
+)
+@click.option(
+    "--quantum-computer",
+    envvar="IQM_QUANTUM_COMPUTER",
+    default=None,
+    help="Quantum computer alias on an IQM Server [env: IQM_QUANTUM_COMPUTER].",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.pass_context
 def cli(
@@ -60,6 +74,8 @@ def cli(
     auth_server_url: str | None,
     username: str | None,
     password: str | None,
+    api: str,
+    quantum_computer: str | None,
     debug: bool,
 ) -> None:
     """Run quantum circuits on IQM quantum computers (or the local emulator)."""
@@ -72,6 +88,7 @@ def cli(
             "username": username,
             "password": password,
         },
+        server={"api": api, "quantum_computer": quantum_computer},
         debug=debug,
     )
 
@@ -95,7 +112,7 @@ def _with_client(func: Callable[[Any], Awaitable[T]]) -> T:
     url = _require_url(settings)
 
     async def main() -> T:
-        async with AsyncIQMClient(url, **settings.credentials) as client:
+        async with AsyncIQMClient(url, **settings.server, **settings.credentials) as client:
             return await func(client)
 
     return anyio.run(main)
@@ -154,7 +171,9 @@ def run(file: Path, shots: int, level: int, as_json: bool) -> None:
     circuit = _load_circuit(file)
     with (
         _server_for_run(settings) as url,
-        IQMBackend(url, progress=False, **settings.credentials) as b,
+        IQMBackend(
+            url, progress=False, client_options=settings.server, **settings.credentials
+        ) as b,
     ):
         compiled = b.get_compiled_circuit(circuit, optimisation_level=level)
         result = b.run_circuit(compiled, n_shots=shots)
@@ -166,16 +185,41 @@ def run(file: Path, shots: int, level: int, as_json: bool) -> None:
 @click.argument("job_id")
 def status(job_id: str) -> None:
     """Print the status of job JOB_ID."""
+    job_id = _checked_job_id(job_id)
     reply = _with_client(lambda client: client.job(job_id).status())
     click.echo(_status_line(reply))
 
 
+def _checked_job_id(job_id: str) -> str:
+    """The job id, refused before any request when it is not a UUID."""
+    from .api import check_uuid
+
+    return str(check_uuid(job_id, "job_id"))
+
+
 def _status_line(status: Any) -> str:
-    """``phase``, then the server's own word when it says more, then its message."""
+    """``phase``, then the server's own word when it says more, the queue position and
+    progress where the server reports them, then its message."""
     line = str(status.phase)
     if status.raw != line:
         line += f" ({status.raw})"
+    if status.queue_position is not None:
+        line += f", queue position {status.queue_position}"
+    if status.progress is not None:
+        line += f", {status.progress:.0%} done"
     return f"{line}: {status.message}" if status.message else line
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def qcs(as_json: bool) -> None:
+    """List the quantum computers of an IQM Server."""
+    listed = _with_client(lambda client: client.quantum_computers())
+    if as_json:
+        click.echo(json.dumps([qc.model_dump(mode="json") for qc in listed]))
+        return
+    for qc in listed:
+        click.echo(f"{qc.alias:<16} {qc.display_name or ''}".rstrip())
 
 
 @cli.command()
@@ -183,6 +227,7 @@ def _status_line(status: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print counts as JSON.")
 def result(job_id: str, as_json: bool) -> None:
     """Wait for job JOB_ID and print the counts of each of its circuits."""
+    job_id = _checked_job_id(job_id)
     counts = _with_client(lambda client: client.job(job_id).counts())
     batch = [dict(c.counts) for c in counts]
     if as_json:
@@ -198,6 +243,7 @@ def result(job_id: str, as_json: bool) -> None:
 @click.argument("job_id")
 def abort(job_id: str) -> None:
     """Abort job JOB_ID."""
+    job_id = _checked_job_id(job_id)
     _with_client(lambda client: client.job(job_id).abort())
     click.echo(f"aborted {job_id}")
 

@@ -106,6 +106,14 @@ def test_abort_a_pending_job(
         (JobStatus(JobPhase.COMPLETED, "completed"), "completed"),
         (JobStatus(JobPhase.FAILED, "failed", message="boom"), "failed: boom"),
         (JobStatus(JobPhase.FAILED, "deletion failed", "busy"), "failed (deletion failed): busy"),
+        (
+            JobStatus(JobPhase.QUEUED, "waiting", queue_position=4),
+            "queued (waiting), queue position 4",
+        ),
+        (
+            JobStatus(JobPhase.RUNNING, "processing", progress=0.25),
+            "running (processing), 25% done",
+        ),
     ],
 )
 def test_status_line_is_phase_then_server_word_then_message(status: JobStatus, line: str) -> None:

@@ -44,6 +44,9 @@ class ServerAPI(ABC):
     name: ClassVar[str]
     """Short name of the API, as ``AsyncIQMClient(api=...)`` accepts it."""
 
+    password_login: ClassVar[bool] = True
+    """True if the API's servers take a username/password login (an auth server)."""
+
     counts_from_measurements: ClassVar[bool] = False
     """True: ``Job.counts()`` counts the measurements it already has instead of fetching
     :meth:`counts_route` (for APIs whose result fetch gives every shot anyway)."""

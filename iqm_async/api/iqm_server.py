@@ -115,6 +115,7 @@ class IQMServerV1(ServerAPI):
 
     name = "iqm-server"
     counts_from_measurements = True
+    password_login = False
 
     def __init__(self, quantum_computer: str, *, use_timeslot: bool = False) -> None:
         if not isinstance(quantum_computer, str) or not quantum_computer.strip():

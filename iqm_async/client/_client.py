@@ -149,6 +149,9 @@ class AsyncIQMClient:
                 "Pass either credentials= or token=/tokens_file=/auth_server_url+username+"
                 "password=, not both."
             )
+        self._credential_kind = credentials.kind if credentials is not None else None
+        if self._api is not None:
+            self._check_credentials_fit(self._api)
         self._auth = build_auth(credentials, transport=transport)
         self._http = httpx.AsyncClient(
             base_url=self.url,
@@ -197,7 +200,16 @@ class AsyncIQMClient:
             listed = await self._transport.request(QUANTUM_COMPUTERS_ROUTE, read_quantum_computers)
         except NotFoundError:
             listed = None  # only an IQM Server knows the route
-        return choose_api(listed, self._quantum_computer)
+        api = choose_api(listed, self._quantum_computer)
+        self._check_credentials_fit(api)
+        return api
+
+    def _check_credentials_fit(self, api: ServerAPI) -> None:
+        if self._credential_kind == "auth_server" and not api.password_login:
+            raise ConfigurationError(
+                f"The {api.name} API takes an API token (token= or IQM_TOKEN) or a tokens file "
+                "(tokens_file= or IQM_TOKENS_FILE); it has no username/password login."
+            )
 
     async def quantum_computers(self) -> list[QuantumComputer]:
         """The quantum computers the server offers (IQM Server API; one request)."""
