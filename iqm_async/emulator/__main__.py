@@ -10,17 +10,30 @@ from .config import EmulatorConfig
 from .runner import serve
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every option maps 1:1 to an :class:`EmulatorConfig` field."""
     defaults = EmulatorConfig()
     p = argparse.ArgumentParser(
         prog="python -m iqm_async.emulator",
-        description="Serve a local IQM server (V1 protocol) with a simulated QPU.",
+        description="Serve a local IQM server (V1 and IQM Server v1 APIs) with simulated QPUs.",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     p.add_argument("--seed", type=int, default=None, help="seed results, ids and faults")
-    p.add_argument("--arch", default=defaults.arch, help="garnet | star | star-resonator | FILE")
+    p.add_argument(
+        "--arch", default=defaults.arch, help="garnet | star | star-resonator | FILE (V1 routes)"
+    )
+    p.add_argument(
+        "--quantum-computers",
+        type=_names,
+        default=defaults.quantum_computers,
+        help="comma-separated architectures served by the IQM Server API v1 routes, e.g. "
+        "garnet,star-resonator (the first is also --arch)",
+    )
     p.add_argument("--parallel", action="store_true", help="run every job at once")
     p.add_argument("--job-seconds", type=float, default=None, help="fixed seconds per job")
     p.add_argument("--job-overhead-s", type=float, default=defaults.job_overhead_s)
@@ -54,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m iqm_async.emulator``."""
     config, host, port = config_from_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    print(f"IQM emulator ({config.arch}) on http://{host}:{port}", flush=True)
+    computers = ", ".join(config.quantum_computers)
+    print(f"IQM emulator ({computers}) on http://{host}:{port}", flush=True)
     serve(config, host=host, port=port)
 
 

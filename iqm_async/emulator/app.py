@@ -1,4 +1,5 @@
-"""The emulator's HTTP face: the V1 routes of PROTOCOL.md at the server root.
+"""The emulator's HTTP face: the V1 routes of PROTOCOL.md at the server root, and the IQM
+Server API v1 routes of ``server_api.py`` under ``/api/v1`` (one job store for both).
 
 Handlers take the bare ``Request`` and return prebuilt JSON ``Response`` objects: no
 per-request pydantic response validation, so the emulator stays far faster than the clients
@@ -15,19 +16,22 @@ it is used to measure. Choices where PROTOCOL.md leaves room:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 from uuid import UUID
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
+from ._http import Route, emulator_of, json_response, raw_json
 from .config import EmulatorConfig
 from .core import COCOS_VERSION, Emulator, JobRecord
 from .middleware import EmulatorMiddleware
+from .server_api import SERVER_API_ROUTES
+from .server_jobdata import error_body, is_server_api_path
 from .tokens import AuthFailure
 from .validation import RequestRejected
 
@@ -49,32 +53,13 @@ CLIENT_LIBRARIES: dict[str, dict[str, str]] = {
 """Versions the emulator declares compatible: iqm-client 22.x raises no warning."""
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")).encode(),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
-def _raw_json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")
-
-
 def _detail(status: int, detail: str) -> Response:
-    return _json(status, {"detail": detail})
+    return json_response(status, {"detail": detail})
 
 
 def _form(body: bytes) -> dict[str, str]:
     parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {key: values[-1] for key, values in parsed.items()}
-
-
-def _emulator(request: Request) -> Emulator:
-    """The emulator of the app serving ``request`` (handlers hold no reference to it)."""
-    emulator: Emulator = request.app.state.emulator
-    return emulator
 
 
 def _refused(request: Request, em: Emulator) -> Response | None:
@@ -84,7 +69,7 @@ def _refused(request: Request, em: Emulator) -> Response | None:
     problem = em.tokens.check_bearer(request.headers.get("authorization"))
     if problem is None:
         return None
-    return _json(401, {"detail": problem}, {"WWW-Authenticate": "Bearer"})
+    return json_response(401, {"detail": problem}, {"WWW-Authenticate": "Bearer"})
 
 
 def _find_job(request: Request, em: Emulator) -> JobRecord | Response:
@@ -93,7 +78,7 @@ def _find_job(request: Request, em: Emulator) -> JobRecord | Response:
         return denied
     job_id = request.path_params["job_id"]
     job = em.jobs.get(job_id)
-    if job is None:
+    if job is None or job.device is not em.device:  # another computer's job is not ours
         return _detail(404, f"Job '{job_id}' not found; check the job id")
     return job
 
@@ -105,7 +90,7 @@ def _job_route(
     hands it to ``handler``."""
 
     async def endpoint(request: Request) -> Response:
-        em = _emulator(request)
+        em = emulator_of(request)
         job = _find_job(request, em)
         if isinstance(job, Response):
             return job
@@ -117,9 +102,23 @@ def _job_route(
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    """FastAPI's own request validation errors as ``422 {"detail": "<field>: <problem>"}``."""
+    """FastAPI's own request validation errors as ``422 {"detail": "<field>: <problem>"}``
+    (era-F paths: an IQMServerError body, as iqm-client 36 needs a string ``message``)."""
     parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    if is_server_api_path(request.url.path):
+        return json_response(422, error_body("; ".join(parts), "validation_error"))
     return _detail(422, "; ".join(parts))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (unknown path 404, wrong method 405); on era-F paths with an
+    IQMServerError body."""
+    assert isinstance(exc, StarletteHTTPException)
+    if not is_server_api_path(request.url.path):
+        return await http_exception_handler(request, exc)
+    return json_response(
+        exc.status_code, error_body(str(exc.detail), "http_error"), dict(exc.headers or {})
+    )
 
 
 # Every handler is a module-level function that finds its emulator in ``request.app.state``.
@@ -129,7 +128,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 
 async def submit_job(request: Request) -> Response:
     """Submit a batch of circuits (a RunRequest); answers ``{"id": job_id}``."""
-    em = _emulator(request)
+    em = emulator_of(request)
     if (denied := _refused(request, em)) is not None:
         return denied
     body = await request.body()
@@ -137,31 +136,31 @@ async def submit_job(request: Request) -> Response:
         job = em.submit(body)
     except RequestRejected as exc:
         return _detail(400, exc.detail)
-    return _json(201, {"id": job.job_id})
+    return json_response(201, {"id": job.job_id})
 
 
 async def get_job(em: Emulator, job: JobRecord) -> Response:
     """The full result: status, measurements when ready, message, metadata."""
     if job.final_body is not None:
-        return _raw_json(job.final_body)
+        return raw_json(job.final_body)
     status = await em.observe(job)
     body = em.result_json(job, status)
     if status.is_terminal:
         job.final_body = body  # a finished job's reply never changes
-    return _raw_json(body)
+    return raw_json(body)
 
 
 async def get_job_status(em: Emulator, job: JobRecord) -> Response:
     """``{"status", "message", "warnings"}``."""
     status = await em.observe(job)
     message = job.message if status.value == "failed" else None
-    return _json(200, {"status": status.value, "message": message, "warnings": None})
+    return json_response(200, {"status": status.value, "message": message, "warnings": None})
 
 
 async def get_job_counts(em: Emulator, job: JobRecord) -> Response:
     """``{"status", "counts_batch"}``; ``counts_batch`` only once the job is ready."""
     status = await em.observe(job)
-    return _json(200, em.counts_body(job, status))
+    return json_response(200, em.counts_body(job, status))
 
 
 async def abort_job(em: Emulator, job: JobRecord) -> Response:
@@ -172,26 +171,26 @@ async def abort_job(em: Emulator, job: JobRecord) -> Response:
             409,
             f"Job '{job.job_id}' is already '{previous.value}'; only pending jobs can be aborted",
         )
-    return _json(200, {})
+    return json_response(200, {})
 
 
 async def delete_job(em: Emulator, job: JobRecord) -> Response:
     """Delete a job and its data (200); later requests for it get 404."""
     em.delete(job)
-    return _json(200, {})
+    return json_response(200, {})
 
 
 async def quantum_architecture(request: Request) -> Response:
     """The old quantum architecture (``{"quantum_architecture": {...}}``)."""
-    em = _emulator(request)
+    em = emulator_of(request)
     if (denied := _refused(request, em)) is not None:
         return denied
-    return _raw_json(em.architecture.quantum_architecture_json)
+    return raw_json(em.architecture.quantum_architecture_json)
 
 
 async def calibrated_gates(request: Request) -> Response:
     """The dynamic quantum architecture of ``default`` or of a calibration set UUID."""
-    em = _emulator(request)
+    em = emulator_of(request)
     if (denied := _refused(request, em)) is not None:
         return denied
     arch = em.architecture
@@ -206,23 +205,23 @@ async def calibrated_gates(request: Request) -> Response:
                 404,
                 f"Calibration set '{wanted}' not found; use 'default' or {arch.calibration_set_id}",
             )
-    return _raw_json(arch.dqa_json)
+    return raw_json(arch.dqa_json)
 
 
 async def client_libraries() -> Response:
     """Client versions this server supports."""
-    return _json(200, CLIENT_LIBRARIES)
+    return json_response(200, CLIENT_LIBRARIES)
 
 
 async def health() -> Response:
     """Liveness."""
-    return _json(200, {"status": "ok"})
+    return json_response(200, {"status": "ok"})
 
 
 async def about(request: Request) -> Response:
     """What this server is."""
-    arch = _emulator(request).architecture
-    return _json(
+    arch = emulator_of(request).architecture
+    return json_response(
         200,
         {
             "name": "iqm_async emulator",
@@ -236,64 +235,57 @@ async def about(request: Request) -> Response:
 
 async def token(request: Request) -> Response:
     """OIDC token endpoint: ``password`` and ``refresh_token`` grants, form-encoded."""
-    em = _emulator(request)
+    em = emulator_of(request)
     form = _form(await request.body())
     grant = form.get("grant_type", "")
     em.counters.token_requests[grant or "missing"] += 1
     try:
         _, reply = em.tokens.token(form)
     except AuthFailure as exc:
-        return _json(exc.status, exc.body())
-    return _json(200, reply, {"Cache-Control": "no-store"})
+        return json_response(exc.status, exc.body())
+    return json_response(200, reply, {"Cache-Control": "no-store"})
 
 
 async def logout(request: Request) -> Response:
     """End the session of a refresh token (204)."""
-    em = _emulator(request)
+    em = emulator_of(request)
     form = _form(await request.body())
     em.counters.logouts += 1
     try:
         em.tokens.logout(form)
     except AuthFailure as exc:
-        return _json(exc.status, exc.body())
+        return json_response(exc.status, exc.body())
     return Response(status_code=204)
 
 
 async def stats(request: Request) -> Response:
     """Request, response, job, token and fault counters (never counted themselves)."""
-    return _json(200, _emulator(request).stats())
+    return json_response(200, emulator_of(request).stats())
 
 
 async def reset_stats(request: Request) -> Response:
     """Zero the counters; the job store is kept."""
-    em = _emulator(request)
+    em = emulator_of(request)
     em.reset_stats()
-    return _json(200, em.stats())
-
-
-class _Route(NamedTuple):
-    method: str
-    path: str
-    endpoint: Callable[..., Awaitable[Response]]
-    status_code: int | None = None  # documented in the OpenAPI schema; handlers set their own
+    return json_response(200, em.stats())
 
 
 _ROUTES = (
-    _Route("POST", "/jobs", submit_job, 201),
-    _Route("GET", "/jobs/{job_id}", _job_route(get_job)),
-    _Route("GET", "/jobs/{job_id}/status", _job_route(get_job_status)),
-    _Route("GET", "/jobs/{job_id}/counts", _job_route(get_job_counts)),
-    _Route("POST", "/jobs/{job_id}/abort", _job_route(abort_job)),
-    _Route("DELETE", "/jobs/{job_id}", _job_route(delete_job)),
-    _Route("GET", "/quantum-architecture", quantum_architecture),
-    _Route("GET", "/api/v1/calibration/{calibration_set_id}/gates", calibrated_gates),
-    _Route("GET", "/info/client-libraries", client_libraries),
-    _Route("GET", "/health", health),
-    _Route("GET", "/about", about),
-    _Route("POST", TOKEN_PATH, token),
-    _Route("POST", LOGOUT_PATH, logout),
-    _Route("GET", "/_emulator/stats", stats),
-    _Route("POST", "/_emulator/reset-stats", reset_stats),
+    Route("POST", "/jobs", submit_job, 201),
+    Route("GET", "/jobs/{job_id}", _job_route(get_job)),
+    Route("GET", "/jobs/{job_id}/status", _job_route(get_job_status)),
+    Route("GET", "/jobs/{job_id}/counts", _job_route(get_job_counts)),
+    Route("POST", "/jobs/{job_id}/abort", _job_route(abort_job)),
+    Route("DELETE", "/jobs/{job_id}", _job_route(delete_job)),
+    Route("GET", "/quantum-architecture", quantum_architecture),
+    Route("GET", "/api/v1/calibration/{calibration_set_id}/gates", calibrated_gates),
+    Route("GET", "/info/client-libraries", client_libraries),
+    Route("GET", "/health", health),
+    Route("GET", "/about", about),
+    Route("POST", TOKEN_PATH, token),
+    Route("POST", LOGOUT_PATH, logout),
+    Route("GET", "/_emulator/stats", stats),
+    Route("POST", "/_emulator/reset-stats", reset_stats),
 )
 """Every route of the emulator, in matching order."""
 
@@ -324,13 +316,16 @@ def create_app(
     app = _EmulatorApp(
         title="iqm_async IQM emulator",
         version=COCOS_VERSION,
-        description="A local IQM server speaking the V1 (CoCoS) protocol.",
-        exception_handlers={RequestValidationError: _validation_error},
+        description="A local IQM server speaking the V1 (CoCoS) and IQM Server v1 APIs.",
+        exception_handlers={
+            RequestValidationError: _validation_error,
+            StarletteHTTPException: _http_error,
+        },
     )
     app.state.emulator = emulator or Emulator(config)
     # Plain routes on the app itself (``include_router`` would nest them in a router object,
     # which the middleware's route matching for injected faults does not look into).
-    for route in _ROUTES:
+    for route in (*_ROUTES, *SERVER_API_ROUTES):
         app.add_api_route(
             route.path, route.endpoint, methods=[route.method], status_code=route.status_code
         )

@@ -8,6 +8,7 @@ from ..errors import ConfigurationError
 
 __all__ = ["EmulatorConfig"]
 
+_DEFAULT_COMPUTERS = ("garnet",)
 _PROBABILITIES = ("fail_rate", "throttle_rate", "drop_rate", "job_fail_rate", "latency_spike_rate")
 
 
@@ -17,7 +18,14 @@ class EmulatorConfig:
 
     Attributes:
         seed: seeds job ids, measurement results and fault draws; ``None`` = fresh entropy.
-        arch: ``"garnet"`` (default), ``"star"``, ``"star-resonator"`` or a DQA JSON path.
+        arch: ``"garnet"`` (default), ``"star"``, ``"star-resonator"`` or a DQA JSON path:
+            the chip the V1 ("CoCoS") routes serve. It is always ``quantum_computers[0]``.
+        quantum_computers: the quantum computers the IQM Server API v1 routes list, by
+            architecture name (each name is also the alias): default ``("garnet",)``. Each has
+            its own QPU queue; the job store is shared. Give either field: setting ``arch``
+            alone serves that one chip; setting ``quantum_computers`` alone makes its first
+            entry the V1 chip; when both are set, ``quantum_computers`` must start with
+            ``arch``.
         parallel: run every job at once instead of one QPU first-in-first-out.
         job_seconds: fixed time per job in seconds; ``None`` (default) means
             ``job_overhead_s + shots * shot_s``.
@@ -46,6 +54,7 @@ class EmulatorConfig:
 
     seed: int | None = None
     arch: str = "garnet"
+    quantum_computers: tuple[str, ...] = ("garnet",)
     parallel: bool = False
     job_seconds: float | None = None
     job_overhead_s: float = 0.5
@@ -66,6 +75,7 @@ class EmulatorConfig:
     readout_noise: bool = False
 
     def __post_init__(self) -> None:
+        self._reconcile_quantum_computers()
         for name in _PROBABILITIES:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -83,6 +93,25 @@ class EmulatorConfig:
             raise ConfigurationError("EmulatorConfig.token_seconds must be positive")
         if self.max_shots < 1:
             raise ConfigurationError("EmulatorConfig.max_shots must be at least 1")
+
+    def _reconcile_quantum_computers(self) -> None:
+        computers = tuple(self.quantum_computers)
+        if not computers:
+            raise ConfigurationError("EmulatorConfig.quantum_computers must name at least one")
+        if len(set(computers)) != len(computers):
+            raise ConfigurationError(
+                f"EmulatorConfig.quantum_computers names a computer twice: {list(computers)}"
+            )
+        if computers == _DEFAULT_COMPUTERS:
+            computers = (self.arch,)  # ``arch`` alone: one chip
+        elif self.arch == _DEFAULT_COMPUTERS[0]:
+            self.arch = computers[0]  # ``quantum_computers`` alone: its first is the V1 chip
+        elif computers[0] != self.arch:
+            raise ConfigurationError(
+                f"EmulatorConfig: arch '{self.arch}' must be the first of quantum_computers "
+                f"{list(computers)} (the V1 routes serve the first); set only one of them"
+            )
+        self.quantum_computers = computers
 
     def job_duration_s(self, shots: int) -> float:
         """Total time one job takes on an idle QPU, in seconds."""

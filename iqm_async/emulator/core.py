@@ -1,4 +1,5 @@
-"""The emulator's state: architecture, job store, queue, tokens, faults and counters.
+"""The emulator's state: quantum computers (each an architecture and a QPU queue), one job
+store, tokens, faults and counters.
 
 Everything here runs on the event loop except the simulation of big circuits, which goes to
 a worker thread once per job. Routes (``app.py``) only translate HTTP to these methods.
@@ -19,6 +20,7 @@ import anyio
 import anyio.to_thread
 import numpy as np
 
+from ..errors import ConfigurationError
 from ..models import Circuit, RunRequest
 from .architectures import Architecture, load_architecture
 from .config import EmulatorConfig
@@ -30,7 +32,7 @@ from .tokens import TokenIssuer
 from .validation import batch_failure, parse_run_request, validate_run_request
 from .wire import Bits, counts_of, result_json
 
-__all__ = ["COCOS_VERSION", "Emulator", "JobRecord"]
+__all__ = ["COCOS_VERSION", "Device", "Emulator", "JobRecord"]
 
 COCOS_VERSION = "30.2.0-emulated"
 # Circuits touching more qubits than this are simulated in a worker thread so that one big
@@ -44,6 +46,31 @@ _JOB_FAILURE_MESSAGE = (
 
 
 @dataclass(eq=False)
+class Device:
+    """One emulated quantum computer: its alias, its chip and its own QPU queue.
+
+    Attributes:
+        alias: the architecture's name (``garnet``, ``star``, ...), used in era-F paths.
+        architecture: the chip and its calibration set.
+        queue: the executions of this computer's jobs (one QPU, or parallel).
+    """
+
+    alias: str
+    architecture: Architecture
+    queue: QpuQueue
+
+    @property
+    def id(self) -> str:
+        """A stable UUID for the alias (the same in every emulator instance)."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"iqm-emulator:{self.alias}"))
+
+    @property
+    def display_name(self) -> str:
+        """The alias with capitals (``Garnet``, ``Star-Resonator``)."""
+        return "-".join(part.capitalize() for part in self.alias.split("-"))
+
+
+@dataclass(eq=False)
 class JobRecord:
     """One job as the emulator stores it.
 
@@ -53,6 +80,7 @@ class JobRecord:
         circuits: the circuits with the qubit mapping applied (physical names).
         times: the job's schedule; its status is computed from it.
         seed: seeds this job's measurement results.
+        device: the quantum computer the job runs on.
         message: why the job failed (``None`` unless it fails).
         bits: per-circuit results as ``shots x qubits`` int8 arrays per key, filled once
             when the job is first seen ready (compact: thousands of jobs stay in memory).
@@ -63,9 +91,13 @@ class JobRecord:
     circuits: list[Circuit]
     times: JobTimes
     seed: int
+    device: Device
     message: str | None = None
     bits: list[dict[str, Bits]] | None = None
     final_body: bytes | None = None
+    payload: bytes | None = None
+    """The era-F job definition as submitted (normalised), for ``GET jobs/{id}/payload``;
+    ``None`` for jobs submitted on the V1 routes."""
     simulation_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     @property
@@ -89,7 +121,19 @@ class Emulator:
         self, config: EmulatorConfig | None = None, *, clock: Callable[[], float] | None = None
     ) -> None:
         self.config = config or EmulatorConfig()
-        self.architecture: Architecture = load_architecture(self.config.arch)
+        self.devices: dict[str, Device] = {}
+        """The quantum computers by alias, in configuration order."""
+        for name in self.config.quantum_computers:
+            arch = load_architecture(name)
+            if arch.name in self.devices:
+                raise ConfigurationError(
+                    f"EmulatorConfig.quantum_computers: two computers are named '{arch.name}'"
+                )
+            queue = QpuQueue(parallel=self.config.parallel)
+            self.devices[arch.name] = Device(arch.name, arch, queue)
+        self.device: Device = next(iter(self.devices.values()))
+        """The quantum computer the V1 routes serve (the first)."""
+        self.architecture: Architecture = self.device.architecture
         self.clock = clock or time.monotonic
         self._wall_offset = time.time() - self.clock()
         seed = self.config.seed
@@ -97,7 +141,7 @@ class Emulator:
         self._job_rng = random.Random(None if seed is None else seed + 1)
         self.faults = FaultPlan(self.config, random.Random(None if seed is None else seed + 2))
         self.jobs: dict[str, JobRecord] = {}
-        self.queue = QpuQueue(parallel=self.config.parallel)
+        self.queue = self.device.queue
         self.tokens = TokenIssuer(
             username=self.config.username,
             password=self.config.password,
@@ -116,14 +160,27 @@ class Emulator:
     # --- jobs ---------------------------------------------------------------------------
 
     def submit(self, body: bytes) -> JobRecord:
-        """Validate a submit body and create the job.
+        """Validate a V1 submit body and create the job on the V1 quantum computer.
+
+        Raises:
+            RequestRejected: the 400 detail for a request the server refuses.
+        """
+        return self.create_job(parse_run_request(body), body, self.device)
+
+    def create_job(
+        self, request: RunRequest, body: bytes, device: Device, *, payload: bytes | None = None
+    ) -> JobRecord:
+        """Validate ``request`` against ``device``'s chip and queue the job there.
+
+        ``body`` is the submit body as received (for duplicate detection); ``payload`` the
+        era-F definition to echo.
 
         Raises:
             RequestRejected: the 400 detail for a request the server refuses.
         """
         now = self.clock()
-        request = parse_run_request(body)
-        circuits = validate_run_request(request, self.architecture, max_shots=self.config.max_shots)
+        arch = device.architecture
+        circuits = validate_run_request(request, arch, max_shots=self.config.max_shots)
         # Count duplicates only among accepted submits: a rejected body created no job.
         if self.duplicates.seen_recently(body, now):
             self.counters.duplicate_submissions += 1
@@ -131,14 +188,17 @@ class Emulator:
         fails = message is None and self._job_rng.random() < self.config.job_fail_rate
         if fails:
             message = _JOB_FAILURE_MESSAGE.format(rate=self.config.job_fail_rate)
-        times = self.queue.schedule(
+        times = device.queue.schedule(
             now,
             self.config.job_duration_s(request.shots),
             fails=fails,
             compile_fails=message is not None and not fails,
         )
         job_id = str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4))
-        job = JobRecord(job_id, request, circuits, times, self._job_rng.getrandbits(63), message)
+        job = JobRecord(
+            job_id, request, circuits, times, self._job_rng.getrandbits(63), device, message
+        )
+        job.payload = payload
         self.jobs[job_id] = job
         self.counters.jobs_created += 1
         return job
@@ -171,14 +231,14 @@ class Emulator:
 
     def _simulate(self, job: JobRecord) -> list[dict[str, Bits]]:
         rng = np.random.default_rng(job.seed)
-        readout = self.architecture.readout_errors if self.config.readout_noise else None
+        readout = job.device.architecture.readout_errors if self.config.readout_noise else None
         return [simulate_arrays(c, job.request.shots, rng, readout) for c in job.circuits]
 
     def abort(self, job: JobRecord) -> JobState:
         """Abort a pending job; return the status it had (abort only acts on pending ones)."""
         status = self.status(job)
         if not status.is_terminal:
-            self.queue.abort(job.times, self.clock())
+            job.device.queue.abort(job.times, self.clock())
         return status
 
     def delete(self, job: JobRecord) -> None:
@@ -192,7 +252,8 @@ class Emulator:
 
     # --- replies ------------------------------------------------------------------------
 
-    def _iso(self, clock_time: float) -> str:
+    def iso(self, clock_time: float) -> str:
+        """An ISO-8601 UTC timestamp (milliseconds) for a clock time."""
         moment = datetime.fromtimestamp(self.wall_time(clock_time), tz=timezone.utc)
         return moment.isoformat(timespec="milliseconds")
 
@@ -212,11 +273,11 @@ class Emulator:
         end = times.job_end
         if times.fails_at_compile:
             steps = steps[:3]  # the job never reached the QPU
-        stamps = {name: self._iso(t) for name, t in steps if t <= now and t <= end}
+        stamps = {name: self.iso(t) for name, t in steps if t <= now and t <= end}
         if now >= end:
-            stamps["job_end"] = self._iso(end)
+            stamps["job_end"] = self.iso(end)
         rest = {
-            "calibration_set_id": self.architecture.calibration_set_id,
+            "calibration_set_id": job.device.architecture.calibration_set_id,
             "cocos_version": COCOS_VERSION,
             "timestamps": stamps,
         }

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .faults import Fault
+from .server_jobdata import error_body, is_server_api_path
 
 if TYPE_CHECKING:
     from .core import Emulator
@@ -103,7 +104,8 @@ class EmulatorMiddleware:
         route = self._match_route(scope)
         counters.requests_by_route[route] += 1
         counters.faults_by_route[route][str(fault.status)] += 1
-        await _send_fault(fault, self.emulator.faults.retry_after_header(), counting_send)
+        retry_after = self.emulator.faults.retry_after_header()
+        await _send_fault(fault, retry_after, is_server_api_path(scope["path"]), counting_send)
 
     def _match_route(self, scope: Scope) -> str:
         """The route template of a request that never reached the router."""
@@ -114,14 +116,18 @@ class EmulatorMiddleware:
         return f"{scope['method']} {_NO_ROUTE}"
 
 
-async def _send_fault(fault: Fault, retry_after: str, send: Send) -> None:
+async def _send_fault(fault: Fault, retry_after: str, server_api: bool, send: Send) -> None:
     headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
     if fault.kind == "429":
         detail = f"Too many requests (emulated throttling); retry after {retry_after} s"
         headers.append((b"retry-after", retry_after.encode()))
     else:
         detail = f"Emulated server fault: HTTP {fault.status}; retry later"
-    body = json.dumps({"detail": detail}).encode()
+    if server_api:  # era F: iqm-client 36 needs an IQMServerError with a string message
+        code = "too_many_requests" if fault.kind == "429" else "emulated_fault"
+        body = json.dumps(error_body(detail, code)).encode()
+    else:
+        body = json.dumps({"detail": detail}).encode()
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": fault.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -119,6 +119,22 @@ class QpuQueue:
             free_at = later.execution_end
         self._active = deque(active)
 
+    def position(self, times: JobTimes, now: float) -> int:
+        """Where a job that has not started executing stands at ``now``: 1 = next on the QPU.
+
+        Counts the executions queued ahead of it that have not started either (the running
+        one does not count). With ``parallel``, or for a job that never joins the QPU queue
+        (an instant one, or one failing at compilation), it is 1.
+        """
+        ahead = 0
+        if not self.parallel:
+            for other in self._active:
+                if other is times:
+                    return ahead + 1
+                if other.execution_start > now:
+                    ahead += 1
+        return 1
+
     def _qpu_free_at(self, now: float) -> float:
         while self._active and self._active[0].execution_end <= now:
             self._active.popleft()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["bits_json", "counts_of", "result_json"]
+__all__ = ["bits_json", "counts_of", "measurements_json", "result_json"]
 
 Bits = npt.NDArray[np.int8]
 
@@ -34,7 +34,8 @@ def bits_json(bits: Bits) -> bytes:
     return b"[" + row.tobytes()[:-1] + b"]"
 
 
-def _measurements_json(batch: Sequence[dict[str, Bits]]) -> bytes:
+def measurements_json(batch: Sequence[dict[str, Bits]]) -> bytes:
+    """``[{key: [[bit, ...] per shot]} per circuit]``."""
     circuits = [
         b"{" + b",".join(json.dumps(k).encode() + b":" + bits_json(v) for k, v in c.items()) + b"}"
         for c in batch
@@ -49,7 +50,7 @@ def result_json(body: dict[str, Any], measurements: Sequence[dict[str, Bits]] | 
         return rest
     status = json.dumps(body["status"]).encode()
     tail = rest[len(b'{"status":') + len(status) :]  # "," + the other fields, or "}"
-    return b'{"status":' + status + b',"measurements":' + _measurements_json(measurements) + tail
+    return b'{"status":' + status + b',"measurements":' + measurements_json(measurements) + tail
 
 
 def counts_of(keys: list[str], results: dict[str, Bits]) -> dict[str, Any]:
