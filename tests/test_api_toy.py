@@ -298,7 +298,9 @@ class ToyAPI(ServerAPI):
     def read_status(self, reply: httpx.Response) -> JobStatus:
         return self._status(reply.json())
 
-    def read_result(self, job_id: str, reply: httpx.Response) -> JobResult | JobStatus:
+    def read_result(
+        self, job_id: str, reply: httpx.Response, status: JobStatus | None = None
+    ) -> JobResult | JobStatus:
         body = reply.json()
         status = self._status(body)
         if status.phase is not JobPhase.COMPLETED:
