@@ -80,8 +80,13 @@ def test_status_result_and_arch(live_emulator: LiveEmulator) -> None:
     assert out.returncode == 0, out.stderr
     (counts,) = json.loads(out.stdout)
     assert set(counts) <= {"00", "11"} and sum(counts.values()) == 50
-    out = iqm_async("--url", live_emulator.url, "status", job_id)
+    out = iqm_async("--url", live_emulator.url, "--api", "cocos", "status", job_id)
     assert out.returncode == 0 and out.stdout.strip() == "completed (ready)"
+    # The emulator speaks both APIs; asked which (the default), the CLI takes the current one.
+    out = iqm_async("--url", live_emulator.url, "status", job_id)
+    assert out.returncode == 0 and out.stdout.strip() == "completed"
+    out = iqm_async("--url", live_emulator.url, "qcs")
+    assert out.returncode == 0 and out.stdout.split()[0] == "garnet"
     out = iqm_async("--url", live_emulator.url, "arch", "--json")
     arch = json.loads(out.stdout)
     assert len(arch["qubits"]) == 20 and ["QB1", "QB2"] in arch["couplings"]
@@ -96,7 +101,9 @@ def test_abort_a_pending_job(
     job_id = submit_bell(live.url)
     out = iqm_async("--url", live.url, "abort", job_id)
     assert out.returncode == 0, out.stderr
-    assert iqm_async("--url", live.url, "status", job_id).stdout.strip() == "cancelled (aborted)"
+    v1 = iqm_async("--url", live.url, "--api", "cocos", "status", job_id)
+    assert v1.stdout.strip() == "cancelled (aborted)"
+    assert iqm_async("--url", live.url, "status", job_id).stdout.strip() == "cancelled"
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,7 @@ def job_status(job: JobData) -> JobStatus:
     """A JobData as a :class:`JobStatus` (an unknown word reads as running)."""
     phase = _PHASES.get(job.status, JobPhase.RUNNING)
     progress = None
-    if job.execution is not None and job.execution.progress:
+    if phase is JobPhase.RUNNING and job.execution is not None and job.execution.progress:
         done = sum(p.value for p in job.execution.progress.values())
         total = sum(p.max_value for p in job.execution.progress.values())
         progress = done / total if total > 0 else None
