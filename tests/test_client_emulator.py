@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -54,9 +55,26 @@ class StatusClock:
         self.poll_times: list[float] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].endswith("/status"):
+        if scope["type"] == "http" and is_status_poll(scope["method"], scope["path"]):
             self.poll_times.append(time.monotonic())
         await self.app(scope, receive, send)
+
+
+_SERVER_API_POLL = re.compile(r"^/api/v1/jobs/[0-9a-f-]{36}$")
+
+
+def is_status_poll(method: str, path: str) -> bool:
+    """A status poll of either API: V1's ``GET jobs/{id}/status``, the IQM Server API's
+    ``GET api/v1/jobs/{id}``."""
+    return method == "GET" and (path.endswith("/status") or bool(_SERVER_API_POLL.match(path)))
+
+
+APIS = ["cocos", "iqm-server"]
+
+
+def api_options(api: str) -> dict[str, Any]:
+    """The client arguments that pick ``api`` on the emulator (no probe request)."""
+    return {"api": api, "quantum_computer": "garnet" if api == "iqm-server" else None}
 
 
 def max_in_any_window(times: list[float], window_s: float = 1.0) -> int:
@@ -87,7 +105,8 @@ async def submit_all(client: AsyncIQMClient, count: int) -> list[tuple[Any, int]
 # --- thousands of jobs --------------------------------------------------------------------------
 
 
-async def test_2000_instant_jobs_gathered(anyio_backend: str) -> None:
+@pytest.mark.parametrize("api", APIS)
+async def test_2000_instant_jobs_gathered(anyio_backend: str, api: str) -> None:
     """2,000 concurrent submissions, all results gathered and correct, <= 3 requests per job."""
     app = create_app(EmulatorConfig(seed=7, parallel=True, job_seconds=0.0))
     emulator = app.state.emulator
@@ -95,7 +114,11 @@ async def test_2000_instant_jobs_gathered(anyio_backend: str) -> None:
     poll = PollPolicy(max_polls_per_s=math.inf)
     started = time.perf_counter()
     async with AsyncIQMClient(
-        ASGI_URL, transport=httpx.ASGITransport(app=app), poll=poll, max_connections=100
+        ASGI_URL,
+        transport=httpx.ASGITransport(app=app),
+        poll=poll,
+        max_connections=100,
+        **api_options(api),
     ) as client:
         jobs = await submit_all(client, count)
         results = await client.gather([job for job, _ in jobs], timeout=120)
@@ -110,7 +133,7 @@ async def test_2000_instant_jobs_gathered(anyio_backend: str) -> None:
     assert stats["jobs_created"] == count
     assert stats["duplicate_submissions"] == 0
     print(
-        f"\n[{anyio_backend}] {count} instant jobs in {elapsed:.2f} s "
+        f"\n[{anyio_backend}, {api}] {count} instant jobs in {elapsed:.2f} s "
         f"({count / elapsed:.0f} jobs/s), {sum(kinds.values()) / count:.2f} requests/job {kinds}"
     )
 

@@ -18,7 +18,14 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from test_client_emulator import ASGI_URL, StatusClock, bit_circuit, max_in_any_window
+from test_client_emulator import (
+    APIS,
+    ASGI_URL,
+    StatusClock,
+    api_options,
+    bit_circuit,
+    max_in_any_window,
+)
 
 from iqm_async.client import AsyncIQMClient
 from iqm_async.emulator import EmulatorConfig, create_app
@@ -46,7 +53,9 @@ class QueueRun:
         return self.lags_s[max(1, rank) - 1]
 
 
-async def queue_run(poll: PollPolicy, *, count: int = 1000, observe: int = 20) -> QueueRun:
+async def queue_run(
+    poll: PollPolicy, *, api: str = "cocos", count: int = 1000, observe: int = 20
+) -> QueueRun:
     """Submit ``count`` jobs to one FIFO QPU, wait for all, leave after ``observe`` results."""
     app = create_app(EmulatorConfig(seed=41, parallel=False, job_seconds=JOB_SECONDS))
     emulator = app.state.emulator
@@ -55,7 +64,7 @@ async def queue_run(poll: PollPolicy, *, count: int = 1000, observe: int = 20) -
     observed: list[Job] = []
     enough = anyio.Event()
     async with AsyncIQMClient(
-        ASGI_URL, transport=httpx.ASGITransport(app=clock), poll=poll
+        ASGI_URL, transport=httpx.ASGITransport(app=clock), poll=poll, **api_options(api)
     ) as client:
         jobs: list[Job] = []
 
@@ -103,15 +112,16 @@ async def queue_run(poll: PollPolicy, *, count: int = 1000, observe: int = 20) -
     )
 
 
+@pytest.mark.parametrize("api", APIS)
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_1000_jobs_on_a_fifo_qpu_reach_their_callers_within_150ms(
-    anyio_backend: str,
+    anyio_backend: str, api: str
 ) -> None:
     """The issue's figure on a one-QPU queue: cap held at the server, p95 <= 150 ms."""
     policy = PollPolicy()  # the defaults: 50 polls/s, the oldest job polled every 0.1 s
-    run = await queue_run(policy)
+    run = await queue_run(policy, api=api)
     print(
-        f"\n[{anyio_backend}] FIFO, 1000 jobs of {JOB_SECONDS} s, cap "
+        f"\n[{anyio_backend}, {api}] FIFO, 1000 jobs of {JOB_SECONDS} s, cap "
         f"{policy.max_polls_per_s:.0f}/s: busiest second {run.busiest_second} polls, "
         f"{run.polls_per_s:.0f} polls/s while waiting; server-ready -> caller over "
         f"{len(run.lags_s)} jobs: p50 {run.p(0.5) * 1000:.0f} ms, p95 {run.p(0.95) * 1000:.0f} "
