@@ -63,6 +63,10 @@ class JobServer(Protocol):
         else fetched; transient faults retried until cancelled)."""
         ...
 
+    async def fetch_metadata(self, job_id: str, status: JobStatus) -> Metadata:
+        """The metadata of a finished job whose API sends it apart from the result."""
+        ...
+
     async def send_cancel(self, job_id: str) -> None:
         """Ask the server to cancel the job."""
         ...
@@ -214,7 +218,11 @@ class Job:
         timestamps), without building its measurements. Same waits and errors as
         :meth:`result`, and :class:`InvalidResponseError` if the metadata does not parse."""
         await self._server.wait_for(self, timeout)
-        return self._result_now().metadata
+        result = self._result_now()
+        if not result.has_metadata:
+            assert self._status is not None
+            result.keep_metadata(await self._server.fetch_metadata(self.id, self._status))
+        return result.metadata
 
     async def counts(self) -> list[CircuitCounts]:
         """Wait for the job (no time limit) and return one histogram per circuit, fetched once.

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, auto
+from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
@@ -80,6 +81,7 @@ class JobStatus:
         queue_position: place in the server's queue (1 = next), where the API reports it.
         progress: fraction of the job done, from 0 to 1, where the API reports it.
         warnings: warnings the server attached to the job.
+        calibration_set_id: the calibration set the job runs with, where the API reports it.
     """
 
     phase: JobPhase
@@ -88,6 +90,7 @@ class JobStatus:
     queue_position: int | None = None
     progress: float | None = None
     warnings: tuple[str, ...] = ()
+    calibration_set_id: UUID | None = None
 
     @property
     def done(self) -> bool:
@@ -126,7 +129,7 @@ class JobResult:
         status: JobStatus,
         measurement_arrays: MeasurementArrays,
         *,
-        metadata: Metadata | Callable[[], Metadata],
+        metadata: Metadata | Callable[[], Metadata] | None,
     ) -> None:
         self.job_id = job_id
         self.status = status
@@ -136,7 +139,7 @@ class JobResult:
         self._load_metadata: Callable[[], Metadata] | None = None
         if isinstance(metadata, Metadata):
             self._metadata = metadata
-        else:
+        elif metadata is not None:
             self._load_metadata = metadata
 
     def __repr__(self) -> str:
@@ -163,12 +166,27 @@ class JobResult:
 
         Raises:
             InvalidResponseError: the server's metadata is not what its API says.
+            LookupError: the server's API sends the metadata apart from the result; read it
+                with ``await job.metadata()``, which fetches it once.
         """
         if self._metadata is None:
-            assert self._load_metadata is not None
+            if self._load_metadata is None:
+                raise LookupError(
+                    f"The metadata of job {self.job_id} is fetched on its own: use "
+                    "`await job.metadata()`."
+                )
             self._metadata = self._load_metadata()
             self._load_metadata = None
         return self._metadata
+
+    @property
+    def has_metadata(self) -> bool:
+        """True when :attr:`metadata` needs no request (it came with the result)."""
+        return self._metadata is not None or self._load_metadata is not None
+
+    def keep_metadata(self, metadata: Metadata) -> None:
+        """Keep metadata fetched apart from the result."""
+        self._metadata, self._load_metadata = metadata, None
 
 
 def counts_from_arrays(arrays: MeasurementArrays) -> list[CircuitCounts]:

@@ -68,6 +68,24 @@ async def test_a_batch_with_a_mapping_runs_and_counts_locally(anyio_backend: str
     assert submitted.request.qubit_mapping is not None
 
 
+async def test_metadata_is_fetched_once_from_the_payload(anyio_backend: str) -> None:
+    app = create_app(EmulatorConfig(seed=7, parallel=True, job_seconds=0.0))
+    async with client_of(app, api="iqm-server", quantum_computer="garnet") as client:
+        job = await client.submit([BELL, BELL], shots=5, qubit_mapping={"a": "QB1", "b": "QB2"})
+        result = await job.result(timeout=10)
+        with pytest.raises(LookupError, match=r"await job\.metadata\(\)"):
+            _ = result.metadata
+        metadata = await job.metadata()
+        assert await job.metadata() is metadata
+        assert result.metadata is metadata
+        assert metadata.request is not None and metadata.request.shots == 5
+        assert metadata.request.qubit_mapping_dict == {"a": "QB1", "b": "QB2"}
+        assert [c.name for c in metadata.request.circuits] == ["bell", "bell"]
+        dqa = await client.dynamic_architecture()
+        assert metadata.calibration_set_id == dqa.calibration_set_id
+        assert client.requests_by_kind["metadata"] == 1
+
+
 async def test_queue_positions_reach_the_caller(anyio_backend: str) -> None:
     app = create_app(EmulatorConfig(seed=3, parallel=False, job_seconds=2.0))
     async with client_of(app, api="iqm-server", quantum_computer="garnet") as client:
@@ -127,5 +145,9 @@ def test_the_pytket_backend_runs_on_the_iqm_server_api() -> None:
             counts = result.get_counts()
             assert set(counts) <= {(0, 0), (1, 1)} and sum(counts.values()) == 100
         assert backend.circuit_status(handles[0]).status is StatusEnum.COMPLETED
+        metadata = backend.get_metadata(handles[0])
+        assert metadata.request is not None and metadata.request.shots == 100
+        assert metadata.request.qubit_mapping_dict  # the identity mapping the backend sent
+        assert metadata.calibration_set_id is not None
     stats = app.state.emulator.stats()
     assert any(route.startswith("POST /api/v1/jobs/") for route in stats["requests_by_route"])

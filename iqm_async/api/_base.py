@@ -18,6 +18,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigurationError, InvalidResponseError
+from ..metadata import Metadata
 from ..models import Circuit, DynamicQuantumArchitecture, QuantumArchitectureSpecification
 from ..results import CircuitCounts, JobResult, JobStatus
 from ..transport import Route, ServerErrorText, server_message, shown_text
@@ -65,6 +66,16 @@ class ServerAPI(ABC):
     def result_route(self, job_id: str, status: JobStatus) -> Route | None:
         """What to fetch once ``status`` is terminal; ``None`` when the status says all
         (e.g. a cancelled job, or an API whose status reply carries the failure)."""
+
+    def metadata_route(self, job_id: str) -> Route | None:
+        """Where a finished job's metadata is, when its result does not carry it (default:
+        ``None``, the result carries it)."""
+        return None
+
+    def read_metadata(self, job_id: str, reply: httpx.Response, status: JobStatus) -> Metadata:
+        """The reply of :meth:`metadata_route` as :class:`Metadata` (``status`` is the job's
+        final status)."""
+        raise NotImplementedError(f"The {self.name} API sends metadata with the result.")
 
     @abstractmethod
     def counts_route(self, job_id: str) -> Route:

@@ -30,7 +30,7 @@ from uuid import UUID
 import httpx
 
 from ..errors import ConfigurationError, InvalidResponseError
-from ..metadata import Metadata
+from ..metadata import Metadata, RequestEcho
 from ..models import (
     Circuit,
     DynamicQuantumArchitecture,
@@ -102,6 +102,7 @@ def job_status(job: JobData) -> JobStatus:
         queue_position=job.queue_position if phase is JobPhase.QUEUED else None,
         progress=progress,
         warnings=tuple(m.message for m in job.messages),
+        calibration_set_id=job.compilation.calibration_set_id if job.compilation else None,
     )
 
 
@@ -151,6 +152,9 @@ class IQMServerV1(ServerAPI):
 
     def counts_route(self, job_id: str) -> Route:
         return Route("GET", f"api/v1/jobs/{job_id}/artifacts/measurement_counts", "counts")
+
+    def metadata_route(self, job_id: str) -> Route | None:
+        return Route("GET", f"api/v1/jobs/{job_id}/payload", "metadata")
 
     def cancel_route(self, job_id: str) -> Route:
         return Route("POST", f"api/v1/jobs/{job_id}/cancel", "abort")
@@ -243,7 +247,15 @@ class IQMServerV1(ServerAPI):
         else:
             lists = parse_reply(reply, Measurements, "measurements").root
             arrays = measurement_arrays_of(job_id, lists)
-        return JobResult(job_id, final, arrays, metadata=Metadata())
+        return JobResult(job_id, final, arrays, metadata=None)  # see metadata_route
+
+    def read_metadata(self, job_id: str, reply: httpx.Response, status: JobStatus) -> Metadata:
+        # The payload is the job definition: the request echo V1 puts into its metadata.
+        echo = parse_reply(reply, RequestEcho, "job payload")
+        return Metadata(
+            calibration_set_id=status.calibration_set_id or echo.calibration_set_id,
+            request=echo,
+        )
 
     def read_counts(self, job_id: str, reply: httpx.Response) -> list[CircuitCounts]:
         entries = parse_reply(reply, MeasurementCounts, "measurement counts").root

@@ -52,6 +52,7 @@ from ..errors import (
     JobTimeoutError,
 )
 from ..jobs import Job, outcome_error
+from ..metadata import Metadata
 from ..policies import (
     Failure,
     PollPolicy,
@@ -245,6 +246,16 @@ class Poller:
             self._api.counts_route(job_id),
             partial(self._api.read_counts, job_id),
             until_cancelled=True,
+        )
+
+    async def fetch_metadata(self, job_id: str, status: JobStatus) -> Metadata:
+        """The metadata the API sends apart from the result (bounded retries)."""
+        self._check_open()
+        route = self._api.metadata_route(job_id)
+        if route is None:
+            raise InvalidResponseError(f"The result of job {job_id} came without metadata.")
+        return await self._transport.request(
+            route, partial(self._api.read_metadata, job_id, status=status)
         )
 
     async def send_cancel(self, job_id: str) -> None:
