@@ -28,7 +28,9 @@ def rotation(angle_t: float, qubit: str = "QB1") -> Circuit:
 
 async def main(url: str) -> None:
     angles = [i / 16 for i in range(9)]  # 0 .. half a turn
-    async with AsyncIQMClient(url) as client:
+    async with AsyncIQMClient(
+        url, api="auto"
+    ) as client:  # IQM Server API or V1, as the server speaks
         jobs = await asyncio.gather(*(client.submit(rotation(a), shots=SHOTS) for a in angles))
         angle_of = {job.id: a for job, a in zip(jobs, angles, strict=True)}
         async for job in client.as_completed(jobs, timeout=300):

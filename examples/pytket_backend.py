@@ -9,7 +9,7 @@ from iqm_async import IQMBackend
 
 def main(url: str) -> None:
     circuit = Circuit(3, 3, name="ghz3").H(0).CX(0, 1).CX(1, 2).measure_all()
-    with IQMBackend(url) as backend:
+    with IQMBackend(url, client_options={"api": "auto"}) as backend:
         compiled = backend.get_compiled_circuit(circuit)
         n_shots = 100
         backend.run_circuit(compiled, n_shots=n_shots, timeout=30)

@@ -1,8 +1,10 @@
 """Quickstart: a 200-point parameter sweep, compiled in parallel and run concurrently.
 
 Runs against the IQM server in ``IQM_SERVER_URL`` (credentials from ``IQM_TOKEN``,
-``IQM_TOKENS_FILE`` or ``IQM_AUTH_SERVER``/``IQM_AUTH_USERNAME``/``IQM_AUTH_PASSWORD``), or,
-when that is not set, against a local emulator with one simulated QPU.
+``IQM_TOKENS_FILE`` or ``IQM_AUTH_SERVER``/``IQM_AUTH_USERNAME``/``IQM_AUTH_PASSWORD``; the
+quantum computer from ``IQM_QUANTUM_COMPUTER`` on an IQM Server such as IQM Resonance), or,
+when that is not set, against a local emulator with one simulated QPU. The client asks the
+server which API it speaks: the IQM Server API v1 (the emulator's too) or the V1 jobs API.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ def sweep() -> list[Circuit]:
 
 async def run(url: str) -> None:
     started = time.perf_counter()
-    async with AsyncIQMClient(url) as client:
+    async with AsyncIQMClient(
+        url, api="auto"
+    ) as client:  # IQM Server API or V1, as the server speaks
         dqa = await client.dynamic_architecture()
         # Compiling holds the GIL: compile_circuits uses worker processes, and this thread
         # only waits for them, so the event loop stays free.

@@ -19,10 +19,12 @@ from pytket.circuit import Circuit
 
 from iqm_async import IQMBackend
 
+AUTO = {"api": "auto"}  # the API the server speaks: the IQM Server API or V1
+
 
 def submit(url: str, path: Path) -> None:
     circuits = [Circuit(2, 2, name=f"rot{i}").Ry(i / 4, 0).CX(0, 1).measure_all() for i in range(5)]
-    with IQMBackend(url, progress=False) as backend:
+    with IQMBackend(url, progress=False, client_options=AUTO) as backend:
         handles = backend.process_circuits(backend.get_compiled_circuits(circuits), n_shots=200)
     path.write_text("\n".join(str(h) for h in handles) + "\n", encoding="utf-8")
     print(f"submitted {len(handles)} circuits; handles saved to {path}")
@@ -30,7 +32,7 @@ def submit(url: str, path: Path) -> None:
 
 def collect(url: str, path: Path) -> None:
     handles = [ResultHandle.from_str(line) for line in path.read_text().splitlines() if line]
-    with IQMBackend(url, progress=False) as backend:  # a new backend, as after a restart
+    with IQMBackend(url, progress=False, client_options=AUTO) as backend:  # as after a restart
         for handle, result in zip(handles, backend.get_results(handles), strict=True):
             print(f"job {str(handle[0])[:8]}[{handle[1]}]: {dict(result.get_counts())}")
 

@@ -28,7 +28,9 @@ def ghz(qubits: list[str]) -> Circuit:
 
 
 async def main(url: str) -> None:
-    async with AsyncIQMClient(url) as client:
+    async with AsyncIQMClient(
+        url, api="auto"
+    ) as client:  # IQM Server API or V1, as the server speaks
         dqa = await client.dynamic_architecture()
         # Follow a path of couplings so every cz is on a calibrated pair.
         path = [dqa.couplings[0][0]]
