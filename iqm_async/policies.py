@@ -258,9 +258,12 @@ class PollPolicy:
         head_interval_s: the longest time between the starts of two polls of a head job
             (default 0.1 s).
         queue_position_polling: where the server reports a job's queue position, poll a job
-            far back in the queue rarely: about half its expected wait (its position times
-            the job duration the poller has observed) after each poll, at most
-            ``max_queued_interval_s`` (default True).
+            far back in the queue rarely: ``queued_wait_fraction`` of its expected wait (the
+            jobs ahead of it times the job duration the poller has observed) after each
+            poll, at most ``max_queued_interval_s`` (default True). The oldest waiting jobs
+            are still polled every ``head_interval_s``, so on a first-in first-out queue a
+            result is as quick to arrive as without it.
+        queued_wait_fraction: see ``queue_position_polling`` (default 0.9).
         max_queued_interval_s: the longest interval between two polls of a queued job
             (default 30 s).
     """
@@ -272,6 +275,7 @@ class PollPolicy:
     head_jobs: int = 1
     head_interval_s: float = 0.1
     queue_position_polling: bool = True
+    queued_wait_fraction: float = 0.9
     max_queued_interval_s: float = 30.0
 
     def __post_init__(self) -> None:
@@ -299,6 +303,11 @@ class PollPolicy:
             raise ConfigurationError(
                 f"PollPolicy.head_jobs must be an int >= 0 (0 turns head polling off), "
                 f"got {self.head_jobs!r}"
+            )
+        if not 0 < self.queued_wait_fraction <= 1:
+            raise ConfigurationError(
+                "PollPolicy.queued_wait_fraction must be within (0, 1], got "
+                f"{self.queued_wait_fraction!r}"
             )
         if not self.max_interval_s <= self.max_queued_interval_s < math.inf:
             raise ConfigurationError(
@@ -370,11 +379,13 @@ class PollPolicy:
             last_start_s: when the job's last poll started (for ``head``), seconds.
             expected_wait_s: how long the job will likely wait in the server's queue (see
                 :func:`expected_wait_s`), if known; with ``queue_position_polling`` the next
-                poll comes after half of it, if that is later than the backoff.
+                poll comes after ``queued_wait_fraction`` of it, if that is later than the
+                backoff.
         """
         interval = self.interval_s(polls_done)
         if self.queue_position_polling and expected_wait_s is not None:
-            interval = max(interval, min(expected_wait_s / 2, self.max_queued_interval_s))
+            queued = min(expected_wait_s * self.queued_wait_fraction, self.max_queued_interval_s)
+            interval = max(interval, queued)
         backoff = now_s + interval
         if not head or not self.queue_aware:
             return backoff

@@ -1,5 +1,5 @@
 """Queue-position polling decisions (no I/O): a job far back in the server's queue is polled
-about half its expected wait apart, never more than ``max_queued_interval_s``."""
+``queued_wait_fraction`` of its expected wait apart, never more than ``max_queued_interval_s``."""
 
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ def test_one_jobs_time_is_learnt_from_a_job_moving_up() -> None:
     assert job_seconds_sample((10.0, 12), (10.0, 11)) is None  # no time passed
 
 
-def test_a_job_far_back_is_polled_after_half_its_expected_wait() -> None:
+def test_a_job_far_back_is_polled_after_most_of_its_expected_wait() -> None:
     backoff = POLICY.next_poll_at(100.0, 3)
     assert backoff == pytest.approx(100.0 + POLICY.interval_s(3))
-    assert POLICY.next_poll_at(100.0, 3, expected_wait_s=40.0) == pytest.approx(120.0)
+    assert POLICY.next_poll_at(100.0, 3, expected_wait_s=20.0) == pytest.approx(118.0)
+    half = PollPolicy(queued_wait_fraction=0.5)
+    assert half.next_poll_at(100.0, 3, expected_wait_s=20.0) == pytest.approx(110.0)
     assert POLICY.next_poll_at(100.0, 3, expected_wait_s=1000.0) == pytest.approx(130.0)
     # A short expected wait never makes polls come faster than the backoff.
     assert POLICY.next_poll_at(100.0, 3, expected_wait_s=0.01) == pytest.approx(backoff)
@@ -42,6 +44,9 @@ def test_queue_position_polling_can_be_turned_off() -> None:
     assert off.next_poll_at(100.0, 3, expected_wait_s=40.0) == off.next_poll_at(100.0, 3)
 
 
-def test_the_queued_interval_cap_must_cover_the_backoff_cap() -> None:
+def test_bad_queue_settings_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="max_queued_interval_s"):
         PollPolicy(max_interval_s=5.0, max_queued_interval_s=2.0)
+    for fraction in (0.0, 1.5, float("nan")):
+        with pytest.raises(ConfigurationError, match="queued_wait_fraction"):
+            PollPolicy(queued_wait_fraction=fraction)
