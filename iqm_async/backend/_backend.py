@@ -27,6 +27,7 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, cast
 
+import anyio
 from pytket.architecture import Architecture
 from pytket.backends.backend import Backend
 from pytket.backends.backendinfo import BackendInfo
@@ -52,7 +53,13 @@ from ._loop import ClientLoop
 
 KwargTypes = Any  # pytket's keyword-argument type for backend methods
 
-__all__ = ["DEFAULT_BATCH_SIZE", "IQMBackend", "backend_credentials", "circuit_status_of"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "IQMBackend",
+    "backend_credentials",
+    "circuit_status_of",
+    "queue_text",
+]
 
 DEFAULT_BATCH_SIZE = 100
 """Circuits packed into one job at most (one HTTP submit each)."""
@@ -419,15 +426,30 @@ class IQMBackend(Backend):
         async def wait_all(client: AsyncIQMClient) -> IQMError | None:
             jobs = [client.job(j) for j in todo]
             first_error: IQMError | None = None
-            async for job in client.as_completed(jobs, timeout=timeout):
+            ended_wait: IQMError | None = None  # the wait itself ended (e.g. timed out)
+
+            async def collect() -> None:
+                nonlocal first_error, ended_wait
                 try:
-                    # Kept as each arrives: a failed job or a timeout loses no other result.
-                    await self._keep(job)
-                except IQMError as exc:
-                    first_error = first_error or exc
-                if bar is not None:
-                    bar.update(1)
-            return first_error
+                    async for job in client.as_completed(jobs, timeout=timeout):
+                        try:
+                            # Kept as each arrives: a failed job or a timeout loses no other.
+                            await self._keep(job)
+                        except IQMError as exc:
+                            first_error = first_error or exc
+                        if bar is not None:
+                            bar.update(1)
+                except IQMError as exc:  # raised below, not out of the task group
+                    ended_wait = exc
+
+            if bar is None:
+                await collect()
+            else:
+                async with anyio.create_task_group() as shown:
+                    shown.start_soon(_show_queue, bar, jobs)
+                    await collect()
+                    shown.cancel_scope.cancel()
+            return ended_wait or first_error
 
         try:
             error = self._loop.call(wait_all)
@@ -501,6 +523,27 @@ class IQMBackend(Backend):
         self._check_handle_type(handle)
         job_id = cast(str, handle[0])
         self._loop.call(lambda client: client.job(job_id).abort())
+
+
+def queue_text(status: JobStatus | None) -> str:
+    """Where a job is, for the progress bar: its queue position or its progress, if the
+    server reports them (no I/O)."""
+    if status is None:
+        return ""
+    if status.queue_position is not None:
+        return f"next job: queue position {status.queue_position}"
+    if status.progress is not None:
+        return f"next job: {status.progress:.0%} done"
+    return ""
+
+
+async def _show_queue(bar: Any, jobs: list[Job], every_s: float = 0.5) -> None:
+    """Show the oldest unfinished job's queue position or progress on ``bar`` until cancelled."""
+    while True:
+        waiting = next((job for job in jobs if not job.done), None)
+        text = queue_text(waiting.last_status if waiting is not None else None)
+        bar.set_postfix_str(text, refresh=False)
+        await anyio.sleep(every_s)
 
 
 def _progress_bar(total: int) -> Any:
