@@ -25,9 +25,9 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-# The emulator's fixtures (emulator_app, asgi_client_factory, live_emulator, ...) and the respx
-# ones (mock_api, api_client) for every test.
-pytest_plugins = ["emulator_fixtures", "respx_fixtures"]
+# The emulator's fixtures (emulator_app, asgi_client_factory, live_emulator, ...), the respx
+# ones (mock_api, api_client) and the cached iqm-client 36 side environment (iqm36_python).
+pytest_plugins = ["emulator_fixtures", "respx_fixtures", "side_env"]
 
 
 # --- session-wide secret-leak guard -----------------------------------------------------------
