@@ -204,7 +204,7 @@ def _status_line(status: Any) -> str:
     if status.raw != line:
         line += f" ({status.raw})"
     if status.queue_position is not None:
-        line += f", queue position {status.queue_position}"
+        line += f", {status.queue_position} jobs ahead in the queue"
     if status.progress is not None:
         line += f", {status.progress:.0%} done"
     return f"{line}: {status.message}" if status.message else line

@@ -424,11 +424,12 @@ def paced_until(paced_until_s: float | None, start_s: float, pacing: tuple[float
 
 
 def expected_wait_s(queue_position: int | None, job_s: float | None) -> float | None:
-    """How long a job at ``queue_position`` (1 = next) will likely wait: the jobs ahead of it
-    times ``job_s``, the observed time one job takes; ``None`` when either is unknown."""
-    if queue_position is None or job_s is None or queue_position < 1:
+    """How long a job with ``queue_position`` jobs ahead of it (0 = next) will likely wait:
+    those jobs times ``job_s``, the observed time one job takes; ``None`` when either is
+    unknown."""
+    if queue_position is None or job_s is None or queue_position < 0:
         return None
-    return (queue_position - 1) * job_s
+    return queue_position * job_s
 
 
 def job_seconds_sample(earlier: tuple[float, int], later: tuple[float, int]) -> float | None:

@@ -78,7 +78,8 @@ class JobStatus:
         phase: the neutral phase.
         raw: the server's own status word, as it sent it (for messages).
         message: the server's message (why a job failed, ...), if any.
-        queue_position: place in the server's queue (1 = next), where the API reports it.
+        queue_position: jobs ahead of it in the server's queue (0 = next), where the API
+            reports it.
         progress: fraction of the job done, from 0 to 1, where the API reports it.
         warnings: warnings the server attached to the job.
         calibration_set_id: the calibration set the job runs with, where the API reports it.

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 def test_queue_text() -> None:
     assert queue_text(None) == ""
     assert queue_text(JobStatus(JobPhase.QUEUED, "waiting", queue_position=7)) == (
-        "next job: queue position 7"
+        "next job: 7 jobs ahead in the queue"
     )
     assert queue_text(JobStatus(JobPhase.RUNNING, "processing", progress=0.5)) == (
         "next job: 50% done"
@@ -45,7 +45,7 @@ async def test_the_bar_follows_the_oldest_unfinished_job(anyio_backend: str) -> 
         first._observe(JobStatus(JobPhase.RUNNING, "processing", progress=0.25))
         await anyio.sleep(0.05)
         tg.cancel_scope.cancel()
-    assert bar.texts[0] == "next job: queue position 2"
+    assert bar.texts[0] == "next job: 2 jobs ahead in the queue"
     assert bar.texts[-1] == "next job: 25% done"
 
 

@@ -115,7 +115,7 @@ def test_abort_a_pending_job(
         (JobStatus(JobPhase.FAILED, "deletion failed", "busy"), "failed (deletion failed): busy"),
         (
             JobStatus(JobPhase.QUEUED, "waiting", queue_position=4),
-            "queued (waiting), queue position 4",
+            "queued (waiting), 4 jobs ahead in the queue",
         ),
         (
             JobStatus(JobPhase.RUNNING, "processing", progress=0.25),

@@ -92,7 +92,7 @@ async def test_queue_positions_reach_the_caller(anyio_backend: str) -> None:
         jobs = [await client.submit(ONE, shots=1, qubit_mapping={"a": "QB1"}) for _ in range(3)]
         last = await jobs[-1].status()
         assert last.phase is JobPhase.QUEUED and last.raw == "waiting"
-        assert last.queue_position is not None and last.queue_position >= 2
+        assert last.queue_position is not None and last.queue_position >= 1  # jobs ahead
         for job in jobs:
             await job.cancel()
 

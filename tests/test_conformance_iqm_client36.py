@@ -236,8 +236,8 @@ def test_cancel_a_waiting_job(iqm36_python: Path, live_emulator_factory: Emulato
         url=live.url,
         mapping=MAPPING,
     )
-    # The first job is still waiting for the QPU too (the emulator counts 1 = next).
-    assert out["before"] == ["waiting", 2]
+    # The first job is still waiting for the QPU too: one job ahead of the second.
+    assert out["before"] == ["waiting", 1]
     assert out["after"] == "cancelled" and out["result"] is None
     assert out["again"][0] == "ConflictError"  # a finished job cannot be cancelled again
     assert out["first"] == "cancelled"

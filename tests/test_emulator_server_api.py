@@ -295,10 +295,10 @@ async def test_queue_positions_count_down_and_progress_grows() -> None:
         third = await job(client, ids[2])
         clock.now += 1.0
         done = await view()
-    assert at_start == [("waiting", 1), ("waiting", 2), ("waiting", 3)]
-    assert first_running == [("processing", None), ("waiting", 1), ("waiting", 2)]
+    assert at_start == [("waiting", 0), ("waiting", 1), ("waiting", 2)]  # jobs ahead
+    assert first_running == [("processing", None), ("waiting", 0), ("waiting", 1)]
     assert progress == {"value": 1, "max_value": 4}  # 0.3 s of 0.8 s
-    assert second_running == [("completed", None), ("processing", None), ("waiting", 1)]
+    assert second_running == [("completed", None), ("processing", None), ("waiting", 0)]
     assert third["status"] == "processing"
     assert third["execution"]["progress"]["circuits"] == {"value": 2, "max_value": 4}
     assert done == [("completed", None)] * 3
@@ -317,7 +317,7 @@ async def test_two_quantum_computers_have_separate_queues() -> None:
         running = [(await job(client, i))["status"] for i in garnet + star]
         # A circuit on garnet's QB1-QB2 does not run on star (QB1-QB2 are not coupled there).
         refused = await client.post(f"{V1}/jobs/star/circuit", json=definition())
-    assert positions == [1, 2, 1, 2]
+    assert positions == [0, 1, 0, 1]
     assert running == ["processing", "waiting", "processing", "waiting"]
     assert emulator.devices["garnet"].queue is not emulator.devices["star"].queue
     assert "not calibrated" in assert_server_error(refused, 400)["message"]

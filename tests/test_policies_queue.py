@@ -12,8 +12,8 @@ POLICY = PollPolicy()
 
 
 def test_expected_wait_is_the_jobs_ahead_times_one_jobs_time() -> None:
-    assert expected_wait_s(5, 2.0) == 8.0
-    assert expected_wait_s(1, 2.0) == 0.0  # next in line
+    assert expected_wait_s(4, 2.0) == 8.0
+    assert expected_wait_s(0, 2.0) == 0.0  # next in line
     assert expected_wait_s(None, 2.0) is None
     assert expected_wait_s(5, None) is None
 

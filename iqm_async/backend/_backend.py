@@ -531,7 +531,7 @@ def queue_text(status: JobStatus | None) -> str:
     if status is None:
         return ""
     if status.queue_position is not None:
-        return f"next job: queue position {status.queue_position}"
+        return f"next job: {status.queue_position} jobs ahead in the queue"
     if status.progress is not None:
         return f"next job: {status.progress:.0%} done"
     return ""

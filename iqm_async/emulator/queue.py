@@ -120,20 +120,21 @@ class QpuQueue:
         self._active = deque(active)
 
     def position(self, times: JobTimes, now: float) -> int:
-        """Where a job that has not started executing stands at ``now``: 1 = next on the QPU.
+        """The jobs ahead of one that has not started executing at ``now`` (0 = next on the
+        QPU), as IQM's ``JobData.queue_position`` counts them.
 
         Counts the executions queued ahead of it that have not started either (the running
         one does not count). With ``parallel``, or for a job that never joins the QPU queue
-        (an instant one, or one failing at compilation), it is 1.
+        (an instant one, or one failing at compilation), it is 0.
         """
         ahead = 0
         if not self.parallel:
             for other in self._active:
                 if other is times:
-                    return ahead + 1
+                    return ahead
                 if other.execution_start > now:
                     ahead += 1
-        return 1
+        return 0
 
     def _qpu_free_at(self, now: float) -> float:
         while self._active and self._active[0].execution_end <= now:

@@ -5,7 +5,8 @@ The era-F status is derived from the same job schedule (:class:`~.queue.JobTimes
 words, at the emulator clock's ``now``:
 
 - pending compilation, and pending execution before the QPU starts it: ``waiting``, with
-  ``queue_position`` (1 = next on that computer's QPU; see ``QpuQueue.position``);
+  ``queue_position`` (the jobs ahead of it on that computer's QPU, 0 = next; see
+  ``QpuQueue.position``);
 - pending execution once the QPU runs it: ``processing``, with
   ``execution.progress.circuits`` = the share of the execution time passed, in circuits;
 - ready: ``completed`` (artifacts listed); failed: ``failed`` (``errors``); aborted:
