@@ -350,3 +350,23 @@ async def test_errors_keep_code_and_source_and_failures_their_reasons(
         with pytest.raises(JobFailedError, match="iqm-station-control: QB9 broke"):
             await job.result(timeout=10)
         assert "result" not in opened.requests_by_kind  # the failure is in the status
+
+
+def test_a_password_login_is_refused_on_the_iqm_server_api() -> None:
+    with pytest.raises(ConfigurationError, match="no username/password login") as info:
+        AsyncIQMClient(
+            ROOT,
+            api="iqm-server",
+            quantum_computer="garnet",
+            auth_server_url="https://auth.iqm.test",
+            username="alice",
+            password="s3cret-password",
+        )
+    assert "s3cret-password" not in str(info.value)
+    # The V1 API has one: the same credentials are fine there.
+    AsyncIQMClient(
+        f"{ROOT}/garnet",
+        auth_server_url="https://auth.iqm.test",
+        username="alice",
+        password="s3cret-password",
+    )
