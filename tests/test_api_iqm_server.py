@@ -370,3 +370,17 @@ def test_a_password_login_is_refused_on_the_iqm_server_api() -> None:
         username="alice",
         password="s3cret-password",
     )
+
+
+async def test_a_job_the_submit_reply_says_ended_is_not_polled(
+    anyio_backend: str, server: respx.MockRouter
+) -> None:
+    server.post("/api/v1/jobs/garnet/circuit").respond(201, json=job_data("completed"))
+    polls = server.get(f"/api/v1/jobs/{JOB}").respond(json=job_data("completed"))
+    server.get(f"/api/v1/jobs/{JOB}/artifacts/measurements").respond(json=[{"m": [[1, 1]]}])
+    async with client(api="iqm-server", quantum_computer="garnet") as opened:
+        job = await opened.submit(BELL, shots=1, qubit_mapping=MAPPING)
+        assert job.last_status is not None and job.last_status.phase is JobPhase.COMPLETED
+        assert (await job.result(timeout=10)).measurements == [{"m": [[1, 1]]}]
+        assert opened.requests_by_kind == {"submit": 1, "result": 1}
+    assert polls.call_count == 0

@@ -141,6 +141,11 @@ class ServerAPI(ABC):
     def read_job_id(self, reply: httpx.Response) -> str:
         """The job id in a submit reply (a UUID string)."""
 
+    def read_submitted(self, reply: httpx.Response) -> tuple[str, JobStatus | None]:
+        """A submit reply: the job id, and the job's status where the reply carries one
+        (default: :meth:`read_job_id` and no status)."""
+        return self.read_job_id(reply), None
+
     @abstractmethod
     def read_status(self, reply: httpx.Response) -> JobStatus:
         """A status reply as a :class:`JobStatus`."""

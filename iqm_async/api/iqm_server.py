@@ -233,6 +233,11 @@ class IQMServerV1(ServerAPI):
             )
         return str(job.id)
 
+    def read_submitted(self, reply: httpx.Response) -> tuple[str, JobStatus | None]:
+        # The submit reply is the whole job object: its status spares the first poll.
+        job_id = self.read_job_id(reply)
+        return job_id, job_status(parse_reply(reply, JobData, "submit reply"))
+
     def read_status(self, reply: httpx.Response) -> JobStatus:
         return job_status(parse_reply(reply, JobData, "job status"))
 

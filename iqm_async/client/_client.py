@@ -362,12 +362,17 @@ class AsyncIQMClient:
 
     async def _send_run(self, body: bytes) -> Job:
         self._require_open()
-        job_id = await self._transport.submit(self.api.submit_route(), body, self.api.read_job_id)
+        job_id, status = await self._transport.submit(
+            self.api.submit_route(), body, self.api.read_submitted
+        )
         # Numbered as the answer comes: a server answers right after queueing the job, so
         # concurrent submits are numbered in about its queue order (the order they were
         # sent in is less reliable: the server may read 8 connections in any order).
-        first_poll_at = anyio.current_time() + self.poll_policy.initial_interval_s
-        job = self._new_job(job_id, first_poll_at)
+        now = anyio.current_time()
+        ended = status is not None and status.done
+        job = self._new_job(job_id, now if ended else now + self.poll_policy.initial_interval_s)
+        if status is not None:
+            job._observe(status)  # a job that ended already is settled without a status poll
         return job
 
     def _new_job(self, job_id: str, first_poll_at: float) -> Job:

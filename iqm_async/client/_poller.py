@@ -513,7 +513,11 @@ class Poller:
         job = record.job
         try:
             try:
-                reply = await self._status_once(job.id)
+                known = job.last_status
+                if record.polls_done == 0 and known is not None and known.done:
+                    reply: JobStatus | Failure = known  # the submit reply said it ended
+                else:
+                    reply = await self._status_once(job.id)
             finally:
                 self._transport.limiter.release_on_behalf_of(borrower)
             now = anyio.current_time()

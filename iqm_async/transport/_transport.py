@@ -132,12 +132,11 @@ class Transport:
 
         return await call_with_retries(attempt, self.retry, until_cancelled=until_cancelled)
 
-    async def submit(
-        self, route: Route, body: bytes, read_job_id: Callable[[httpx.Response], str]
-    ) -> str:
-        """POST a job; its id. Resent only when the server cannot have acted on it."""
+    async def submit(self, route: Route, body: bytes, read: Callable[[httpx.Response], T]) -> T:
+        """POST a job and ``read`` the reply (its id, ...). Resent only when the server cannot
+        have acted on it."""
 
-        async def attempt() -> str:
-            return read_job_id(await self.send_once(route, body=body))
+        async def attempt() -> T:
+            return read(await self.send_once(route, body=body))
 
         return await call_with_retries(attempt, self.retry, submit=True)
