@@ -7,34 +7,34 @@ takes from positions moving up and polls a job far back after 0.9 of its expecte
 polled every ``head_interval_s``. Off, every waiting job follows the plain backoff (up to 2 s
 apart).
 
-Both ways in one invocation, with the default cap of 50 polls/s and without a cap, against
-one emulator process (``--job-seconds`` per job, one
-FIFO QPU), each submitting ``--jobs`` jobs at once and waiting for all; counted at the
-emulator: status polls and all requests per job, and each run's wall time (the last result
-comes when the queue drains either way).
+Both ways in one invocation, against one emulator process (``--job-seconds`` per job, one
+FIFO QPU), each submitting ``--jobs`` jobs at once and waiting for all, at each poll cap of
+``--caps`` (the default cap of 50 polls/s; add ``inf`` for none). Counted at the emulator:
+status polls and all requests per job, and each run's wall time (the last result comes when
+the queue drains either way).
 
-Run: ``python benchmarks/queue_position_polling.py [--jobs 200] [--job-seconds 0.25]``
-(about 3 minutes).
+Run: ``python benchmarks/queue_position_polling.py [--jobs 200] [--job-seconds 1.0]
+[--caps 50,inf]`` (about 5.5 minutes at one cap; 1 s jobs, 160 s per run).
 
-Measured (2 cores, another test run beside it):
+Measured (2 cores; 1 s jobs, ``--caps 50,inf``):
 
     poll cap   queue-position polling   status/job requests/job  polls/s   run s
-    50         on (default)                   6.17         8.17     30.6    40.3
-    50         off                            8.75        10.75     43.5    40.2
-      cap 50: 1.42x fewer status polls
-    inf        on (default)                   7.25         9.25     36.0    40.3
-    inf        off                           18.90        20.90     94.2    40.1
-      cap inf: 2.61x fewer status polls
+    50         on (default)                  14.46        16.46     18.0   160.4
+    50         off                           31.40        33.40     39.2   160.4
+      cap 50: 2.17x fewer status polls
+    inf        on (default)                  17.38        19.38     21.7   160.4
+    inf        off                           54.91        56.91     68.5   160.3
+      cap inf: 3.16x fewer status polls
 
-With the default cap both ways are bounded by it (off runs at the cap's 45/s); of the 6.2
-polls per job that remain, 2 are the head job's (every 0.1 s for 40 s) and 1 each job's first
-poll, made before the job time is known.
+With 0.25 s jobs (``--job-seconds 0.25``): 1.42x fewer at cap 50 (6.17 vs 8.75 polls per
+job) and 2.61x without a cap. Short jobs leave less to save: both ways then run at the cap,
+and of what remains most is the head job's poll every 0.1 s (about 2 per job) and each job's
+first poll, made before the job time is known.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import anyio
@@ -67,13 +67,18 @@ async def run(url: str, jobs: int, policy: PollPolicy) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=200)
-    parser.add_argument("--job-seconds", type=float, default=0.25)
+    parser.add_argument("--job-seconds", type=float, default=1.0)
+    parser.add_argument(
+        "--caps",
+        default="50",
+        help="poll caps to run, comma-separated, 'inf' for none (default: 50, the default)",
+    )
     args = parser.parse_args()
     print(f"{args.jobs} jobs of {args.job_seconds} s on one FIFO QPU (emulator process)")
     header = f"{'poll cap':<10} {'queue-position polling':<24} {'status/job':>10}"
     print(f"{header} {'requests/job':>12} {'polls/s':>8} {'run s':>7}")
     with emulator_process("--job-seconds", str(args.job_seconds), "--seed", "1") as (url, _):
-        for cap in (PollPolicy().max_polls_per_s, math.inf):
+        for cap in (float(c) for c in args.caps.split(",")):
             figures = {}
             for on in (True, False):
                 reset_stats(url)
