@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -151,3 +152,14 @@ def test_the_pytket_backend_runs_on_the_iqm_server_api() -> None:
         assert metadata.calibration_set_id is not None
     stats = app.state.emulator.stats()
     assert any(route.startswith("POST /api/v1/jobs/") for route in stats["requests_by_route"])
+
+
+async def test_jobs_that_ended_at_submit_do_not_wait_for_the_poll_cap(anyio_backend: str) -> None:
+    app = create_app(EmulatorConfig(seed=8, parallel=True, job_seconds=0.0))
+    slow_cap = PollPolicy(max_polls_per_s=2.0)  # 50 polls would take 25 s
+    async with client_of(app, api="iqm-server", quantum_computer="garnet", poll=slow_cap) as c:
+        jobs = [await c.submit(ONE, shots=1, qubit_mapping={"a": "QB1"}) for _ in range(50)]
+        with anyio.fail_after(10):
+            results = await c.gather(jobs)
+        assert all(r.measurements == [{"m": [[1]]}] for r in results)
+        assert "status" not in c.requests_by_kind

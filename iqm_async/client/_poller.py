@@ -483,6 +483,14 @@ class Poller:
             if record is None:
                 await self._sleep(self._next_due_time())
                 continue
+            if self._ended_at_submit(record):
+                # Nothing to poll: its result is fetched now, outside the cap on polls.
+                heapq.heappop(self._due)
+                record.entry = None
+                record.in_flight = True
+                self.polls_in_flight += 1
+                polls.start_soon(self._poll, record, None)
+                continue
             slot = next_poll_slot(now, self._paced_until, pacing)
             if slot > now:
                 await self._sleep(slot)  # the cap binds: who goes first is decided then
@@ -509,17 +517,26 @@ class Poller:
             self.polls_sent += 1
             polls.start_soon(self._poll, record, borrower)
 
-    async def _poll(self, record: _Tracked, borrower: object) -> None:
+    @staticmethod
+    def _ended_at_submit(record: _Tracked) -> bool:
+        """The submit reply said the job had ended, and it has not been polled since."""
+        known = record.job.last_status
+        return record.polls_done == 0 and known is not None and known.done
+
+    async def _poll(self, record: _Tracked, borrower: object | None) -> None:
+        """Poll the job (holding ``borrower``'s connection slot), or, with no borrower, go
+        on from the terminal status its submit reply gave."""
         job = record.job
         try:
-            try:
-                known = job.last_status
-                if record.polls_done == 0 and known is not None and known.done:
-                    reply: JobStatus | Failure = known  # the submit reply said it ended
-                else:
+            reply: JobStatus | Failure
+            if borrower is None:
+                assert job.last_status is not None
+                reply = job.last_status
+            else:
+                try:
                     reply = await self._status_once(job.id)
-            finally:
-                self._transport.limiter.release_on_behalf_of(borrower)
+                finally:
+                    self._transport.limiter.release_on_behalf_of(borrower)
             now = anyio.current_time()
             if isinstance(reply, Failure):
                 record.fault_streak += 1
