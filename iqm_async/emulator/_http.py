@@ -10,7 +10,10 @@ from fastapi import Request, Response
 
 from .core import Emulator
 
-__all__ = ["Route", "emulator_of", "json_response", "raw_json"]
+__all__ = ["Route", "auth_problem", "emulator_of", "json_response", "raw_json"]
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+"""Headers of every 401 reply."""
 
 
 class Route(NamedTuple):
@@ -35,6 +38,14 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 def raw_json(body: bytes, status: int = 200) -> Response:
     """Prebuilt JSON bytes."""
     return Response(body, status_code=status, media_type="application/json")
+
+
+def auth_problem(request: Request, em: Emulator) -> str | None:
+    """Why the request is refused (its bearer token is missing or bad) when the emulator
+    requires auth; ``None`` when it may go on. Each route table words the 401 its own way."""
+    if not em.config.require_auth:
+        return None
+    return em.tokens.check_bearer(request.headers.get("authorization"))
 
 
 def emulator_of(request: Request) -> Emulator:

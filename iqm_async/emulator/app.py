@@ -26,7 +26,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
-from ._http import Route, emulator_of, json_response, raw_json
+from ._http import (
+    UNAUTHORIZED_HEADERS,
+    Route,
+    auth_problem,
+    emulator_of,
+    json_response,
+    raw_json,
+)
 from .config import EmulatorConfig
 from .core import COCOS_VERSION, Emulator, JobRecord
 from .middleware import EmulatorMiddleware
@@ -64,12 +71,10 @@ def _form(body: bytes) -> dict[str, str]:
 
 def _refused(request: Request, em: Emulator) -> Response | None:
     """The 401 reply when auth is required and the bearer token is missing or bad."""
-    if not em.config.require_auth:
-        return None
-    problem = em.tokens.check_bearer(request.headers.get("authorization"))
+    problem = auth_problem(request, em)
     if problem is None:
         return None
-    return json_response(401, {"detail": problem}, {"WWW-Authenticate": "Bearer"})
+    return json_response(401, {"detail": problem}, UNAUTHORIZED_HEADERS)
 
 
 def _find_job(request: Request, em: Emulator) -> JobRecord | Response:

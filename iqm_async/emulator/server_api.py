@@ -25,7 +25,14 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
 
-from ._http import Route, emulator_of, json_response, raw_json
+from ._http import (
+    UNAUTHORIZED_HEADERS,
+    Route,
+    auth_problem,
+    emulator_of,
+    json_response,
+    raw_json,
+)
 from .core import Device, Emulator, JobRecord
 from .queue import JobState
 from .server_definition import definition_json, parse_definition, to_run_request
@@ -49,12 +56,10 @@ def _error(
 
 def _refused(request: Request, em: Emulator) -> Response | None:
     """The 401 reply when auth is required and the bearer token is missing or bad."""
-    if not em.config.require_auth:
-        return None
-    problem = em.tokens.check_bearer(request.headers.get("authorization"))
+    problem = auth_problem(request, em)
     if problem is None:
         return None
-    return _error(401, problem, "unauthorized", {"WWW-Authenticate": "Bearer"})
+    return _error(401, problem, "unauthorized", UNAUTHORIZED_HEADERS)
 
 
 def _find_device(request: Request, em: Emulator) -> Device | Response:
