@@ -35,61 +35,63 @@ vary by about 30 % between runs, the 0.5 s rows by a few %)::
     emulator (separate process): parallel jobs of 0 s, 100 shots/job
     V1 jobs API: iqm_async vs iqm-client 22.16
       client                                             jobs  seconds   jobs/s  requests/job
-      iqm-client 22.16, sequential                          8     0.11     75.3          4.00
-      iqm-client 22.16, 32 threads                        128     0.90    141.8          4.00
-      iqm_async V1, sequential                             20     1.24     16.1          3.00
-      iqm_async V1, concurrent (cap 50 polls/s)           500    11.96     41.8          3.00
-      iqm_async V1, concurrent (no poll cap)             2000    12.72    157.2          3.00
+      iqm-client 22.16, sequential                          8     0.09     94.1          4.00
+      iqm-client 22.16, 32 threads                        128     0.79    161.1          4.00
+      iqm_async V1, sequential                             20     1.20     16.7          3.00
+      iqm_async V1, concurrent (cap 50 polls/s)           500    11.77     42.5          3.00
+      iqm_async V1, concurrent (no poll cap)             2000    10.31    193.9          3.00
       ratios, iqm_async / iqm-client:  jobs/s   requests/job
-        sequential vs sequential               0.21x       0.75x
-        concurrent (cap 50/s) vs 32 threads    0.29x       0.75x
-        concurrent (no cap) vs 32 threads      1.11x       0.75x
+        sequential vs sequential               0.18x       0.75x
+        concurrent (cap 50/s) vs 32 threads    0.26x       0.75x
+        concurrent (no cap) vs 32 threads      1.20x       0.75x
     IQM Server API v1: iqm_async vs iqm-client 36.0
       client                                             jobs  seconds   jobs/s  requests/job
-      iqm-client 36.0, sequential                           8     0.07    113.5          3.00
-      iqm-client 36.0, 32 threads                         128     0.75    171.4          3.00
-      iqm_async IQM Server, sequential                     20     1.22     16.3          3.00
-      iqm_async IQM Server, concurrent (cap 50 polls/s)    500    12.22     40.9          3.00
-      iqm_async IQM Server, concurrent (no poll cap)     2000     9.38    213.2          3.00
+      iqm-client 36.0, sequential                           8     0.06    136.1          3.00
+      iqm-client 36.0, 32 threads                         128     0.60    212.4          3.00
+      iqm_async IQM Server, sequential                     20     0.06    352.9          2.00
+      iqm_async IQM Server, concurrent (cap 50 polls/s)    500     1.52    328.6          2.00
+      iqm_async IQM Server, concurrent (no poll cap)     2000     5.73    348.9          2.00
       ratios, iqm_async / iqm-client:  jobs/s   requests/job
-        sequential vs sequential               0.14x       1.00x
-        concurrent (cap 50/s) vs 32 threads    0.24x       1.00x
-        concurrent (no cap) vs 32 threads      1.24x       1.00x
+        sequential vs sequential               2.59x       0.67x
+        concurrent (cap 50/s) vs 32 threads    1.55x       0.67x
+        concurrent (no cap) vs 32 threads      1.64x       0.67x
 
     emulator (separate process): parallel jobs of 0.5 s, 100 shots/job
     V1 jobs API: iqm_async vs iqm-client 22.16
       client                                             jobs  seconds   jobs/s  requests/job
-      iqm-client 22.16, sequential                          8     8.12      1.0          5.00
-      iqm-client 22.16, 32 threads                        128     4.73     27.0          5.00
+      iqm-client 22.16, sequential                          8     8.11      1.0          5.00
+      iqm-client 22.16, 32 threads                        128     4.78     26.8          5.00
       iqm_async V1, sequential                             20    10.84      1.8          8.00
-      iqm_async V1, concurrent (cap 50 polls/s)           500    11.59     43.2          3.00
-      iqm_async V1, concurrent (no poll cap)             2000     8.43    237.3          3.00
+      iqm_async V1, concurrent (cap 50 polls/s)           500    11.69     42.8          3.01
+      iqm_async V1, concurrent (no poll cap)             2000     8.98    222.7          3.00
       ratios, iqm_async / iqm-client:  jobs/s   requests/job
         sequential vs sequential               1.87x       1.60x
         concurrent (cap 50/s) vs 32 threads    1.60x       0.60x
-        concurrent (no cap) vs 32 threads      8.78x       0.60x
+        concurrent (no cap) vs 32 threads      8.31x       0.60x
     IQM Server API v1: iqm_async vs iqm-client 36.0
       client                                             jobs  seconds   jobs/s  requests/job
-      iqm-client 36.0, sequential                           8     8.11      1.0          5.00
-      iqm-client 36.0, 32 threads                         128     4.72     27.1          5.00
-      iqm_async IQM Server, sequential                     20    10.81      1.9          8.00
-      iqm_async IQM Server, concurrent (cap 50 polls/s)    500    11.63     43.0          3.00
-      iqm_async IQM Server, concurrent (no poll cap)     2000     8.49    235.4          3.00
+      iqm-client 36.0, sequential                           8     8.10      1.0          5.00
+      iqm-client 36.0, 32 threads                         128     4.69     27.3          5.00
+      iqm_async IQM Server, sequential                     20    10.83      1.8          8.00
+      iqm_async IQM Server, concurrent (cap 50 polls/s)    500    11.61     43.1          3.00
+      iqm_async IQM Server, concurrent (no poll cap)     2000     8.16    245.1          3.00
       ratios, iqm_async / iqm-client:  jobs/s   requests/job
-        sequential vs sequential               1.88x       1.60x
+        sequential vs sequential               1.87x       1.60x
         concurrent (cap 50/s) vs 32 threads    1.58x       0.60x
-        concurrent (no cap) vs 32 threads      8.67x       0.60x
+        concurrent (no cap) vs 32 threads      8.97x       0.60x
 
-In short, alike on both APIs: with 0.5 s jobs iqm_async is about 1.9x faster sequentially
-(its backoff notices the end sooner than a fixed 1 s poll, at 8 requests per job against 5)
-and about 8.7x faster concurrently than 32 threads, with 0.6x the requests per job. With
-instant jobs the no-cap row only matches the threads (1.1-1.2x), and iqm_async is 5-7x slower
-sequentially: its first poll waits ``PollPolicy.initial_interval_s`` (50 ms), while both
-iqm-client versions finish an instant job in a few milliseconds. The capped rows are bounded
-by the cap (50 polls/s, about 40 jobs/s), not by the client. Requests per instant job: 3 for
-iqm_async on either API, 4 for iqm-client 22 (a calibration fetch before every submit), 3 for
-iqm-client 36 (an architecture fetch before every submit, but no poll: the submit reply
-already says the job completed).
+
+In short: with 0.5 s jobs, alike on both APIs, iqm_async is about 1.9x faster
+sequentially (its backoff notices the end sooner than a fixed 1 s poll, at 8 requests per
+job against 5) and 8.3-9.0x faster concurrently than 32 threads, with 0.6x the requests per
+job. With instant jobs on the IQM Server API the submit reply says the job has ended, so
+iqm_async fetches the result at once, outside the poll cap (2 requests per job): 2.6x
+iqm-client 36's sequential speed and 1.6x its 32 threads, with 0.67x the requests. On V1 an
+instant job still costs a status poll: sequentially iqm_async is 5x slower there (its first
+poll waits ``PollPolicy.initial_interval_s``, 50 ms), and capped rows are bounded by the cap
+(50 polls/s, about 40 jobs/s). Requests per instant job: iqm-client 22 makes 4 (a
+calibration fetch before every submit), iqm-client 36 3 (an architecture fetch before every
+submit, but no poll).
 """
 
 from __future__ import annotations
