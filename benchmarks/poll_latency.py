@@ -116,7 +116,7 @@ async def queue_run(url: str, name: str, policy: PollPolicy, jobs: int, observe:
         with sampling:
             await sample_polls(url, samples)
 
-    async with AsyncIQMClient(url, poll=policy) as client:
+    async with AsyncIQMClient(url, api="cocos", poll=policy) as client:
         handles: list[Job] = []
 
         async def submit(index: int) -> None:
@@ -180,7 +180,7 @@ async def queue_run(url: str, name: str, policy: PollPolicy, jobs: int, observe:
 
 async def lone_job_requests(url: str, policy: PollPolicy) -> dict[str, int]:
     """Requests by route at a fresh emulator for one job submitted and waited for."""
-    async with AsyncIQMClient(url, poll=policy) as client:
+    async with AsyncIQMClient(url, api="cocos", poll=policy) as client:
         job = await client.submit(circuit(10**6), shots=10)
         await job.result(timeout=60)
     async with httpx.AsyncClient(base_url=url) as stats:

@@ -118,6 +118,7 @@ async def soak(url: str, jobs: int, in_flight: int, shots: int, tally: Tally) ->
 
     async with AsyncIQMClient(
         url,
+        api="cocos",
         auth_server_url=url,
         username=USERNAME,
         password=PASSWORD,

@@ -32,5 +32,7 @@ def mock_api() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 async def api_client() -> AsyncIterator[AsyncIQMClient]:
-    async with AsyncIQMClient(MOCK_API_URL, retry=FAST_RETRY, poll=FAST_POLL) as opened:
+    async with AsyncIQMClient(
+        MOCK_API_URL, api="cocos", retry=FAST_RETRY, poll=FAST_POLL
+    ) as opened:
         yield opened

@@ -366,6 +366,7 @@ def test_a_password_login_is_refused_on_the_iqm_server_api() -> None:
     # The V1 API has one: the same credentials are fine there.
     AsyncIQMClient(
         f"{ROOT}/garnet",
+        api="cocos",
         auth_server_url="https://auth.iqm.test",
         username="alice",
         password="s3cret-password",

@@ -81,7 +81,7 @@ def no_network() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 async def offline_client(no_network: respx.MockRouter) -> AsyncIterator[AsyncIQMClient]:
-    async with AsyncIQMClient(URL, retry=FAST_RETRY, poll=FAST_POLL) as client:
+    async with AsyncIQMClient(URL, api="cocos", retry=FAST_RETRY, poll=FAST_POLL) as client:
         yield client
     assert client.request_count == 0
     assert not no_network.calls
@@ -257,7 +257,11 @@ async def test_bad_submissions_are_refused_before_any_request(
 def emulator_client() -> tuple[Any, AsyncIQMClient]:
     app = create_app(EmulatorConfig(seed=3, parallel=True, job_seconds=0.0, max_shots=1000))
     client = AsyncIQMClient(
-        ASGI_URL, transport=httpx.ASGITransport(app=app), retry=FAST_RETRY, poll=FAST_POLL
+        ASGI_URL,
+        api="cocos",
+        transport=httpx.ASGITransport(app=app),
+        retry=FAST_RETRY,
+        poll=FAST_POLL,
     )
     return app.state.emulator, client
 
@@ -336,7 +340,7 @@ async def test_a_job_id_the_server_does_not_know(
 
 def test_a_job_id_that_is_not_a_uuid() -> None:
     with pytest.raises(errors.ConfigurationError, match="job_id must be a UUID, got 'job-17'"):
-        AsyncIQMClient(URL).job("job-17")
+        AsyncIQMClient(URL, api="cocos").job("job-17")
 
 
 # --- client configuration -------------------------------------------------------------------
@@ -352,19 +356,19 @@ def test_a_job_id_that_is_not_a_uuid() -> None:
 )
 def test_server_url_without_scheme_or_host(url: str, phrase: str) -> None:
     with pytest.raises(errors.ConfigurationError, match=phrase) as info:
-        AsyncIQMClient(url)
+        AsyncIQMClient(url, api="cocos")
     assert repr(url) in str(info.value)
 
 
 def test_server_url_with_credentials_never_echoes_them() -> None:
     with pytest.raises(errors.ConfigurationError, match="must not contain credentials") as info:
-        AsyncIQMClient(f"https://alice:{PASSWORD}@cocos.example.com")
+        AsyncIQMClient(f"https://alice:{PASSWORD}@cocos.example.com", api="cocos")
     assert PASSWORD not in str(info.value)
 
 
 def test_plain_http_to_another_host_warns() -> None:
     with pytest.warns(UserWarning, match="Plain http to cocos.example.com: tokens and circuits"):
-        AsyncIQMClient("http://cocos.example.com")
+        AsyncIQMClient("http://cocos.example.com", api="cocos")
 
 
 @pytest.mark.parametrize(
@@ -428,7 +432,7 @@ async def test_bad_tokens_file_is_refused_before_the_request(
     make: Any, phrase: str, tmp_path: pathlib.Path, no_network: respx.MockRouter
 ) -> None:
     path = make(tmp_path)
-    async with AsyncIQMClient(URL, tokens_file=str(path), retry=FAST_RETRY) as client:
+    async with AsyncIQMClient(URL, api="cocos", tokens_file=str(path), retry=FAST_RETRY) as client:
         with pytest.raises(errors.AuthenticationError, match=phrase) as info:
             await client.quantum_architecture()
     assert str(path) in str(info.value)
@@ -443,7 +447,7 @@ async def test_bad_tokens_file_is_refused_before_the_request(
 async def test_unreadable_tokens_file(tmp_path: pathlib.Path, no_network: respx.MockRouter) -> None:
     path = _tokens(tmp_path, access_token="x")
     path.chmod(0)
-    async with AsyncIQMClient(URL, tokens_file=str(path)) as client:
+    async with AsyncIQMClient(URL, api="cocos", tokens_file=str(path)) as client:
         with pytest.raises(errors.AuthenticationError, match="permission denied"):
             await client.quantum_architecture()
     assert not no_network.calls
@@ -458,7 +462,7 @@ async def test_unreadable_tokens_file_simulated(
 
     monkeypatch.setattr(_auth_sources, "open", refuse, raising=False)
     path = _tokens(tmp_path, access_token="x")
-    async with AsyncIQMClient(URL, tokens_file=str(path)) as client:
+    async with AsyncIQMClient(URL, api="cocos", tokens_file=str(path)) as client:
         with pytest.raises(errors.AuthenticationError, match=r"cannot be read .permission denied"):
             await client.quantum_architecture()
     assert not no_network.calls
@@ -477,6 +481,7 @@ async def test_wrong_password(auth_emulator: Any) -> None:
     transport = httpx.ASGITransport(app=auth_emulator)
     client = AsyncIQMClient(
         ASGI_URL,
+        api="cocos",
         auth_server_url=ASGI_URL,
         username="emulator-user",
         password="not-" + PASSWORD,
@@ -498,7 +503,7 @@ async def test_wrong_password(auth_emulator: Any) -> None:
 async def test_wrong_api_token(auth_emulator: Any) -> None:
     transport = httpx.ASGITransport(app=auth_emulator)
     async with AsyncIQMClient(
-        ASGI_URL, token="security-token-77", transport=transport, retry=FAST_RETRY
+        ASGI_URL, api="cocos", token="security-token-77", transport=transport, retry=FAST_RETRY
     ) as client:
         with pytest.raises(errors.UnauthorizedError, match="not issued by this server") as info:
             await client.quantum_architecture()
@@ -510,7 +515,9 @@ async def test_wrong_api_token(auth_emulator: Any) -> None:
 @pytest.mark.anyio
 async def test_no_credentials_for_a_server_that_needs_them(auth_emulator: Any) -> None:
     transport = httpx.ASGITransport(app=auth_emulator)
-    async with AsyncIQMClient(ASGI_URL, transport=transport, retry=FAST_RETRY) as client:
+    async with AsyncIQMClient(
+        ASGI_URL, api="cocos", transport=transport, retry=FAST_RETRY
+    ) as client:
         with pytest.raises(errors.UnauthorizedError, match="Not authenticated"):
             await client.quantum_architecture()
 
@@ -656,7 +663,7 @@ def _is_a_closed_client_error(error: BaseException) -> bool:
 
 @pytest.mark.anyio
 async def test_use_after_close_raises_client_closed_error(no_network: respx.MockRouter) -> None:
-    async with AsyncIQMClient(URL, retry=FAST_RETRY, poll=FAST_POLL) as client:
+    async with AsyncIQMClient(URL, api="cocos", retry=FAST_RETRY, poll=FAST_POLL) as client:
         job = client.job(uuid.uuid4())
     calls: list[tuple[str, Any]] = [
         ("submit", lambda: client.submit(BELL, shots=10)),
@@ -686,7 +693,7 @@ async def test_use_after_close_raises_client_closed_error(no_network: respx.Mock
 async def test_aclose_without_async_with_then_use_is_client_closed(
     no_network: respx.MockRouter,
 ) -> None:
-    never_opened = AsyncIQMClient(URL, retry=FAST_RETRY, poll=FAST_POLL)
+    never_opened = AsyncIQMClient(URL, api="cocos", retry=FAST_RETRY, poll=FAST_POLL)
     # Before `async with` it is a usage error of the configuration kind, as before.
     with pytest.raises(errors.ConfigurationError, match="not open"):
         await never_opened.submit(BELL, shots=10)
@@ -710,7 +717,7 @@ async def test_closing_the_client_ends_a_current_wait_with_client_closed_error(
 
     mock_api.get(f"/jobs/{job_id}/status").mock(side_effect=pending)
     errors_seen: list[BaseException] = []
-    async with AsyncIQMClient(URL, retry=FAST_RETRY, poll=FAST_POLL) as client:
+    async with AsyncIQMClient(URL, api="cocos", retry=FAST_RETRY, poll=FAST_POLL) as client:
 
         async def wait_for_the_job() -> None:
             try:

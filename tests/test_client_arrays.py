@@ -40,7 +40,9 @@ METADATA = {"request": {"shots": 2, "circuits": []}, "calibration_set_id": str(u
 async def test_arrays_from_the_emulator_match_the_lists() -> None:
     app = create_app(EmulatorConfig(seed=2, parallel=True, job_seconds=0))
     transport = httpx.ASGITransport(app=app)
-    async with AsyncIQMClient("http://emulator", transport=transport, poll=FAST_POLL) as client:
+    async with AsyncIQMClient(
+        "http://emulator", api="cocos", transport=transport, poll=FAST_POLL
+    ) as client:
         job = await client.submit([X_THEN_MEASURE] * 3, shots=7)
         arrays = await job.measurement_arrays(timeout=10)
         held = await job.result()  # the kept JobResult: result() builds no lists either
@@ -72,7 +74,7 @@ async def test_a_reply_parsed_the_ordinary_way_gives_the_same_arrays(
 ) -> None:
     measurements = [{"m": [[1, 0], [0, 1]]}, {"m": [[1, 1], [0, 0]]}]
     serve_result(mock_api, {"status": "ready", "measurements": measurements, "metadata": METADATA})
-    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+    async with AsyncIQMClient(URL, api="cocos", poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=2)
         arrays = await job.measurement_arrays(timeout=5)
         assert [{k: a.tolist() for k, a in c.items()} for c in arrays] == measurements
@@ -93,7 +95,7 @@ async def test_bits_that_are_not_bits_are_an_invalid_response(
     mock_api: respx.MockRouter, shots: list[Any], says: str
 ) -> None:
     serve_result(mock_api, {"status": "ready", "measurements": [{"key_a": shots}], "metadata": {}})
-    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+    async with AsyncIQMClient(URL, api="cocos", poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=2)
         with pytest.raises(errors.InvalidResponseError, match=says):
             await job.measurement_arrays(timeout=5)
@@ -101,7 +103,7 @@ async def test_bits_that_are_not_bits_are_an_invalid_response(
 
 async def test_failures_and_warnings_reach_the_arrays_caller(mock_api: respx.MockRouter) -> None:
     serve_result(mock_api, {"status": "failed", "message": "QB9 is broken", "metadata": {}})
-    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+    async with AsyncIQMClient(URL, api="cocos", poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=2)
         with pytest.raises(errors.JobFailedError, match="QB9 is broken"):
             await job.measurement_arrays(timeout=5)
@@ -115,7 +117,7 @@ async def test_failures_and_warnings_reach_the_arrays_caller(mock_api: respx.Moc
         "warnings": ["calibration is old"],
     }
     serve_result(mock_api, warned)
-    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+    async with AsyncIQMClient(URL, api="cocos", poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=2)
         with pytest.warns(ServerWarning, match="calibration is old"):
             await job.measurement_arrays(timeout=5)
@@ -130,7 +132,7 @@ async def test_metadata_is_parsed_once_and_only_when_asked(mock_api: respx.MockR
     mock_api.get(f"/jobs/{job_id}/status").respond(200, json={"status": "ready"})
     result = {"status": "ready", "measurements": [{"m": [[1, 0]]}], "metadata": METADATA}
     mock_api.get(f"/jobs/{job_id}").respond(200, content=json.dumps(result).encode())
-    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+    async with AsyncIQMClient(URL, api="cocos", poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=1)
         await job.measurement_arrays(timeout=5)
         held = await job.result()
@@ -150,7 +152,7 @@ async def test_malformed_metadata_is_an_invalid_response_when_read(
     bad = {"calibration_set_id": "not-a-uuid"}
     result = {"status": "ready", "measurements": [{"m": [[1, 0]]}], "metadata": bad}
     mock_api.get(f"/jobs/{job_id}").respond(200, content=json.dumps(result).encode())
-    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+    async with AsyncIQMClient(URL, api="cocos", poll=FAST_POLL) as client:
         job = await client.submit(X_THEN_MEASURE, shots=1)
         arrays = await job.measurement_arrays(timeout=5)  # the bits are fine
         assert arrays[0]["m"].tolist() == [[1, 0]]

@@ -154,7 +154,7 @@ async def test_1000_waiting_jobs_stay_under_the_poll_cap(anyio_backend: str) -> 
     poll = PollPolicy(max_polls_per_s=cap)
     delivered: dict[str, float] = {}
     async with AsyncIQMClient(
-        ASGI_URL, transport=httpx.ASGITransport(app=clock), poll=poll
+        ASGI_URL, api="cocos", transport=httpx.ASGITransport(app=clock), poll=poll
     ) as client:
         jobs = await submit_all(client, count)
 
@@ -200,7 +200,7 @@ async def test_single_job_latency_from_server_ready(anyio_backend: str) -> None:
         initial_interval_s=0.05, backoff_factor=1.5, max_interval_s=0.075, max_polls_per_s=1000
     )
     async with AsyncIQMClient(
-        ASGI_URL, transport=httpx.ASGITransport(app=app), poll=poll
+        ASGI_URL, api="cocos", transport=httpx.ASGITransport(app=app), poll=poll
     ) as client:
         jobs = await submit_all(client, 20)
         lags = []
@@ -225,7 +225,7 @@ async def test_read_timeout_on_submit_is_uncertain_and_never_duplicated(
     live = live_emulator_factory(EmulatorConfig(seed=11, parallel=True, latency_ms=400))
     timeout = httpx.Timeout(5.0, read=0.1)
     circuit, _ = bit_circuit(1)
-    async with AsyncIQMClient(live.url, timeout=timeout) as client:
+    async with AsyncIQMClient(live.url, api="cocos", timeout=timeout) as client:
         with pytest.raises(errors.SubmissionUncertainError, match="may have created the job"):
             await client.submit(circuit, shots=8, qubit_mapping={"q0": "QB1"})
         assert client.request_count == 1
@@ -241,7 +241,7 @@ async def test_dropped_submit_is_uncertain_and_never_duplicated(
 ) -> None:
     live = live_emulator_factory(EmulatorConfig(seed=12, parallel=True, drop_rate=1.0))
     circuit, _ = bit_circuit(1)
-    async with AsyncIQMClient(live.url) as client:
+    async with AsyncIQMClient(live.url, api="cocos") as client:
         with pytest.raises(errors.SubmissionUncertainError, match=r"connection .* broke"):
             await client.submit(circuit, shots=8, qubit_mapping={"q0": "QB1"})
         assert client.request_count == 1
@@ -258,7 +258,7 @@ async def test_faulty_server_every_job_still_completes(anyio_backend: str) -> No
     retry = RetryPolicy(initial_backoff_s=0.01, max_backoff_s=0.05, max_attempts=10)
     poll = PollPolicy(max_polls_per_s=math.inf)
     async with AsyncIQMClient(
-        ASGI_URL, transport=httpx.ASGITransport(app=app), retry=retry, poll=poll
+        ASGI_URL, api="cocos", transport=httpx.ASGITransport(app=app), retry=retry, poll=poll
     ) as client:
         jobs = await submit_all(client, 100)
         # Faults from now on (a faulty submit may rightly end as SubmissionUncertainError).
@@ -306,7 +306,7 @@ async def test_cancelled_waits_leave_no_task_and_no_busy_connection(
     )
     poll = PollPolicy(initial_interval_s=0.01, max_interval_s=0.05, max_polls_per_s=500)
     tasks_before = running_tasks()
-    async with AsyncIQMClient(live.url, poll=poll, max_connections=8) as client:
+    async with AsyncIQMClient(live.url, api="cocos", poll=poll, max_connections=8) as client:
         jobs = await submit_all(client, 40)
         with anyio.move_on_after(0.5):
             async with anyio.create_task_group() as tg:
@@ -333,7 +333,7 @@ async def test_abort_on_cancel_aborts_on_the_server(
     anyio_backend: str, live_emulator_factory: Callable[[EmulatorConfig], LiveEmulator]
 ) -> None:
     live = live_emulator_factory(EmulatorConfig(seed=22, parallel=True, job_seconds=30.0))
-    async with AsyncIQMClient(live.url) as client:
+    async with AsyncIQMClient(live.url, api="cocos") as client:
         jobs = await submit_all(client, 3)
         with anyio.move_on_after(0.2):
             async with anyio.create_task_group() as tg:
@@ -357,7 +357,12 @@ async def test_password_login_through_the_client(anyio_backend: str) -> None:
     app = create_app(config)
     transport = httpx.ASGITransport(app=app)
     async with AsyncIQMClient(
-        ASGI_URL, auth_server_url=ASGI_URL, username="u", password="pw-9", transport=transport
+        ASGI_URL,
+        api="cocos",
+        auth_server_url=ASGI_URL,
+        username="u",
+        password="pw-9",
+        transport=transport,
     ) as client:
         job = await client.submit(bit_circuit(1)[0], shots=8, qubit_mapping={"q0": "QB1"})
         assert (await job.result(timeout=10)).measurements == [{"m": [[1]] * 8}]
@@ -367,6 +372,8 @@ async def test_password_login_through_the_client(anyio_backend: str) -> None:
 
 async def test_no_credentials_against_an_auth_server_is_refused(anyio_backend: str) -> None:
     app = create_app(EmulatorConfig(seed=32, parallel=True, require_auth=True))
-    async with AsyncIQMClient(ASGI_URL, transport=httpx.ASGITransport(app=app)) as client:
+    async with AsyncIQMClient(
+        ASGI_URL, api="cocos", transport=httpx.ASGITransport(app=app)
+    ) as client:
         with pytest.raises(errors.UnauthorizedError):
             await client.submit(bit_circuit(1)[0], shots=8, qubit_mapping={"q0": "QB1"})

@@ -26,7 +26,7 @@ FAST = PollPolicy(initial_interval_s=0.001, max_interval_s=0.01, head_interval_s
 
 
 def client_of(app: FastAPI) -> AsyncIQMClient:
-    return AsyncIQMClient(ASGI_URL, transport=httpx.ASGITransport(app=app), poll=FAST)
+    return AsyncIQMClient(ASGI_URL, api="cocos", transport=httpx.ASGITransport(app=app), poll=FAST)
 
 
 async def test_delete_forgets_a_finished_job(anyio_backend: str) -> None:

@@ -141,7 +141,10 @@ async def test_a_lone_1s_job_is_polled_every_head_interval(
     ``head_jobs=0`` restores the plain backoff (6 polls for 1 s, 8 for 2 s)."""
     app = create_app(EmulatorConfig(seed=42, parallel=False, job_seconds=1.0))
     async with AsyncIQMClient(
-        ASGI_URL, transport=httpx.ASGITransport(app=app), poll=PollPolicy(head_jobs=head_jobs)
+        ASGI_URL,
+        api="cocos",
+        transport=httpx.ASGITransport(app=app),
+        poll=PollPolicy(head_jobs=head_jobs),
     ) as client:
         job = await client.submit(bit_circuit(1)[0], shots=8, qubit_mapping={"q0": "QB1"})
         await job.result(timeout=10)
@@ -169,7 +172,9 @@ async def test_when_the_head_s_waits_end_the_next_oldest_is_polled_fast(
     anyio_backend: str,
 ) -> None:
     app = PollsPerJob(create_app(EmulatorConfig(seed=43, parallel=True, job_seconds=30.0)))
-    async with AsyncIQMClient(ASGI_URL, transport=httpx.ASGITransport(app=app)) as client:
+    async with AsyncIQMClient(
+        ASGI_URL, api="cocos", transport=httpx.ASGITransport(app=app)
+    ) as client:
         old, young = [
             await client.submit(bit_circuit(i)[0], shots=8, qubit_mapping={"q0": "QB1"})
             for i in range(2)

@@ -95,7 +95,7 @@ async def test_429_is_backed_off_exponentially(mock_api: respx.MockRouter) -> No
     route = mock_api.get("/quantum-architecture").mock(
         side_effect=[httpx.Response(429), httpx.Response(429), httpx.Response(200, json=QA)]
     )
-    async with AsyncIQMClient(URL, retry=retry) as client:
+    async with AsyncIQMClient(URL, api="cocos", retry=retry) as client:
         started = anyio.current_time()
         await client.quantum_architecture()
         assert anyio.current_time() - started >= 0.3  # 0.1 + 0.2
@@ -105,7 +105,7 @@ async def test_429_is_backed_off_exponentially(mock_api: respx.MockRouter) -> No
 async def test_reads_give_up_after_max_attempts(mock_api: respx.MockRouter) -> None:
     route = mock_api.get("/quantum-architecture").respond(502, json={"detail": "proxy down"})
     retry = RetryPolicy(max_attempts=3, initial_backoff_s=0.001, jitter_fraction=0)
-    async with AsyncIQMClient(URL, retry=retry) as client:
+    async with AsyncIQMClient(URL, api="cocos", retry=retry) as client:
         with pytest.raises(errors.BadGatewayError, match="proxy down") as info:
             await client.quantum_architecture()
     assert route.call_count == 3
@@ -175,7 +175,7 @@ async def test_refused_submit_raises_with_server_message(
 
 async def test_submit_refused_every_time_raises_the_refusal(mock_api: respx.MockRouter) -> None:
     route = mock_api.post("/jobs").respond(429, headers={"Retry-After": "0"})
-    async with AsyncIQMClient(URL, retry=RetryPolicy(max_attempts=2)) as client:
+    async with AsyncIQMClient(URL, api="cocos", retry=RetryPolicy(max_attempts=2)) as client:
         with pytest.raises(errors.RateLimitError):
             await client.submit(BELL, shots=10)
     assert route.call_count == 2
@@ -184,7 +184,7 @@ async def test_submit_refused_every_time_raises_the_refusal(mock_api: respx.Mock
 async def test_submit_without_connection_raises_connect_error(mock_api: respx.MockRouter) -> None:
     route = mock_api.post("/jobs").mock(side_effect=httpx.ConnectError("refused"))
     retry = RetryPolicy(max_attempts=2, initial_backoff_s=0.001)
-    async with AsyncIQMClient(URL, retry=retry) as client:
+    async with AsyncIQMClient(URL, api="cocos", retry=retry) as client:
         with pytest.raises(errors.ConnectError, match="Could not connect"):
             await client.submit(BELL, shots=10)
     assert route.call_count == 2
@@ -263,14 +263,14 @@ async def test_bad_circuits_fail_before_any_request(api_client: AsyncIQMClient) 
 @pytest.mark.parametrize("url", ["iqm.test", "ftp://iqm.test", "https://", "https://u:p@iqm.test"])
 def test_bad_urls(url: str) -> None:
     with pytest.raises(errors.ConfigurationError):
-        AsyncIQMClient(url)
+        AsyncIQMClient(url, api="cocos")
 
 
 def test_plain_http_warns_except_on_loopback() -> None:
     with pytest.warns(UserWarning, match="unencrypted"):
-        AsyncIQMClient("http://iqm.example.com")
+        AsyncIQMClient("http://iqm.example.com", api="cocos")
     for url in ("http://127.0.0.1:8000", "http://localhost:1", "http://[::1]:80"):
-        AsyncIQMClient(url)  # no warning (warnings are errors here)
+        AsyncIQMClient(url, api="cocos")  # no warning (warnings are errors here)
 
 
 @pytest.mark.parametrize(
@@ -285,7 +285,7 @@ def test_bad_client_settings(kwargs: dict[str, Any]) -> None:
 
 
 async def test_use_before_open_and_after_close_raises(mock_api: respx.MockRouter) -> None:
-    client = AsyncIQMClient(URL)
+    client = AsyncIQMClient(URL, api="cocos")
     with pytest.raises(errors.ConfigurationError, match="async with"):
         await client.submit(BELL, shots=1)
     async with client:
@@ -301,7 +301,7 @@ async def test_use_before_open_and_after_close_raises(mock_api: respx.MockRouter
 
 async def test_closing_ends_current_waits(mock_api: respx.MockRouter) -> None:
     job_id, _, _ = job_routes(mock_api, ["pending execution"])
-    async with AsyncIQMClient(URL, poll=FAST_POLL) as client:
+    async with AsyncIQMClient(URL, api="cocos", poll=FAST_POLL) as client:
         job = await client.submit(BELL, shots=1)
         outcome: list[BaseException] = []
 
@@ -641,7 +641,7 @@ async def test_reattach_by_id(mock_api: respx.MockRouter, api_client: AsyncIQMCl
 async def test_jobs_of_another_client_are_refused(
     mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
-    async with AsyncIQMClient(URL) as other:
+    async with AsyncIQMClient(URL, api="cocos") as other:
         job = other.job(new_id())
         with pytest.raises(errors.ConfigurationError, match="another client"):
             await api_client.gather([job])
@@ -695,11 +695,11 @@ async def test_resolved_credentials_are_used(mock_api: respx.MockRouter) -> None
 
     route = mock_api.get("/quantum-architecture").respond(200, json=QA)
     credentials = resolve_credentials(token="secret-token-1", env={})
-    async with AsyncIQMClient(URL, credentials=credentials) as client:
+    async with AsyncIQMClient(URL, api="cocos", credentials=credentials) as client:
         await client.quantum_architecture()
     assert route.calls.last.request.headers["authorization"] == "Bearer secret-token-1"
     with pytest.raises(errors.ConfigurationError, match="not both"):
-        AsyncIQMClient(URL, credentials=credentials, token="other")
+        AsyncIQMClient(URL, api="cocos", credentials=credentials, token="other")
 
 
 # --- an auth server that is briefly down ---------------------------------------------------------
@@ -741,6 +741,7 @@ async def test_auth_server_outage_is_transient_for_submits_and_waits(
     )
     async with AsyncIQMClient(
         URL,
+        api="cocos",
         auth_server_url=AUTH_URL,
         username="alice",
         password="pa55-W0rd-never-shown",

@@ -163,3 +163,10 @@ async def test_jobs_that_ended_at_submit_do_not_wait_for_the_poll_cap(anyio_back
             results = await c.gather(jobs)
         assert all(r.measurements == [{"m": [[1]]}] for r in results)
         assert "status" not in c.requests_by_kind
+
+
+async def test_the_client_asks_by_default(anyio_backend: str) -> None:
+    app = create_app(EmulatorConfig(seed=9, parallel=True, job_seconds=0.0))
+    async with AsyncIQMClient(URL, transport=httpx.ASGITransport(app=app)) as client:
+        assert isinstance(client.api, IQMServerV1)  # the emulator lists its quantum computers
+        assert client.requests_by_kind == {"quantum-computers": 1}

@@ -43,7 +43,7 @@ def emulator_client() -> tuple[AsyncIQMClient, dict[str, bytes]]:
             await app(scope, receive, send)
 
     transport = httpx.ASGITransport(app=recording)  # type: ignore[arg-type]
-    return AsyncIQMClient("http://emulator", transport=transport, poll=POLL), seen
+    return AsyncIQMClient("http://emulator", api="cocos", transport=transport, poll=POLL), seen
 
 
 async def test_the_circuits_are_sent_as_is_and_run() -> None:

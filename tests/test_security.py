@@ -83,7 +83,7 @@ async def test_redirect_of_an_api_read_is_not_followed(
     hosts.get(f"{API}/quantum-architecture").respond(
         status, headers={"Location": f"{ELSEWHERE}/quantum-architecture"}
     )
-    async with AsyncIQMClient(API, token=TOKEN, retry=FAST_RETRY) as client:
+    async with AsyncIQMClient(API, api="cocos", token=TOKEN, retry=FAST_RETRY) as client:
         with pytest.raises(errors.APIStatusError, match=f"HTTP {status} .*redirect to") as info:
             await client.quantum_architecture()
     assert ELSEWHERE in str(info.value)  # says where it pointed, so the user can decide
@@ -97,7 +97,7 @@ async def test_redirect_of_a_submit_is_not_followed_and_is_no_uncertain_submissi
     hosts: respx.MockRouter,
 ) -> None:
     route = hosts.post(f"{API}/jobs").respond(307, headers={"Location": f"{ELSEWHERE}/jobs"})
-    async with AsyncIQMClient(API, token=TOKEN, retry=FAST_RETRY) as client:
+    async with AsyncIQMClient(API, api="cocos", token=TOKEN, retry=FAST_RETRY) as client:
         with pytest.raises(errors.APIStatusError, match="HTTP 307") as info:
             await client.submit(BELL, shots=10)
     assert not isinstance(info.value, errors.SubmissionUncertainError)
@@ -113,7 +113,12 @@ async def test_redirect_of_the_login_never_sends_the_password_elsewhere(
         307, headers={"Location": f"{ELSEWHERE}{TOKEN_PATH}"}
     )
     async with AsyncIQMClient(
-        API, auth_server_url=AUTH, username="alice", password=PASSWORD, retry=FAST_RETRY
+        API,
+        api="cocos",
+        auth_server_url=AUTH,
+        username="alice",
+        password=PASSWORD,
+        retry=FAST_RETRY,
     ) as client:
         with pytest.raises(errors.AuthenticationError, match=r"refused the login .*HTTP 307"):
             await client.quantum_architecture()
@@ -156,7 +161,7 @@ async def test_a_token_echoed_in_an_error_body_is_redacted(
         return httpx.Response(status, json={"detail": f"rejected header '{header}'"})
 
     hosts.get(f"{API}/quantum-architecture").mock(side_effect=echo)
-    async with AsyncIQMClient(API, token=TOKEN, retry=FAST_RETRY) as client:
+    async with AsyncIQMClient(API, api="cocos", token=TOKEN, retry=FAST_RETRY) as client:
         with pytest.raises(error, match="rejected header 'Bearer \\*\\*\\*'") as info:
             await client.quantum_architecture()
     assert TOKEN not in str(info.value)
@@ -174,7 +179,7 @@ async def test_a_jwt_echoed_in_an_error_body_is_redacted(
     hosts.get(f"{API}/quantum-architecture").respond(
         502, text=f"<html>upstream refused {token}</html>"
     )
-    async with AsyncIQMClient(API, tokens_file=str(path), retry=FAST_RETRY) as client:
+    async with AsyncIQMClient(API, api="cocos", tokens_file=str(path), retry=FAST_RETRY) as client:
         with pytest.raises(errors.BadGatewayError, match="upstream refused \\*\\*\\*") as info:
             await client.quantum_architecture()
     assert token not in str(info.value)
@@ -184,7 +189,9 @@ async def test_a_jwt_echoed_in_an_error_body_is_redacted(
 
 
 def test_reprs_never_show_credentials() -> None:
-    client = AsyncIQMClient(API, auth_server_url=AUTH, username="alice", password=PASSWORD)
+    client = AsyncIQMClient(
+        API, api="cocos", auth_server_url=AUTH, username="alice", password=PASSWORD
+    )
     credentials = resolve_credentials(token=TOKEN, env={})
     backend = IQMBackend(API, auth_server_url=AUTH, username="alice", password=PASSWORD)
     try:

@@ -5,10 +5,11 @@ run request, and how each reply reads into the neutral types of :mod:`iqm_async.
 ``AsyncIQMClient(url, api=...)`` takes a variant or its name:
 
 - ``"cocos"``: the V1 "CoCoS" jobs API of iqm-client 22.x and pytket-iqm 0.18
-  (:class:`CocosV1`, the default);
+  (:class:`CocosV1`);
 - ``"iqm-server"``: the IQM Server API v1 of IQM Resonance and current servers
   (:class:`IQMServerV1`, for one quantum computer);
-- ``"auto"``: whichever the server speaks, asked once when the client opens.
+- ``"auto"`` (the client's default): whichever the server speaks, asked once when the client
+  opens.
 """
 
 from __future__ import annotations

@@ -175,6 +175,9 @@ class IQMBackend(Backend):
             password=password,
         )
         options = dict(client_options or {})
+        # The V1 jobs API unless told otherwise, for now; client_options={"api": "auto"}
+        # asks the server.
+        options.setdefault("api", "cocos")
         # Validates the URL and options now, without network I/O.
         AsyncIQMClient(url, credentials=credentials, **options)
         self._url = url

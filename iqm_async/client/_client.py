@@ -76,7 +76,10 @@ class AsyncIQMClient:
         url: the server's base URL, e.g. ``https://cocos.example.com`` (http only for
             loopback hosts without a warning).
         api: the server's API: a name from :data:`iqm_async.api.API_NAMES` or a
-            :class:`~iqm_async.api.ServerAPI` (default ``"cocos"``, the V1 jobs API).
+            :class:`~iqm_async.api.ServerAPI` (default ``"auto"``: when the client opens,
+            ask a server at a root URL whether it lists quantum computers, i.e. speaks the
+            IQM Server API; a URL with a device path or a ``cocos.*`` host is V1 without
+            asking).
         token: a long-lived API token (or ``IQM_TOKEN``).
         tokens_file: a tokens file written by cortex-cli (or ``IQM_TOKENS_FILE``).
         auth_server_url, username, password: password login at an auth server (or
@@ -101,7 +104,7 @@ class AsyncIQMClient:
         self,
         url: str,
         *,
-        api: ServerAPI | str = "cocos",
+        api: ServerAPI | str = "auto",
         quantum_computer: str | None = None,
         token: str | None = None,
         tokens_file: str | None = None,
