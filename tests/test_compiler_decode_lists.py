@@ -44,10 +44,12 @@ def test_integer_like_single_bits_are_read(shots: list[Any], bits: list[int]) ->
         ([[2], [0]], "values other than 0 and 1"),
         ([[-1], [0]], "values other than 0 and 1"),
         ([[2**40], [0]], "values other than 0 and 1"),
+        ([[0.5], [0]], "values other than 0 and 1"),
+        ([[float("nan")], [0]], "values other than 0 and 1"),
         ([[0, 1], [1]], "not one bit each"),
         ([[], [1]], "not one bit each"),
         ([[[0]], [1]], "not a list of shots of integers"),
-        ([[None], [0]], "not a list of shots of integers"),
+        ([[None], [0]], "values other than 0 and 1"),
         ([[0], 1], "not a list of shots of integers"),
         (5, "not a list of shots of integers"),
         (None, "not a list of shots of integers"),
@@ -78,6 +80,9 @@ def test_any_shots_give_bits_or_the_sdks_error(shots: list[Any]) -> None:
     assert column.dtype == np.uint8 and column.shape == (len(shots),)
     assert set(column.tolist()) <= {0, 1}
     assert all(len(shot) == 1 for shot in shots)
+    # What was read is what was sent: no fraction or out-of-range value became a bit.
+    assert column.tolist() == [int(float(shot[0])) for shot in shots]
+    assert all(float(shot[0]) in (0.0, 1.0) for shot in shots)
 
 
 def test_to_backend_result_from_lists_matches_numpy_arrays() -> None:

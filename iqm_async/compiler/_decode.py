@@ -48,13 +48,14 @@ def _column(key: str, shots: Any) -> np.ndarray:
         if lengths - {1}:
             raise _bad(f"Measurement '{key}' has shots that are not one bit each")
         try:
-            array = np.fromiter(map(itemgetter(0), shots), dtype=np.int64, count=len(shots))
+            # As floats, so a fraction such as 0.5 is refused below, not truncated to 0.
+            array = np.fromiter(map(itemgetter(0), shots), dtype=np.float64, count=len(shots))
         except (TypeError, ValueError):
             raise _not_a_list(key) from None
     array = array.reshape(len(array), -1) if array.ndim != 1 else array.reshape(-1, 1)
     if array.shape[1] != 1:
         raise _bad(f"Measurement '{key}' has {array.shape[1]} bits per shot, expected 1")
-    if array.size and (array.min() < 0 or array.max() > 1):
+    if array.size and not np.isin(array, (0, 1)).all():
         raise _bad(f"Measurement '{key}' has values other than 0 and 1")
     return array[:, 0].astype(np.uint8)
 
