@@ -45,7 +45,7 @@ from ..models import (
     RunRequest,
 )
 from ..results import CircuitCounts, JobPhase, JobResult, JobStatus, MeasurementArrays
-from ..transport import Route, shown_text
+from ..transport import Route, json_or_none, shown_text
 from ._base import ServerAPI, check_uuid, parse_reply, validation_problems
 from ._v1_measurements import split_measurements, split_metadata
 from .cocos_wire import (
@@ -171,10 +171,7 @@ class CocosV1(ServerAPI):
     # --- replies ------------------------------------------------------------------------------
 
     def read_job_id(self, reply: httpx.Response) -> str:
-        try:
-            body = reply.json()
-        except (ValueError, UnicodeDecodeError):
-            body = None
+        body = json_or_none(reply)
         job_id = body.get("id") if isinstance(body, dict) else None
         if isinstance(job_id, str):
             try:
@@ -255,10 +252,7 @@ def _raw_status(reply: httpx.Response, status: Status) -> str:
     """The server's own word for a status (``Status.UNKNOWN`` hides an unknown word)."""
     if status is not Status.UNKNOWN:
         return str(status.value)
-    try:
-        body = reply.json()
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    body = json_or_none(reply)
     word: object = body.get("status") if isinstance(body, dict) else None
     return word if isinstance(word, str) else str(status.value)
 

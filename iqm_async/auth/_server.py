@@ -8,7 +8,6 @@ retry loop (:func:`iqm_async.transport.call_with_retries`) under a :class:`Retry
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import anyio
 import httpx
@@ -20,6 +19,7 @@ from ..transport import (
     call_with_retries,
     failure_from_exception,
     failure_from_response,
+    json_or_none,
     redact,
 )
 from ._sources import Clock, closed_error, logger
@@ -187,10 +187,7 @@ class AuthServerSource:
 
     def _store(self, reply: httpx.Response) -> bool:
         """Keep the tokens of a 200 reply; False if it holds no usable access token."""
-        try:
-            body: Any = reply.json()
-        except ValueError:
-            return False
+        body = json_or_none(reply)
         if not isinstance(body, dict):
             return False
         access = body.get("access_token")
@@ -222,10 +219,7 @@ class AuthServerSource:
     def _server_text(self, reply: httpx.Response) -> str:
         """The auth server's error text (OAuth ``error_description``/``error``), redacted."""
         text = reply.text
-        try:
-            body: Any = reply.json()
-        except ValueError:
-            body = None
+        body = json_or_none(reply)
         if isinstance(body, dict):
             parts = [body.get(key) for key in ("error", "error_description", "detail", "message")]
             found = [str(part) for part in parts if part]

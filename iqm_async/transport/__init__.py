@@ -3,7 +3,7 @@ into :mod:`iqm_async.errors`, redaction of server text, and the connection limit
 every request of a client. API requests and auth-server requests alike go through it.
 """
 
-from ._redact import MAX_MESSAGE_CHARS, redact, server_message, shown_text
+from ._redact import MAX_MESSAGE_CHARS, json_or_none, redact, server_message, shown_text
 from ._retry import (
     AttemptFailed,
     ErrorReader,
@@ -28,6 +28,7 @@ __all__ = [
     "error_from_response",
     "failure_from_exception",
     "failure_from_response",
+    "json_or_none",
     "redact",
     "server_message",
     "shown_text",

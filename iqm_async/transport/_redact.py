@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["MAX_MESSAGE_CHARS", "redact", "server_message", "shown_text"]
+__all__ = ["MAX_MESSAGE_CHARS", "json_or_none", "redact", "server_message", "shown_text"]
 
 _JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
@@ -57,10 +57,7 @@ def shown_text(
 def server_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
     """The server's error text: FastAPI ``detail``, else ``message``, else the raw body;
     redacted as :func:`shown_text` does."""
-    try:
-        body: Any = response.json()
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    body = json_or_none(response)
     if isinstance(body, dict):
         for key in ("detail", "message"):
             found = body.get(key)
@@ -68,3 +65,12 @@ def server_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> s
                 text = found if isinstance(found, str) else json.dumps(found)
                 return shown_text(response, text, secrets=secrets)
     return shown_text(response, response.text.strip(), secrets=secrets)
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The reply's body parsed as JSON, or ``None`` when it is not JSON: not UTF-8, not
+    JSON, or nested too deeply to parse (a reply must never raise a foreign exception)."""
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
