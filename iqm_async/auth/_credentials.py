@@ -82,6 +82,13 @@ class Credentials:
                 f"Credentials of kind '{self.kind}' need {', '.join(missing)}. "
                 + _VALID_COMBINATIONS_TEXT
             )
+        if self.token is not None and (where := unprintable_at(self.token)) is not None:
+            # Never echoed: the token is a secret, and a header could not carry it anyway.
+            raise ConfigurationError(
+                f"The API token has a space, line break or control character at position "
+                f"{where + 1} of {len(self.token)}; copy it again without them (a token "
+                "read from a file often ends with a line break)."
+            )
 
     def __repr__(self) -> str:
         shown = [f"kind={self.kind!r}", f"source={self.source!r}"]
@@ -183,4 +190,12 @@ def resolve_credentials(
         return _credentials(from_args, "arguments")
     if from_env:
         return _credentials(from_env, "environment")
+    return None
+
+
+def unprintable_at(secret: str) -> int | None:
+    """The index of the first whitespace or control character in ``secret``, or ``None``."""
+    for index, char in enumerate(secret):
+        if char.isspace() or not char.isprintable():
+            return index
     return None

@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 
 from ..errors import AuthenticationError
+from ._credentials import unprintable_at
 
 __all__ = [
     "DEFAULT_REFRESH_MARGIN_S",
@@ -148,7 +149,7 @@ def parse_tokens_file(text: str, path: str) -> str:
     """
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise AuthenticationError(
             f"Tokens file {path} is not valid JSON (empty, truncated or not a tokens file). "
             "Log in again with your IQM command-line tool, or point IQM_TOKENS_FILE / "
@@ -160,4 +161,10 @@ def parse_tokens_file(text: str, path: str) -> str:
             f"Tokens file {path} has no 'access_token'. Log in again with your IQM "
             "command-line tool so that it writes a fresh tokens file."
         )
-    return token.strip()
+    token = token.strip()
+    if (where := unprintable_at(token)) is not None:
+        raise AuthenticationError(
+            f"The access_token in tokens file {path} has a space, line break or control "
+            f"character at position {where + 1}; log in again so that the file is rewritten."
+        )
+    return token
