@@ -224,19 +224,12 @@ class IQMServerV1(ServerAPI):
     # --- replies ------------------------------------------------------------------------------
 
     def read_job_id(self, reply: httpx.Response) -> str:
-        job = parse_reply(reply, JobData, "submit reply")
-        if job.type not in (None, "circuit"):
-            raise InvalidResponseError(
-                f"The submit reply from {reply.request.url} is a '{job.type}' job, not a "
-                "circuit job. The job may exist: check your recent jobs on the server.",
-                url=str(reply.request.url),
-            )
-        return str(job.id)
+        return str(_submitted_job(reply).id)
 
     def read_submitted(self, reply: httpx.Response) -> tuple[str, JobStatus | None]:
         # The submit reply is the whole job object: its status spares the first poll.
-        job_id = self.read_job_id(reply)
-        return job_id, job_status(parse_reply(reply, JobData, "submit reply"))
+        job = _submitted_job(reply)
+        return str(job.id), job_status(job)
 
     def read_status(self, reply: httpx.Response) -> JobStatus:
         return job_status(parse_reply(reply, JobData, "job status"))
@@ -295,6 +288,18 @@ class IQMServerV1(ServerAPI):
 
 
 _V1 = CocosV1()
+
+
+def _submitted_job(reply: httpx.Response) -> JobData:
+    """A submit reply's job object, which must be a circuit job."""
+    job = parse_reply(reply, JobData, "submit reply")
+    if job.type not in (None, "circuit"):
+        raise InvalidResponseError(
+            f"The submit reply from {reply.request.url} is a '{job.type}' job, not a "
+            "circuit job. The job may exist: check your recent jobs on the server.",
+            url=str(reply.request.url),
+        )
+    return job
 
 
 def _instruction(inst: Mapping[str, Any]) -> dict[str, Any]:

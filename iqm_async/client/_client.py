@@ -364,7 +364,7 @@ class AsyncIQMClient:
         return await self._send_run(body)
 
     async def _send_run(self, body: bytes) -> Job:
-        self._require_open()
+        """Submit an encoded run request (the caller checked the client is open)."""
         job_id, status = await self._transport.submit(
             self.api.submit_route(), body, self.api.read_submitted
         )
