@@ -18,17 +18,13 @@ persistent (``str(handle)`` -> ``ResultHandle.from_str``) and work on a new back
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, cast
 
 import anyio
-from pytket.architecture import Architecture
 from pytket.backends.backend import Backend
 from pytket.backends.backendinfo import BackendInfo
 from pytket.backends.backendresult import BackendResult
@@ -41,15 +37,19 @@ from pytket.predicates import Predicate
 from .. import compiler
 from ..auth import Credentials, resolve_credentials
 from ..client import AsyncIQMClient
-from ..compiler import CircuitJSON
 from ..config import IQMConfig
-from ..errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
+from ..errors import ConfigurationError, IQMError, PartialSubmissionError
 from ..jobs import Job
 from ..metadata import Metadata
-from ..models import DynamicQuantumArchitecture
-from ..results import JobPhase, JobStatus, MeasurementArrays
-from ._checks import check_circuit, shots_per_circuit
-from ._loop import ClientLoop
+from ..results import JobStatus
+from ._async import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_TIMEOUT_S,
+    HANDLE_TYPES,
+    AsyncIQMBackend,
+    circuit_status_of,
+)
+from ._loop import BackendLoop
 
 KwargTypes = Any  # pytket's keyword-argument type for backend methods
 
@@ -60,28 +60,6 @@ __all__ = [
     "circuit_status_of",
     "queue_text",
 ]
-
-DEFAULT_BATCH_SIZE = 100
-"""Circuits packed into one job at most (one HTTP submit each)."""
-
-DEFAULT_TIMEOUT_S = 900.0
-"""Default wait of ``get_result``/``get_metadata``, as pytket-iqm."""
-
-_PYTKET_STATUS = {
-    JobPhase.QUEUED: StatusEnum.QUEUED,
-    JobPhase.RUNNING: StatusEnum.RUNNING,
-    JobPhase.COMPLETED: StatusEnum.COMPLETED,
-    JobPhase.FAILED: StatusEnum.ERROR,
-    JobPhase.CANCELLED: StatusEnum.CANCELLED,
-}
-
-
-def circuit_status_of(status: JobStatus) -> CircuitStatus:
-    """A job's status as pytket's ``CircuitStatus`` (no I/O): the phase gives the pytket
-    status; the message is the server's message, or its own status word."""
-    if status.phase is JobPhase.COMPLETED:
-        return CircuitStatus(StatusEnum.COMPLETED)
-    return CircuitStatus(_PYTKET_STATUS[status.phase], status.message or status.raw)
 
 
 def backend_credentials(
@@ -181,18 +159,17 @@ class IQMBackend(Backend):
         # Validates the URL and options now, without network I/O.
         AsyncIQMClient(url, credentials=credentials, **options)
         self._url = url
-        self._arch_override = [list(pair) for pair in arch] if arch is not None else None
-        self._calibration_set_id = calibration_set_id
-        self._batch_size = batch_size
         self._progress = progress
-        self._loop = ClientLoop(lambda: AsyncIQMClient(url, credentials=credentials, **options))
-        self._dqa: DynamicQuantumArchitecture | None = None
-        self._architecture: Architecture | None = None
-        self._backend_info: BackendInfo | None = None
-        # Finished jobs by id, with their measurements per circuit as numpy arrays (a Python
-        # list per shot made every later garbage collection slow); a job's metadata, mostly
-        # the echo of every circuit, is parsed only when get_metadata asks.
-        self._finished: dict[str, tuple[Job, MeasurementArrays]] = {}
+        arch_pairs = [list(pair) for pair in arch] if arch is not None else None
+        self._loop = BackendLoop(
+            lambda: AsyncIQMClient(url, credentials=credentials, **options),
+            lambda client: AsyncIQMBackend(
+                client,
+                calibration_set_id=calibration_set_id,
+                arch=arch_pairs,
+                batch_size=batch_size,
+            ),
+        )
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -211,43 +188,33 @@ class IQMBackend(Backend):
     ) -> None:
         self.close()
 
-    # --- device -------------------------------------------------------------------------------
+    def pop_result(self, handle: ResultHandle) -> dict[str, Any] | None:
+        """Remove the handle's cached result; its job's measurements go too once no other
+        cached handle of that job is left."""
+        entry = self._cache.pop(handle, None)
+        job_id = handle[0] if len(handle) else None
+        if self._loop.started and not any(h[0] == job_id for h in self._cache):
+            self._loop.call(_forgetting([cast(str, job_id)]))
+        return entry
 
-    def _device(self) -> tuple[DynamicQuantumArchitecture, Architecture]:
-        if self._dqa is None or self._architecture is None:
-            cal = self._calibration_set_id
-            dqa = self._loop.call(lambda client: client.dynamic_architecture(cal))
-            if dqa.computational_resonators:
-                raise ConfigurationError(
-                    "This device has computational resonators (MOVE gates), which the pytket "
-                    "backend does not support yet; use AsyncIQMClient with native circuits."
-                )
-            self._architecture = compiler.architecture_from_dqa(dqa, self._arch_override)
-            self._dqa = dqa
-        return self._dqa, self._architecture
+    def empty_cache(self) -> None:
+        """Empty the result cache, and the jobs' measurements kept for it."""
+        super().empty_cache()
+        if self._loop.started:
+            self._loop.call(_forgetting(None))
+
+    # --- device -------------------------------------------------------------------------------
 
     @property
     def backend_info(self) -> BackendInfo:
         """Device name, architecture and gate set (fetched from the server once)."""
-        if self._backend_info is None:
-            from .. import __version__
-
-            dqa, architecture = self._device()
-            self._backend_info = BackendInfo(
-                name=type(self).__name__,
-                device_name=self._url.rstrip("/").rsplit("/", 1)[-1],
-                version=__version__,
-                architecture=architecture,
-                gate_set=compiler.gate_set(dqa),
-                misc={"calibration_set_id": str(dqa.calibration_set_id)},
-            )
-        return self._backend_info
+        name = self._url.rstrip("/").rsplit("/", 1)[-1]
+        return self._loop.call(lambda b: b.backend_info(name))
 
     @property
     def required_predicates(self) -> list[Predicate]:
         """Native gates on coupled qubits, no classical control or mid-circuit measurement."""
-        dqa, architecture = self._device()
-        return compiler.required_predicates(architecture, compiler.gate_set(dqa))
+        return self._loop.call(lambda b: b.required_predicates())
 
     def rebase_pass(self) -> BasePass:
         """Rebase to {PhasedX, CZ} (Measure and Barrier pass through)."""
@@ -258,20 +225,21 @@ class IQMBackend(Backend):
 
         ``get_compiled_circuit(s)`` default to level 2, as everywhere in pytket.
         """
-        return compiler.default_compilation_pass(self._device()[1], optimisation_level)
+        return self._loop.call(lambda b: b.default_compilation_pass(optimisation_level))
 
     def get_compiled_circuits(
         self, circuits: Sequence[Circuit], optimisation_level: int = 2
     ) -> list[Circuit]:
         """Compile circuits for the device; many circuits compile in a process pool."""
-        return compiler.compile_circuits(circuits, self._device()[1], optimisation_level)
+        architecture = self._loop.call(lambda b: b.device())[1]
+        return compiler.compile_circuits(circuits, architecture, optimisation_level)
 
     # --- submitting ---------------------------------------------------------------------------
 
     @property
     def _result_id_type(self) -> _ResultIdTuple:
         # (job id, index in the job, measurement layout JSON, post-processing circuit JSON)
-        return (str, int, str, str)
+        return HANDLE_TYPES
 
     def process_circuits(
         self,
@@ -294,90 +262,32 @@ class IQMBackend(Backend):
                 handles of those that were.
         """
         circuits = list(circuits)
-        shots_list = shots_per_circuit(n_shots, len(circuits))
-        if valid_check:
-            self._validate(circuits)
-        postprocess = bool(kwargs.get("postprocess", False))
-        simplify_initial = bool(kwargs.get("simplify_initial", False))
-        batch_size = int(kwargs.get("batch_size", self._batch_size))
-        cal = self._calibration_set_id
-        layouts: list[str] = []
-        ppcircs: list[str] = []
-        # Jobs being filled: (shots, measured qubits) -> (circuit indices, wire circuits).
-        filling: dict[tuple[int, tuple[str, ...]], tuple[list[int], list[CircuitJSON]]] = {}
-        sent: list[tuple[list[int], Future[str | IQMError]]] = []
-
-        def send(shots: int, members: list[int], batch: list[CircuitJSON]) -> None:
-            sent.append((members, self._loop.start(lambda c: self._submit(c, batch, shots, cal))))
-
-        # A full job is sent while the next circuits are still being translated, so the
-        # server works while this thread translates.
-        translation_error: IQMError | None = None
+        batch_size = kwargs.get("batch_size")
         try:
-            for i, circuit in enumerate(circuits):
-                prepared, ppcirc = (
-                    compiler.prepare_circuit(circuit, postprocess, simplify_initial)
-                    if postprocess or simplify_initial
-                    else (circuit, None)  # translation never changes the circuit: no copy
+            handles = self._loop.call(
+                lambda b: b.process_circuits(
+                    circuits,
+                    n_shots,
+                    valid_check,
+                    postprocess=bool(kwargs.get("postprocess", False)),
+                    simplify_initial=bool(kwargs.get("simplify_initial", False)),
+                    batch_size=None if batch_size is None else int(batch_size),
                 )
-                wire, layout = compiler.translate_json(
-                    prepared, name=circuit.name or f"circuit_{i}"
-                )
-                layouts.append(json.dumps(layout))
-                ppcircs.append("null" if ppcirc is None else json.dumps(ppcirc.to_dict()))
-                key = (shots_list[i], wire.measured)
-                members, batch = filling.setdefault(key, ([], []))
-                members.append(i)
-                batch.append(wire)
-                if len(members) == batch_size:
-                    send(key[0], *filling.pop(key))
-            for key, (members, batch) in filling.items():
-                send(key[0], members, batch)
-        except Exception as exc:
-            # Jobs already sent run: wait for them below and hand their handles back.
-            translation_error = (
-                exc
-                if isinstance(exc, IQMError)
-                else CircuitValidationError(f"Circuit {len(layouts)} cannot be prepared: {exc}")
             )
-        handles: list[ResultHandle | None] = [None] * len(circuits)
-        failures: list[IQMError] = []
-        for members, future in sent:
-            outcome = future.result()
-            if isinstance(outcome, IQMError):
-                failures.append(outcome)
-                continue
-            for position, i in enumerate(members):
-                handles[i] = ResultHandle(outcome, position, layouts[i], ppcircs[i])
-        for handle in handles:
-            if handle is not None:
-                self._cache[handle] = {}
-        if translation_error is not None:
-            if not sent:
-                raise translation_error
-            failures.append(translation_error)
-        if failures:
-            raise PartialSubmissionError(handles, failures)
-        return cast(list[ResultHandle], handles)
-
-    def _validate(self, circuits: Sequence[Circuit]) -> None:
-        predicates = self.required_predicates
-        architecture = self._device()[1]
-        for index, circuit in enumerate(circuits):
-            check_circuit(index, circuit, predicates, architecture)
+        except PartialSubmissionError as exc:
+            self._cache.update({h: {} for h in exc.handles if h is not None})
+            raise
+        self._cache.update({h: {} for h in handles})
+        return handles
 
     # --- results ------------------------------------------------------------------------------
 
     def circuit_status(self, handle: ResultHandle) -> CircuitStatus:
         """The status of the handle's job (COMPLETED once its result is here)."""
         self._check_handle_type(handle)
-        job_id = cast(str, handle[0])
-        if job_id in self._finished or "result" in self._cache.get(handle, {}):
+        if "result" in self._cache.get(handle, {}):
             return CircuitStatus(StatusEnum.COMPLETED)
-        status = self._loop.call(lambda client: client.job(job_id).status())
-        if status.phase is JobPhase.COMPLETED:
-            self._fetch_results([job_id], timeout=DEFAULT_TIMEOUT_S, progress=False)
-        return circuit_status_of(status)
+        return self._loop.call(lambda b: b.circuit_status(handle))
 
     def get_result(self, handle: ResultHandle, **kwargs: KwargTypes) -> BackendResult:
         """Wait for the handle's job (``timeout`` seconds, default 900) and decode its result.
@@ -398,110 +308,18 @@ class IQMBackend(Backend):
         handles = list(handles)
         for handle in handles:
             self._check_handle_type(handle)
-        timeout = float(cast(float, kwargs.get("timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S))
+        timeout = _timeout(kwargs)
         progress = kwargs.get("progress", self._progress)
         missing = [h for h in handles if "result" not in self._cache.get(h, {})]
-        job_ids = list(dict.fromkeys(cast(str, h[0]) for h in missing))
-        self._fetch_results(job_ids, timeout=timeout, progress=cast(bool | None, progress))
-        for handle in missing:
-            self._cache.setdefault(handle, {})["result"] = self._decode(handle)
+        if missing:
+            job_ids = list(dict.fromkeys(cast(str, h[0]) for h in missing))
+            show = progress if progress is not None else sys.stderr.isatty()
+            decoded = self._loop.call(
+                lambda b: _fetch_and_decode(b, job_ids, missing, timeout, bool(show))
+            )
+            for handle, result in zip(missing, decoded, strict=True):
+                self._cache.setdefault(handle, {})["result"] = result
         return [cast(BackendResult, self._cache[h]["result"]) for h in handles]
-
-    def _decode(self, handle: ResultHandle) -> BackendResult:
-        job_id, index, layout, ppcirc = handle
-        measurements = self._finished[cast(str, job_id)][1]
-        if not isinstance(index, int) or not 0 <= index < len(measurements):
-            raise IQMError(
-                f"Job {job_id} returned {len(measurements)} circuit results; the handle asks "
-                f"for circuit {index}. Was the handle made for another job?"
-            )
-        return compiler.to_backend_result(
-            measurements[index], json.loads(cast(str, layout)), json.loads(cast(str, ppcirc))
-        )
-
-    def _fetch_results(self, job_ids: list[str], *, timeout: float, progress: bool | None) -> None:
-        todo = [j for j in job_ids if j not in self._finished]
-        if not todo:
-            return
-        show = progress if progress is not None else sys.stderr.isatty()
-        bar = _progress_bar(len(todo)) if show and len(todo) > 1 else None
-
-        async def wait_all(client: AsyncIQMClient) -> IQMError | None:
-            jobs = [client.job(j) for j in todo]
-            first_error: IQMError | None = None
-            ended_wait: IQMError | None = None  # the wait itself ended (e.g. timed out)
-
-            async def collect() -> None:
-                nonlocal first_error, ended_wait
-                try:
-                    async for job in client.as_completed(jobs, timeout=timeout):
-                        try:
-                            # Kept as each arrives: a failed job or a timeout loses no other.
-                            await self._keep(job)
-                        except IQMError as exc:
-                            first_error = first_error or exc
-                        if bar is not None:
-                            bar.update(1)
-                except IQMError as exc:  # raised below, not out of the task group
-                    ended_wait = exc
-
-            if bar is None:
-                await collect()
-            else:
-                async with anyio.create_task_group() as shown:
-                    shown.start_soon(_show_queue, bar, jobs)
-                    await collect()
-                    shown.cancel_scope.cancel()
-            return ended_wait or first_error
-
-        try:
-            error = self._loop.call(wait_all)
-            if error is not None:
-                raise error
-        finally:
-            if bar is not None:
-                bar.close()
-
-    async def _submit(
-        self,
-        client: AsyncIQMClient,
-        batch: list[CircuitJSON],
-        shots: int,
-        calibration_set_id: str | None,
-    ) -> str | IQMError:
-        """Submit one job and start collecting its result; an error is returned (not raised)
-        so that other jobs' handles survive.
-
-        The translator wrote the circuits as JSON, so no models are built for them.
-        """
-        qubits = sorted({q for circuit in batch for q in circuit.qubits})
-        try:
-            job = await client.submit_json(
-                [circuit.json for circuit in batch],
-                shots=shots,
-                # The identity mapping makes metadata.request.qubit_mapping list the physical
-                # qubits, as pytket-iqm's users read them.
-                qubit_mapping={q: q for q in qubits},
-                calibration_set_id=calibration_set_id,
-            )
-        except IQMError as exc:
-            return exc
-        self._loop.start_background(lambda: self._collect(job))
-        return job.id
-
-    async def _collect(self, job: Job) -> None:
-        """Keep the job's result as soon as it is ready, so get_results finds it waiting.
-
-        A failure is left on the job: the next wait for it (get_result, circuit_status)
-        raises it to the caller.
-        """
-        with contextlib.suppress(IQMError):
-            await self._keep(job)
-
-    async def _keep(self, job: Job) -> None:
-        """Wait for the job and keep it and its measurement arrays (raises its error)."""
-        arrays = await job.measurement_arrays()
-        self._finished[job.id] = (job, arrays)
 
     def get_metadata(self, handle: ResultHandle, **kwargs: KwargTypes) -> Metadata:
         """Wait for the handle's job (``timeout``, default 900 s) and return its metadata.
@@ -515,17 +333,55 @@ class IQMBackend(Backend):
             print([qm.physical_name for qm in metadata.request.qubit_mapping])
         """
         self._check_handle_type(handle)
-        timeout = float(cast(float, kwargs.get("timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S))
-        job_id = cast(str, handle[0])
-        self._fetch_results([job_id], timeout=timeout, progress=False)
-        job = self._finished[job_id][0]
-        return self._loop.call(lambda _: job.metadata())
+        timeout = _timeout(kwargs)
+        return self._loop.call(lambda b: b.get_metadata(handle, timeout=timeout))
 
     def cancel(self, handle: ResultHandle) -> None:
         """Abort the handle's job on the server (every circuit of that job)."""
         self._check_handle_type(handle)
-        job_id = cast(str, handle[0])
-        self._loop.call(lambda client: client.job(job_id).abort())
+        self._loop.call(lambda b: b.cancel(handle))
+
+
+def _timeout(kwargs: Mapping[str, Any]) -> float:
+    return float(cast(float, kwargs.get("timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S))
+
+
+def _forgetting(job_ids: list[str] | None) -> Callable[[AsyncIQMBackend], Awaitable[None]]:
+    async def forget(backend: AsyncIQMBackend) -> None:
+        backend.forget(job_ids)
+
+    return forget
+
+
+async def _fetch_and_decode(
+    backend: AsyncIQMBackend,
+    job_ids: list[str],
+    handles: list[ResultHandle],
+    timeout: float,  # noqa: ASYNC109 - JobTimeoutError, not cancellation
+    show: bool,
+) -> list[BackendResult]:
+    """Wait for the jobs (with a progress bar when ``show`` and there are several) and
+    decode the handles' results."""
+    waiting = [j for j in job_ids if not backend.has_job(j)]
+    if not show or len(waiting) < 2:
+        await backend.fetch(job_ids, timeout=timeout)
+    else:
+        bar = _progress_bar(len(waiting))
+        ended: IQMError | None = None  # raised after the task group, not wrapped by it
+        try:
+            async with anyio.create_task_group() as shown:
+                jobs = [backend.client.job(j) for j in waiting]
+                shown.start_soon(_show_queue, bar, jobs)
+                try:
+                    await backend.fetch(job_ids, timeout=timeout, on_each=lambda: bar.update(1))
+                except IQMError as exc:
+                    ended = exc
+                shown.cancel_scope.cancel()
+        finally:
+            bar.close()
+        if ended is not None:
+            raise ended
+    return [backend.decode(handle) for handle in handles]
 
 
 def queue_text(status: JobStatus | None) -> str:

@@ -30,7 +30,7 @@ from ._passes import (
     rebase_pass,
     required_predicates,
 )
-from ._pool import compile_circuits
+from ._pool import compile_circuits, compile_from_dicts
 from ._translate import (
     CircuitJSON,
     MeasurementLayout,
@@ -46,6 +46,7 @@ __all__ = [
     "MeasurementLayout",
     "architecture_from_dqa",
     "compile_circuits",
+    "compile_from_dicts",
     "default_compilation_pass",
     "gate_set",
     "measurement_layout",

@@ -1,0 +1,518 @@
+"""AsyncIQMBackend: pytket circuits on an IQM server, for asyncio and trio programs.
+
+::
+
+    async with AsyncIQMClient(url, quantum_computer="garnet") as client:
+        async with AsyncIQMBackend(client) as backend:
+            compiled = await backend.get_compiled_circuits(circuits)
+            handles = await backend.process_circuits(compiled, n_shots=1000)
+            async for handle, result in backend.as_completed(handles):
+                print(handle, result.get_counts())
+
+The sync :class:`~iqm_async.backend.IQMBackend` is a thin shell over this class: it runs one
+in a background event loop and calls it through a blocking portal. Everything a pytket
+backend does (device, passes, batching circuits into jobs, persistent handles, decoding
+results, metadata, cancel) lives here, once.
+
+Compilation runs in worker processes (``anyio.to_process``): pytket holds the GIL for the
+whole of a pass, so compiling in the event loop's thread, or in one of its worker threads,
+would stall every other task.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, cast
+
+import anyio
+import anyio.to_process
+from anyio.abc import TaskGroup
+from pytket.architecture import Architecture
+from pytket.backends.backend import ResultHandleTypeError
+from pytket.backends.backendinfo import BackendInfo
+from pytket.backends.backendresult import BackendResult
+from pytket.backends.resulthandle import ResultHandle
+from pytket.backends.status import CircuitStatus, StatusEnum
+from pytket.circuit import Circuit
+from pytket.passes import BasePass
+from pytket.predicates import Predicate
+
+from .. import compiler
+from ..client import AsyncIQMClient
+from ..compiler import CircuitJSON
+from ..errors import (
+    CircuitValidationError,
+    ConfigurationError,
+    IQMError,
+    PartialSubmissionError,
+)
+from ..jobs import Job
+from ..metadata import Metadata
+from ..models import DynamicQuantumArchitecture
+from ..results import JobPhase, JobStatus, MeasurementArrays
+from ._checks import check_circuit, shots_per_circuit
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_TIMEOUT_S",
+    "AsyncIQMBackend",
+    "circuit_status_of",
+]
+
+DEFAULT_BATCH_SIZE = 100
+"""Circuits packed into one job at most (one HTTP submit each)."""
+
+DEFAULT_TIMEOUT_S = 900.0
+"""Default wait of ``get_result``/``get_metadata``, as pytket-iqm."""
+
+HANDLE_TYPES = (str, int, str, str)
+"""A result handle: (job id, circuit index in the job, measurement layout JSON,
+post-processing circuit JSON or ``"null"``)."""
+
+_PYTKET_STATUS = {
+    JobPhase.QUEUED: StatusEnum.QUEUED,
+    JobPhase.RUNNING: StatusEnum.RUNNING,
+    JobPhase.COMPLETED: StatusEnum.COMPLETED,
+    JobPhase.FAILED: StatusEnum.ERROR,
+    JobPhase.CANCELLED: StatusEnum.CANCELLED,
+}
+
+
+def circuit_status_of(status: JobStatus) -> CircuitStatus:
+    """A job's status as pytket's ``CircuitStatus`` (no I/O): the phase gives the pytket
+    status; the message is the server's message, or its own status word."""
+    if status.phase is JobPhase.COMPLETED:
+        return CircuitStatus(StatusEnum.COMPLETED)
+    return CircuitStatus(_PYTKET_STATUS[status.phase], status.message or status.raw)
+
+
+@dataclass
+class _Device:
+    dqa: DynamicQuantumArchitecture
+    architecture: Architecture
+
+
+class AsyncIQMBackend:
+    """The pytket face of :class:`AsyncIQMClient`, for asyncio and trio programs.
+
+    Args:
+        client: an open client (its API, credentials and quantum computer decide the server).
+        calibration_set_id: run with this calibration set (default: the server's).
+        arch: couplings to use instead of the device's (pairs of ``QB<n>`` names).
+        batch_size: circuits packed into one job at most.
+
+    Use it as an async context manager to have each submitted job's result collected as
+    soon as the server has it (so waits find it ready); outside one, results are fetched
+    when asked for. Leaving the context stops that collection; the client stays open.
+    """
+
+    def __init__(
+        self,
+        client: AsyncIQMClient,
+        *,
+        calibration_set_id: str | None = None,
+        arch: Sequence[Sequence[str]] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        self.client = client
+        self.calibration_set_id = calibration_set_id
+        self.batch_size = batch_size
+        self._arch_override = [list(pair) for pair in arch] if arch is not None else None
+        self._device: _Device | None = None
+        self._device_lock = anyio.Lock()
+        self._backend_info: BackendInfo | None = None
+        # Finished jobs by id, with their measurements per circuit as numpy arrays; a
+        # job's metadata is parsed only when asked for.
+        self._finished: dict[str, tuple[Job, MeasurementArrays]] = {}
+        self._collector: TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None
+
+    async def __aenter__(self) -> AsyncIQMBackend:
+        stack = AsyncExitStack()
+        self._collector = await stack.enter_async_context(anyio.create_task_group())
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        collector, stack = self._collector, self._stack
+        self._collector = self._stack = None
+        if collector is not None:
+            collector.cancel_scope.cancel()
+        if stack is not None:
+            await stack.__aexit__(exc_type, exc, tb)
+
+    # --- device -------------------------------------------------------------------------------
+
+    async def device(self) -> tuple[DynamicQuantumArchitecture, Architecture]:
+        """The device's dynamic architecture and its pytket ``Architecture`` (fetched once).
+
+        Raises:
+            ConfigurationError: the device has computational resonators (MOVE gates).
+        """
+        async with self._device_lock:
+            if self._device is None:
+                dqa = await self.client.dynamic_architecture(self.calibration_set_id)
+                self._device = _Device(dqa, self.device_architecture(dqa))
+            return self._device.dqa, self._device.architecture
+
+    def device_architecture(self, dqa: DynamicQuantumArchitecture) -> Architecture:
+        """The pytket ``Architecture`` circuits are compiled for, from ``dqa`` (no I/O)."""
+        if dqa.computational_resonators:
+            raise ConfigurationError(
+                "This device has computational resonators (MOVE gates), which the pytket "
+                "backend does not support yet; use AsyncIQMClient with native circuits."
+            )
+        return compiler.architecture_from_dqa(dqa, self._arch_override)
+
+    def use_device(self, dqa: DynamicQuantumArchitecture) -> None:
+        """Use ``dqa`` (e.g. a saved one) instead of fetching the device's: no I/O."""
+        self._device = _Device(dqa, self.device_architecture(dqa))
+        self._backend_info = None
+
+    async def backend_info(self, device_name: str) -> BackendInfo:
+        """Device name, architecture and gate set."""
+        if self._backend_info is None:
+            from .. import __version__
+
+            dqa, architecture = await self.device()
+            self._backend_info = BackendInfo(
+                name="IQMBackend",
+                device_name=device_name,
+                version=__version__,
+                architecture=architecture,
+                gate_set=compiler.gate_set(dqa),
+                misc={"calibration_set_id": str(dqa.calibration_set_id)},
+            )
+        return self._backend_info
+
+    async def required_predicates(self) -> list[Predicate]:
+        """Native gates on coupled qubits, no classical control or mid-circuit measurement."""
+        dqa, architecture = await self.device()
+        return compiler.required_predicates(architecture, compiler.gate_set(dqa))
+
+    def rebase_pass(self) -> BasePass:
+        """Rebase to {PhasedX, CZ} (Measure and Barrier pass through)."""
+        return compiler.rebase_pass()
+
+    async def default_compilation_pass(self, optimisation_level: int = 1) -> BasePass:
+        """The device's compilation pass at level 0, 1 (default, as pytket-iqm) or 2."""
+        return compiler.default_compilation_pass((await self.device())[1], optimisation_level)
+
+    async def get_compiled_circuits(
+        self, circuits: Sequence[Circuit], optimisation_level: int = 2
+    ) -> list[Circuit]:
+        """Compile circuits for the device in worker processes (never in this thread).
+
+        The output equals :func:`iqm_async.compiler.compile_circuits`, circuit for circuit.
+        The first call starts the workers (about a second: each imports pytket); later
+        calls reuse them.
+        """
+        architecture = (await self.device())[1]
+        pass_dict = compiler.default_compilation_pass(architecture, optimisation_level).to_dict()
+        circuits = list(circuits)
+        compiled: list[dict[str, Any] | None] = [None] * len(circuits)
+
+        async def compile_one(index: int) -> None:
+            compiled[index] = await anyio.to_process.run_sync(
+                compiler.compile_from_dicts, pass_dict, circuits[index].to_dict(), index
+            )
+
+        async with anyio.create_task_group() as workers:
+            for index in range(len(circuits)):
+                workers.start_soon(compile_one, index)
+        return [Circuit.from_dict(cast(dict[str, Any], c)) for c in compiled]
+
+    async def validate(self, circuits: Sequence[Circuit]) -> None:
+        """Check circuits against the device's predicates, naming the first failure.
+
+        Raises:
+            CircuitValidationError: a circuit fails a required predicate.
+        """
+        predicates = await self.required_predicates()
+        architecture = (await self.device())[1]
+        for index, circuit in enumerate(circuits):
+            check_circuit(index, circuit, predicates, architecture)
+
+    # --- submitting ---------------------------------------------------------------------------
+
+    async def process_circuits(
+        self,
+        circuits: Sequence[Circuit],
+        n_shots: int | Sequence[int | None] | None = None,
+        valid_check: bool = True,
+        *,
+        postprocess: bool = False,
+        simplify_initial: bool = False,
+        batch_size: int | None = None,
+    ) -> list[ResultHandle]:
+        """Validate, translate and submit circuits; return persistent handles.
+
+        Circuits with the same shots that measure the same qubits share a job of up to
+        ``batch_size`` circuits. A full job is submitted while later circuits are still
+        being translated.
+
+        Raises:
+            ConfigurationError: ``n_shots`` missing or invalid.
+            CircuitValidationError: a circuit fails a required predicate (no job is sent).
+            PartialSubmissionError: some jobs were submitted and some not; it carries the
+                handles of those that were.
+        """
+        circuits = list(circuits)
+        shots_list = shots_per_circuit(n_shots, len(circuits))
+        if valid_check:
+            await self.validate(circuits)
+        size = self.batch_size if batch_size is None else batch_size
+        layouts: list[str] = []
+        ppcircs: list[str] = []
+        # Jobs being filled: (shots, measured qubits) -> (circuit indices, wire circuits).
+        filling: dict[tuple[int, tuple[str, ...]], tuple[list[int], list[CircuitJSON]]] = {}
+        sent: list[tuple[list[int], list[str | IQMError]]] = []
+        translation_error: IQMError | None = None
+
+        async with anyio.create_task_group() as submits:
+
+            def send(shots: int, members: list[int], batch: list[CircuitJSON]) -> None:
+                outcome: list[str | IQMError] = []
+                sent.append((members, outcome))
+                submits.start_soon(self._submit, batch, shots, outcome)
+
+            try:
+                for i, circuit in enumerate(circuits):
+                    prepared, ppcirc = (
+                        compiler.prepare_circuit(circuit, postprocess, simplify_initial)
+                        if postprocess or simplify_initial
+                        else (circuit, None)  # translation never changes the circuit
+                    )
+                    wire, layout = compiler.translate_json(
+                        prepared, name=circuit.name or f"circuit_{i}"
+                    )
+                    layouts.append(json.dumps(layout))
+                    ppcircs.append("null" if ppcirc is None else json.dumps(ppcirc.to_dict()))
+                    key = (shots_list[i], wire.measured)
+                    members, batch = filling.setdefault(key, ([], []))
+                    members.append(i)
+                    batch.append(wire)
+                    if len(members) == size:
+                        send(key[0], *filling.pop(key))
+                        # Let the submit start while the next circuits are translated.
+                        await anyio.lowlevel.checkpoint()
+                for key, (members, batch) in filling.items():
+                    send(key[0], members, batch)
+            except Exception as exc:
+                # Jobs already sent run on: their handles are handed back below.
+                translation_error = (
+                    exc
+                    if isinstance(exc, IQMError)
+                    else CircuitValidationError(f"Circuit {len(layouts)} cannot be prepared: {exc}")
+                )
+        handles: list[ResultHandle | None] = [None] * len(circuits)
+        failures: list[IQMError] = []
+        for members, (outcome,) in sent:
+            if isinstance(outcome, IQMError):
+                failures.append(outcome)
+                continue
+            for position, i in enumerate(members):
+                handles[i] = ResultHandle(outcome, position, layouts[i], ppcircs[i])
+        if translation_error is not None:
+            if not sent:
+                raise translation_error
+            failures.append(translation_error)
+        if failures:
+            raise PartialSubmissionError(handles, failures)
+        return cast(list[ResultHandle], handles)
+
+    async def _submit(self, batch: list[CircuitJSON], shots: int, outcome: list[Any]) -> None:
+        """Submit one job; its id, or the error, goes to ``outcome`` (never raised, so that
+        other jobs' handles survive). Its result is collected in the background."""
+        qubits = sorted({q for circuit in batch for q in circuit.qubits})
+        try:
+            job = await self.client.submit_json(
+                [circuit.json for circuit in batch],
+                shots=shots,
+                # The identity mapping makes metadata.request.qubit_mapping list the physical
+                # qubits, as pytket-iqm's users read them.
+                qubit_mapping={q: q for q in qubits},
+                calibration_set_id=self.calibration_set_id,
+            )
+        except IQMError as exc:
+            outcome.append(exc)
+            return
+        outcome.append(job.id)
+        if self._collector is not None:
+            self._collector.start_soon(self._collect, job)
+
+    async def _collect(self, job: Job) -> None:
+        """Keep the job's result as soon as it is ready. A failure stays on the job: the
+        next wait for it raises it to the caller."""
+        with suppress(IQMError):
+            await self._keep(job)
+
+    async def _keep(self, job: Job) -> None:
+        """Wait for the job and keep it and its measurement arrays (raises its error)."""
+        arrays = await job.measurement_arrays()
+        self._finished[job.id] = (job, arrays)
+
+    # --- results ------------------------------------------------------------------------------
+
+    def has_job(self, job_id: str) -> bool:
+        """True if the job has finished and its measurements are kept here (no I/O)."""
+        return job_id in self._finished
+
+    async def circuit_status(self, handle: ResultHandle) -> CircuitStatus:
+        """The status of the handle's job (COMPLETED once its result is here)."""
+        job_id = check_handle(handle)[0]
+        if job_id in self._finished:
+            return CircuitStatus(StatusEnum.COMPLETED)
+        status = await self.client.job(job_id).status()
+        if status.phase is JobPhase.COMPLETED:
+            await self._keep(self.client.job(job_id))
+        return circuit_status_of(status)
+
+    async def get_result(
+        self,
+        handle: ResultHandle,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT_S,  # noqa: ASYNC109 - JobTimeoutError, not cancel
+    ) -> BackendResult:
+        """Wait for the handle's job (``timeout`` seconds) and decode its result.
+
+        Raises:
+            JobTimeoutError: the job did not finish in time (wait again later).
+            JobFailedError, JobAbortedError: the job failed or was aborted.
+        """
+        return (await self.get_results([handle], timeout=timeout))[0]
+
+    async def get_results(
+        self,
+        handles: Iterable[ResultHandle],
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT_S,  # noqa: ASYNC109 - JobTimeoutError, not cancel
+    ) -> list[BackendResult]:
+        """Wait for all handles' jobs at once (each job fetched once for all its circuits)
+        and decode their results, in the order given."""
+        handles = list(handles)
+        for handle in handles:
+            check_handle(handle)
+        job_ids = list(dict.fromkeys(cast(str, h[0]) for h in handles))
+        await self.fetch(job_ids, timeout=timeout)
+        return [self.decode(handle) for handle in handles]
+
+    async def fetch(
+        self,
+        job_ids: Sequence[str],
+        *,
+        timeout: float | None,  # noqa: ASYNC109 - JobTimeoutError, not cancel
+        on_each: Any = None,
+    ) -> None:
+        """Wait for the jobs and keep their measurements; each is kept as it arrives, so a
+        failed job or a timeout loses no other. ``on_each()`` is called per job kept.
+
+        Raises:
+            the first job's error (failed, aborted), or JobTimeoutError.
+        """
+        todo = [self.client.job(j) for j in dict.fromkeys(job_ids) if j not in self._finished]
+        first_error: IQMError | None = None
+        async for job in self.client.as_completed(todo, timeout=timeout):
+            try:
+                await self._keep(job)
+            except IQMError as exc:
+                first_error = first_error or exc
+            if on_each is not None:
+                on_each()
+        if first_error is not None:
+            raise first_error
+
+    async def as_completed(
+        self,
+        handles: Iterable[ResultHandle],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - JobTimeoutError, not cancel
+    ) -> AsyncIterator[tuple[ResultHandle, BackendResult]]:
+        """Yield ``(handle, result)`` as each handle's job ends, soonest first.
+
+        Raises:
+            JobFailedError, JobAbortedError: when a failed or aborted job's turn comes.
+            JobTimeoutError: not all jobs ended within ``timeout`` seconds.
+        """
+        by_job: dict[str, list[ResultHandle]] = {}
+        for handle in handles:
+            by_job.setdefault(check_handle(handle)[0], []).append(handle)
+        for job_id in [j for j in by_job if j in self._finished]:
+            for handle in by_job.pop(job_id):
+                yield handle, self.decode(handle)
+        jobs = [self.client.job(job_id) for job_id in by_job]
+        async for job in self.client.as_completed(jobs, timeout=timeout):
+            await self._keep(job)
+            for handle in by_job[job.id]:
+                yield handle, self.decode(handle)
+
+    def decode(self, handle: ResultHandle) -> BackendResult:
+        """The handle's result, from its job's kept measurements (no I/O).
+
+        Raises:
+            IQMError: the job is not here yet, or the handle does not fit its job.
+        """
+        job_id, index, layout, ppcirc = check_handle(handle)
+        kept = self._finished.get(job_id)
+        if kept is None:
+            raise IQMError(f"Job {job_id} has no result here yet; wait for it first.")
+        measurements = kept[1]
+        if not 0 <= index < len(measurements):
+            raise IQMError(
+                f"Job {job_id} returned {len(measurements)} circuit results; the handle asks "
+                f"for circuit {index}. Was the handle made for another job?"
+            )
+        return compiler.to_backend_result(
+            measurements[index], json.loads(layout), json.loads(ppcirc)
+        )
+
+    async def get_metadata(
+        self,
+        handle: ResultHandle,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT_S,  # noqa: ASYNC109 - JobTimeoutError, not cancel
+    ) -> Metadata:
+        """Wait for the handle's job and return its metadata (request, calibration set,
+        timestamps)."""
+        job_id = check_handle(handle)[0]
+        await self.fetch([job_id], timeout=timeout)
+        return await self._finished[job_id][0].metadata()
+
+    async def cancel(self, handle: ResultHandle) -> None:
+        """Abort the handle's job on the server (every circuit of that job)."""
+        await self.client.job(check_handle(handle)[0]).abort()
+
+    def forget(self, job_ids: Iterable[str] | None = None) -> None:
+        """Drop the kept measurements of these jobs (all jobs if ``None``)."""
+        if job_ids is None:
+            self._finished.clear()
+            return
+        for job_id in job_ids:
+            self._finished.pop(job_id, None)
+
+
+def check_handle(handle: ResultHandle) -> tuple[str, int, str, str]:
+    """The handle's fields, checked to be this backend's kind (no I/O).
+
+    Raises:
+        ResultHandleTypeError: pytket's error for a handle of another backend.
+    """
+    if len(handle) != len(HANDLE_TYPES) or not all(
+        type(field) is kind for field, kind in zip(handle, HANDLE_TYPES, strict=True)
+    ):
+        raise ResultHandleTypeError(
+            f"ResultHandle {handle!r} does not match IQMBackend's handle type "
+            "(job id, circuit index, layout JSON, post-processing JSON)."
+        )
+    return cast(tuple[str, int, str, str], tuple(handle))
