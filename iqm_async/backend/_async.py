@@ -222,15 +222,22 @@ class AsyncIQMBackend:
         pass_dict = compiler.default_compilation_pass(architecture, optimisation_level).to_dict()
         circuits = list(circuits)
         compiled: list[dict[str, Any] | None] = [None] * len(circuits)
+        failures: list[IQMError] = []  # raised after the task group, not wrapped by it
 
         async def compile_one(index: int) -> None:
-            compiled[index] = await anyio.to_process.run_sync(
-                compiler.compile_from_dicts, pass_dict, circuits[index].to_dict(), index
-            )
+            try:
+                compiled[index] = await anyio.to_process.run_sync(
+                    compiler.compile_from_dicts, pass_dict, circuits[index].to_dict(), index
+                )
+            except IQMError as exc:
+                failures.append(exc)
+                workers.cancel_scope.cancel()
 
         async with anyio.create_task_group() as workers:
             for index in range(len(circuits)):
                 workers.start_soon(compile_one, index)
+        if failures:
+            raise failures[0]
         return [Circuit.from_dict(cast(dict[str, Any], c)) for c in compiled]
 
     async def validate(self, circuits: Sequence[Circuit]) -> None:
