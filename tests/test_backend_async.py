@@ -107,7 +107,8 @@ async def test_results_are_collected_in_the_background(anyio_backend: str, api: 
         compiled = await compiled_for(backend, [bit(1)])
         (handle,) = await backend.process_circuits(compiled, n_shots=5)
         with anyio.fail_after(20):
-            while not backend.has_job(handle[0]):  # nobody waits: the backend collects  # noqa: ASYNC110 - polls a plain dict
+            # Nobody waits for the job: the backend collects it by itself.
+            while not backend.has_job(handle[0]):  # noqa: ASYNC110 - a plain dict
                 await anyio.sleep(0.01)
         assert backend.decode(handle).get_counts() == {(1,): 5}
 
