@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, cast
@@ -170,12 +171,16 @@ class IQMBackend(Backend):
                 batch_size=batch_size,
             ),
         )
+        # A backend nobody closes is closed when it is collected or when the interpreter
+        # exits (logging out, stopping its thread), whichever comes first.
+        self._closer = weakref.finalize(self, self._loop.close)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the client and stop the background event loop. Idempotent."""
-        self._loop.close()
+        """Close the client (logging out if it logged in) and stop the background event
+        loop. Idempotent; also done when the backend is collected or the interpreter exits."""
+        self._closer()
 
     def __enter__(self) -> IQMBackend:
         return self

@@ -53,6 +53,7 @@ class BackendLoop:
         self._stop: anyio.Event | None = None
         self._owner: Future[None] | None = None
         self._closed = False
+        self._loop_thread: int | None = None
 
     @property
     def started(self) -> bool:
@@ -73,6 +74,7 @@ class BackendLoop:
                 try:
                     portal = stack.enter_context(start_blocking_portal())
                     self._stop = portal.call(anyio.Event)
+                    self._loop_thread = portal.call(threading.get_ident)
                     self._owner, self._backend = portal.start_task(self._own)
                 except BaseException:
                     stack.close()
@@ -89,6 +91,11 @@ class BackendLoop:
     def close(self) -> None:
         """Stop collecting results, close the client (logging out if it logged in) and stop
         the loop thread. Idempotent."""
+        if self._portal is not None and threading.get_ident() == self._loop_thread:
+            # Collected inside the loop (a callback held the last reference): closing waits
+            # for the loop, so it must happen in another thread.
+            threading.Thread(target=self.close, name="iqm-backend-close").start()
+            return
         with self._lock:
             if self._closed:
                 return
