@@ -17,17 +17,10 @@ from pytket.circuit import Circuit
 from tqdm import tqdm
 
 from iqm_async import AsyncIQMClient
-from iqm_async.compiler import (
-    architecture_from_dqa,
-    compile_circuits,
-    measurement_layout,
-    to_backend_result,
-    to_iqm_circuit,
-)
+from iqm_async.backend import AsyncIQMBackend
 
 N_POINTS = 200
 SHOTS = 1000
-CIRCUITS_PER_JOB = 20
 
 
 def sweep() -> list[Circuit]:
@@ -41,41 +34,21 @@ def sweep() -> list[Circuit]:
 
 async def run(url: str) -> None:
     started = time.perf_counter()
-    async with AsyncIQMClient(
-        url, api="auto"
-    ) as client:  # IQM Server API or V1, as the server speaks
-        dqa = await client.dynamic_architecture()
-        # Compiling holds the GIL: compile_circuits uses worker processes, and this thread
-        # only waits for them, so the event loop stays free.
-        compiled = await anyio.to_thread.run_sync(
-            compile_circuits, sweep(), architecture_from_dqa(dqa), 1
-        )
+    # The client asks the server which API it speaks (IQM Server API or V1).
+    async with AsyncIQMClient(url) as client, AsyncIQMBackend(client) as backend:
+        # Compiled in worker processes: the event loop stays free meanwhile.
+        compiled = await backend.get_compiled_circuits(sweep(), optimisation_level=1)
         compiled_at = time.perf_counter()
-        wire = [to_iqm_circuit(c) for c in compiled]
-        batches = [
-            list(range(i, min(i + CIRCUITS_PER_JOB, N_POINTS)))
-            for i in range(0, N_POINTS, CIRCUITS_PER_JOB)
-        ]
-        jobs = [None] * len(batches)
-
-        async def submit(n: int) -> None:
-            jobs[n] = await client.submit([wire[i] for i in batches[n]], shots=SHOTS)
-
-        async with anyio.create_task_group() as tg:
-            for n in range(len(batches)):
-                tg.start_soon(submit, n)
+        # Circuits that measure the same qubits share a job (up to 100 per job).
+        handles = await backend.process_circuits(compiled, n_shots=SHOTS)
+        point = {handle: i for i, handle in enumerate(handles)}
         p11 = [0.0] * N_POINTS
         with tqdm(total=N_POINTS, unit="circuit", desc="running") as bar:
-            async for job in client.as_completed(jobs):
-                result = await job.result()
-                members = batches[jobs.index(job)]
-                for position, i in enumerate(members):
-                    counts = to_backend_result(
-                        result.measurement_arrays[position], measurement_layout(compiled[i])
-                    ).get_counts()
-                    p11[i] = counts.get((1, 1), 0) / SHOTS
-                bar.update(len(members))
+            async for handle, result in backend.as_completed(handles):
+                p11[point[handle]] = result.get_counts().get((1, 1), 0) / SHOTS
+                bar.update(1)
         requests = client.request_count
+        jobs = len({handle[0] for handle in handles})
     finished = time.perf_counter()
 
     print("\nP(11) along the sweep (expected sin^2(theta/2)):")
@@ -85,7 +58,7 @@ async def run(url: str) -> None:
         bar = "#" * round(40 * p11[i])
         print(f"  theta={theta:5.2f}  P(11)={p11[i]:.3f}  expected={expected:.3f}  {bar}")
     print(
-        f"\n{N_POINTS} circuits x {SHOTS} shots in {len(jobs)} jobs: compiled in "
+        f"\n{N_POINTS} circuits x {SHOTS} shots in {jobs} jobs: compiled in "
         f"{compiled_at - started:.1f} s, run in {finished - compiled_at:.1f} s, "
         f"{requests} HTTP requests ({requests / N_POINTS:.2f} per circuit)."
     )
