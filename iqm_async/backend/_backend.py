@@ -41,7 +41,7 @@ from pytket.predicates import Predicate
 from .. import compiler
 from ..auth import Credentials, resolve_credentials
 from ..client import AsyncIQMClient
-from ..compiler import CircuitJSON
+from ..compiler import CircuitJSON, StarDevice
 from ..config import IQMConfig
 from ..errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
 from ..jobs import Job
@@ -50,6 +50,7 @@ from ..models import DynamicQuantumArchitecture
 from ..results import JobPhase, JobStatus, MeasurementArrays
 from ._checks import check_circuit, shots_per_circuit
 from ._loop import ClientLoop
+from ._star import check_no_resonator, device_architecture, star_misc, star_rewrite
 
 KwargTypes = Any  # pytket's keyword-argument type for backend methods
 
@@ -188,6 +189,7 @@ class IQMBackend(Backend):
         self._loop = ClientLoop(lambda: AsyncIQMClient(url, credentials=credentials, **options))
         self._dqa: DynamicQuantumArchitecture | None = None
         self._architecture: Architecture | None = None
+        self._star: StarDevice | None = None
         self._backend_info: BackendInfo | None = None
         # Finished jobs by id, with their measurements per circuit as numpy arrays (a Python
         # list per shot made every later garbage collection slow); a job's metadata, mostly
@@ -217,12 +219,8 @@ class IQMBackend(Backend):
         if self._dqa is None or self._architecture is None:
             cal = self._calibration_set_id
             dqa = self._loop.call(lambda client: client.dynamic_architecture(cal))
-            if dqa.computational_resonators:
-                raise ConfigurationError(
-                    "This device has computational resonators (MOVE gates), which the pytket "
-                    "backend does not support yet; use AsyncIQMClient with native circuits."
-                )
-            self._architecture = compiler.architecture_from_dqa(dqa, self._arch_override)
+            # A star chip's qubits are shown fully connected; MOVEs go in at translation.
+            self._architecture, self._star = device_architecture(dqa, self._arch_override)
             self._dqa = dqa
         return self._dqa, self._architecture
 
@@ -239,7 +237,7 @@ class IQMBackend(Backend):
                 version=__version__,
                 architecture=architecture,
                 gate_set=compiler.gate_set(dqa),
-                misc={"calibration_set_id": str(dqa.calibration_set_id)},
+                misc={"calibration_set_id": str(dqa.calibration_set_id), **star_misc(self._star)},
             )
         return self._backend_info
 
@@ -301,6 +299,8 @@ class IQMBackend(Backend):
         simplify_initial = bool(kwargs.get("simplify_initial", False))
         batch_size = int(kwargs.get("batch_size", self._batch_size))
         cal = self._calibration_set_id
+        self._device()
+        rewrite = star_rewrite(self._star)
         layouts: list[str] = []
         ppcircs: list[str] = []
         # Jobs being filled: (shots, measured qubits) -> (circuit indices, wire circuits).
@@ -321,7 +321,7 @@ class IQMBackend(Backend):
                     else (circuit, None)  # translation never changes the circuit: no copy
                 )
                 wire, layout = compiler.translate_json(
-                    prepared, name=circuit.name or f"circuit_{i}"
+                    prepared, name=circuit.name or f"circuit_{i}", rewrite=rewrite
                 )
                 layouts.append(json.dumps(layout))
                 ppcircs.append("null" if ppcirc is None else json.dumps(ppcirc.to_dict()))
@@ -364,6 +364,7 @@ class IQMBackend(Backend):
         predicates = self.required_predicates
         architecture = self._device()[1]
         for index, circuit in enumerate(circuits):
+            check_no_resonator(index, circuit, self._star)
             check_circuit(index, circuit, predicates, architecture)
 
     # --- results ------------------------------------------------------------------------------
