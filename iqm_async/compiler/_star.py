@@ -357,17 +357,30 @@ class _Scheduler:
             return None
         return self.ops[index]
 
+    def is_final_measure(self, index: int) -> bool:
+        """A measure that is the last operation on each of its qubits."""
+        name, qubits, _ = self.ops[index]
+        return name == "measure" and all(self.queues[q] == [index] for q in qubits)
+
     def run(self) -> list[NativeOp]:
         while self.left:
             progressed = True
             while progressed:
                 progressed = False
                 for index in self.fronts():
-                    op = self.served_as_is(index)
+                    # Final measurements wait for the end, in the given order, so no
+                    # measurement is brought forward before another qubit's gates.
+                    op = None if self.is_final_measure(index) else self.served_as_is(index)
                     if op is not None:
                         self.emit(index, op)
                         progressed = True
-            if self.left:
+            fronts = self.fronts()
+            if all(self.is_final_measure(i) for i in fronts) and len(fronts) == self.left:
+                if self.held is not None:
+                    self.move(self.held)
+                for index in fronts:
+                    self.emit(index, self.ops[index])
+            elif self.left:
                 self.switch()
         if self.held is not None:
             self.move(self.held)  # close the last sandwich: the qubit may be read later
