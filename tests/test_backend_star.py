@@ -156,3 +156,17 @@ def test_arch_override_on_a_star(stars: LiveEmulator) -> None:
         pytest.raises(ConfigurationError, match=r"\['QB1', 'CR1'\] is not a pair of this star"),
     ):
         _ = backend.backend_info
+
+
+def test_arch_override_pairs_are_checked_against_the_star() -> None:
+    from test_compiler_star import star_dqa
+
+    from iqm_async.backend._star import device_architecture
+
+    dqa = star_dqa(3, movable=1)  # QB2 and QB3 cannot be moved: they cannot interact
+    architecture, star = device_architecture(dqa, [["QB1", "QB3"]])
+    assert star is not None and len(architecture.coupling) == 1
+    with pytest.raises(ConfigurationError, match="QB2 and QB3 cannot run a CZ through resonator"):
+        device_architecture(dqa, [["QB2", "QB3"]])
+    with pytest.raises(ConfigurationError, match="arch names no qubit pairs"):
+        device_architecture(dqa, [])

@@ -309,3 +309,14 @@ def test_emulator_rejects_a_bad_sandwich_naming_the_instruction() -> None:
         validate_run_request(
             RunRequest(circuits=[bad], shots=1), load_architecture("sirius"), max_shots=1
         )
+
+
+def test_a_star_whose_qubits_cannot_interact_is_refused() -> None:
+    lonely = StarDevice(
+        resonator=R,
+        qubits=("QB1", "QB2"),
+        movable=frozenset({"QB1"}),
+        cz_capable=frozenset({"QB1"}),
+    )
+    with pytest.raises(ConfigurationError, match="No two qubits can interact through resonator"):
+        compiler.star_architecture(lonely)
