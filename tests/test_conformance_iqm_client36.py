@@ -348,3 +348,50 @@ def test_qiskit_adapter_gets_bell_counts(iqm36_python: Path, live_emulator: Live
     assert out["status"] == "JobStatus.DONE"
     assert set(out["counts"]) <= {"00", "11"} and sum(out["counts"].values()) == 300
     assert len(out["counts"]) == 2  # both outcomes appear in 300 shots
+
+
+def test_runs_move_circuits_on_a_star_chip(
+    iqm36_python: Path, live_emulator_factory: Emulators
+) -> None:
+    # A star chip: iqm-client 36 reads the resonator from the DQA, validates its own MOVE
+    # sandwiches, inserts MOVEs for a qubit-qubit CZ with transpile_insert_moves, and runs
+    # both; its simplified architecture sees every qubit pair as coupled.
+    config = EmulatorConfig(seed=5, parallel=True, job_seconds=0.0, quantum_computers=("deneb",))
+    live = live_emulator_factory(config)
+    out = run_script(
+        iqm36_python,
+        """
+        from iqm.iqm_client.transpile import simplify_architecture, transpile_insert_moves
+
+        client = IQMClient.from_url(P["url"], quantum_computer="deneb")
+        dqa = client.get_dynamic_quantum_architecture()
+        OUT["resonators"] = dqa.computational_resonators
+        simple = simplify_architecture(dqa)
+        OUT["fictional_pairs"] = len({frozenset(l) for l in simple.gates["cz"].loci})
+        half = math.pi / 2
+        by_hand = Circuit(name="by-hand", instructions=(
+            Op(name="prx", locus=("QB1",), args={"angle": half, "phase": half}),
+            Op(name="prx", locus=("QB2",), args={"angle": half, "phase": half}),
+            Op(name="move", locus=("QB2", "CR1"), args={}),
+            Op(name="cz", locus=("QB1", "CR1"), args={}),
+            Op(name="move", locus=("QB2", "CR1"), args={}),
+            Op(name="prx", locus=("QB2",), args={"angle": -half, "phase": half}),
+            Op(name="measure", locus=("QB1", "QB2"), args={"key": "m"}),
+        ))
+        inserted = transpile_insert_moves(bell("inserted", "QB3", "QB6"), dqa)
+        OUT["inserted_moves"] = sum(1 for i in inserted.instructions if i.name == "move")
+        counts = []
+        for circuit in (by_hand, inserted):
+            job = client.submit_circuits([circuit], shots=300)
+            job.wait_for_completion(timeout_secs=30, polling_interval=0.05, progress_callback=quiet)
+            counts.append(job.result_counts()[0].counts)
+        OUT["counts"] = counts
+        """,
+        url=live.url,
+    )
+    assert out["resonators"] == ["CR1"] and out["fictional_pairs"] == 15
+    assert out["inserted_moves"] == 2
+    by_hand, inserted = out["counts"]
+    assert set(by_hand) <= {"00", "11"} and sum(by_hand.values()) == 300
+    assert set(inserted) <= {"00", "11"} and sum(inserted.values()) == 300
+    assert len(by_hand) == 2 and len(inserted) == 2

@@ -43,7 +43,7 @@ from pytket.predicates import Predicate
 
 from .. import compiler
 from ..client import AsyncIQMClient
-from ..compiler import CircuitJSON
+from ..compiler import CircuitJSON, StarDevice
 from ..errors import (
     CircuitValidationError,
     ConfigurationError,
@@ -55,6 +55,7 @@ from ..metadata import Metadata
 from ..models import DynamicQuantumArchitecture
 from ..results import JobPhase, JobStatus, MeasurementArrays
 from ._checks import check_circuit, shots_per_circuit
+from ._star import check_no_resonator, device_architecture, star_misc, star_rewrite
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -94,6 +95,7 @@ def circuit_status_of(status: JobStatus) -> CircuitStatus:
 class _Device:
     dqa: DynamicQuantumArchitecture
     architecture: Architecture
+    star: StarDevice | None  # a star chip's resonator and qubits, else None
 
 
 class AsyncIQMBackend:
@@ -155,29 +157,26 @@ class AsyncIQMBackend:
     # --- device -------------------------------------------------------------------------------
 
     async def device(self) -> tuple[DynamicQuantumArchitecture, Architecture]:
-        """The device's dynamic architecture and its pytket ``Architecture`` (fetched once).
+        """The device's dynamic architecture and the pytket ``Architecture`` circuits are
+        compiled for (fetched once). A star chip's qubits are shown fully connected: the
+        MOVEs through its resonator go in at translation."""
+        device = await self._the_device()
+        return device.dqa, device.architecture
 
-        Raises:
-            ConfigurationError: the device has computational resonators (MOVE gates).
-        """
+    async def _the_device(self) -> _Device:
         async with self._device_lock:
             if self._device is None:
                 dqa = await self.client.dynamic_architecture(self.calibration_set_id)
-                self._device = _Device(dqa, self.device_architecture(dqa))
-            return self._device.dqa, self._device.architecture
+                self._device = self._device_of(dqa)
+            return self._device
 
-    def device_architecture(self, dqa: DynamicQuantumArchitecture) -> Architecture:
-        """The pytket ``Architecture`` circuits are compiled for, from ``dqa`` (no I/O)."""
-        if dqa.computational_resonators:
-            raise ConfigurationError(
-                "This device has computational resonators (MOVE gates), which the pytket "
-                "backend does not support yet; use AsyncIQMClient with native circuits."
-            )
-        return compiler.architecture_from_dqa(dqa, self._arch_override)
+    def _device_of(self, dqa: DynamicQuantumArchitecture) -> _Device:
+        architecture, star = device_architecture(dqa, self._arch_override)
+        return _Device(dqa, architecture, star)
 
     def use_device(self, dqa: DynamicQuantumArchitecture) -> None:
         """Use ``dqa`` (e.g. a saved one) instead of fetching the device's: no I/O."""
-        self._device = _Device(dqa, self.device_architecture(dqa))
+        self._device = self._device_of(dqa)
         self._backend_info = None
 
     async def backend_info(self, device_name: str) -> BackendInfo:
@@ -185,14 +184,15 @@ class AsyncIQMBackend:
         if self._backend_info is None:
             from .. import __version__
 
-            dqa, architecture = await self.device()
+            device = await self._the_device()
+            dqa, architecture = device.dqa, device.architecture
             self._backend_info = BackendInfo(
                 name="IQMBackend",
                 device_name=device_name,
                 version=__version__,
                 architecture=architecture,
                 gate_set=compiler.gate_set(dqa),
-                misc={"calibration_set_id": str(dqa.calibration_set_id)},
+                misc={"calibration_set_id": str(dqa.calibration_set_id), **star_misc(device.star)},
             )
         return self._backend_info
 
@@ -247,9 +247,10 @@ class AsyncIQMBackend:
             CircuitValidationError: a circuit fails a required predicate.
         """
         predicates = await self.required_predicates()
-        architecture = (await self.device())[1]
+        device = await self._the_device()
         for index, circuit in enumerate(circuits):
-            check_circuit(index, circuit, predicates, architecture)
+            check_no_resonator(index, circuit, device.star)
+            check_circuit(index, circuit, predicates, device.architecture)
 
     # --- submitting ---------------------------------------------------------------------------
 
@@ -280,6 +281,7 @@ class AsyncIQMBackend:
         if valid_check:
             await self.validate(circuits)
         size = self.batch_size if batch_size is None else batch_size
+        rewrite = star_rewrite((await self._the_device()).star)
         layouts: list[str] = []
         ppcircs: list[str] = []
         # Jobs being filled: (shots, measured qubits) -> (circuit indices, wire circuits).
@@ -302,7 +304,7 @@ class AsyncIQMBackend:
                         else (circuit, None)  # translation never changes the circuit
                     )
                     wire, layout = compiler.translate_json(
-                        prepared, name=circuit.name or f"circuit_{i}"
+                        prepared, name=circuit.name or f"circuit_{i}", rewrite=rewrite
                     )
                     layouts.append(json.dumps(layout))
                     ppcircs.append("null" if ppcirc is None else json.dumps(ppcirc.to_dict()))

@@ -13,6 +13,10 @@ Qubit names: a translated circuit uses the physical names directly (``node[i]`` 
 ``QB{i+1}``), so it needs no qubit mapping in the run request. Measurement keys are the
 classical bits' names (``"c[0]"``), one single-qubit ``measure`` per bit.
 
+Star chips (qubits coupled through a computational resonator): compile for
+``star_architecture(star_device(dqa))``, then translate with
+``rewrite=functools.partial(insert_moves, star=star)``, which puts in the MOVEs.
+
 Placement is deterministic: compiling the same circuit twice gives the same circuit, on any
 machine load, in this process or a worker.
 """
@@ -31,9 +35,20 @@ from ._passes import (
     required_predicates,
 )
 from ._pool import compile_circuits, compile_from_dicts
+from ._star import (
+    StarDevice,
+    insert_moves,
+    move_count,
+    naive_insert_moves,
+    star_architecture,
+    star_compilation_pass,
+    star_device,
+    star_link_errors,
+)
 from ._translate import (
     CircuitJSON,
     MeasurementLayout,
+    Rewrite,
     measurement_layout,
     to_iqm_circuit,
     translate,
@@ -44,16 +59,25 @@ __all__ = [
     "X_CIRCUIT",
     "CircuitJSON",
     "MeasurementLayout",
+    "Rewrite",
+    "StarDevice",
     "architecture_from_dqa",
     "compile_circuits",
     "compile_from_dicts",
     "default_compilation_pass",
     "gate_set",
+    "insert_moves",
     "measurement_layout",
+    "move_count",
+    "naive_insert_moves",
     "pass_from_dict",
     "prepare_circuit",
     "rebase_pass",
     "required_predicates",
+    "star_architecture",
+    "star_compilation_pass",
+    "star_device",
+    "star_link_errors",
     "to_backend_result",
     "to_iqm_circuit",
     "translate",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,9 @@ def _half_turns(index: int, command: Command) -> tuple[float, float]:
 
 # One native operation: (name, qubits, args), the wire instruction's fields.
 NativeOp = tuple[str, tuple[str, ...], dict[str, Any]]
+Rewrite = Callable[[list[NativeOp]], list[NativeOp]]
+"""A last step on the native operations before they are written (e.g. MOVE insertion for a
+star chip: :func:`iqm_async.compiler.insert_moves`)."""
 
 
 def _native_op(index: int, command: Command, measured: set[Bit]) -> NativeOp | None:
@@ -84,7 +88,7 @@ def _native_op(index: int, command: Command, measured: set[Bit]) -> NativeOp | N
     )
 
 
-def _native_ops(commands: list[Command]) -> list[NativeOp]:
+def _native_ops(commands: list[Command], rewrite: Rewrite | None = None) -> list[NativeOp]:
     """Every command as an IQM operation; the checks of :func:`to_iqm_circuit`."""
     measured: set[Bit] = set()
     ops = [op for i, command in enumerate(commands) if (op := _native_op(i, command, measured))]
@@ -92,10 +96,12 @@ def _native_ops(commands: list[Command]) -> list[NativeOp]:
         raise CircuitValidationError(
             "The circuit has no operations; add gates and measurements before submitting it."
         )
-    return ops
+    return ops if rewrite is None else rewrite(ops)
 
 
-def to_iqm_circuit(circuit: Circuit, name: str | None = None) -> IQMCircuit:
+def to_iqm_circuit(
+    circuit: Circuit, name: str | None = None, *, rewrite: Rewrite | None = None
+) -> IQMCircuit:
     """Translate a compiled pytket circuit to the IQM wire format.
 
     PhasedX(a, b) becomes ``prx`` with ``angle_t = a/2`` and ``phase_t = b/2`` (half-turns to
@@ -105,12 +111,14 @@ def to_iqm_circuit(circuit: Circuit, name: str | None = None) -> IQMCircuit:
     Args:
         circuit: a circuit in :func:`gate_set` on device nodes (not changed).
         name: the circuit's name on the server; default ``circuit.name`` or ``"circuit"``.
+        rewrite: applied to the native operations last (default: none); a star chip's
+            MOVE insertion (``functools.partial(insert_moves, star=...)``).
 
     Raises:
         CircuitValidationError: naming the first command outside the gate set (or on a qubit
             that is not a device node) and the pass that fixes it.
     """
-    return _wire_model(circuit, circuit.get_commands(), name)
+    return _wire_model(circuit, circuit.get_commands(), name, rewrite)
 
 
 def measurement_layout(circuit: Circuit) -> MeasurementLayout:
@@ -122,22 +130,26 @@ def measurement_layout(circuit: Circuit) -> MeasurementLayout:
     return _layout(circuit, circuit.get_commands())
 
 
-def translate(circuit: Circuit, name: str | None = None) -> tuple[IQMCircuit, MeasurementLayout]:
+def translate(
+    circuit: Circuit, name: str | None = None, *, rewrite: Rewrite | None = None
+) -> tuple[IQMCircuit, MeasurementLayout]:
     """:func:`to_iqm_circuit` and :func:`measurement_layout` together, from one walk over the
     circuit's commands (reading them from pytket is much of the cost). Same errors.
     """
     commands = circuit.get_commands()
-    return _wire_model(circuit, commands, name), _layout(circuit, commands)
+    return _wire_model(circuit, commands, name, rewrite), _layout(circuit, commands)
 
 
-def _wire_model(circuit: Circuit, commands: list[Command], name: str | None) -> IQMCircuit:
+def _wire_model(
+    circuit: Circuit, commands: list[Command], name: str | None, rewrite: Rewrite | None = None
+) -> IQMCircuit:
     # Built with model_construct, without re-validation: every operation is well formed
     # (see _native_op; the tests validate the output), the name is not empty, and keys are
     # unique because each bit is measured once and bit names are unique. Pydantic's checks
     # were most of the translation time.
     instructions = tuple(
         Instruction.model_construct(name=op_name, qubits=qubits, args=args)
-        for op_name, qubits, args in _native_ops(commands)
+        for op_name, qubits, args in _native_ops(commands, rewrite)
     )
     return IQMCircuit.model_construct(
         name=name or circuit.name or "circuit", instructions=instructions, metadata=None
@@ -161,7 +173,7 @@ class CircuitJSON:
 
 
 def translate_json(
-    circuit: Circuit, name: str | None = None
+    circuit: Circuit, name: str | None = None, *, rewrite: Rewrite | None = None
 ) -> tuple[CircuitJSON, MeasurementLayout]:
     """:func:`translate`, with the circuit written straight to wire JSON (no models: about
     half the time, and nothing left for the garbage collector). Same errors.
@@ -171,11 +183,12 @@ def translate_json(
             finite number.
     """
     commands = circuit.get_commands()
-    ops = _native_ops(commands)
+    ops = _native_ops(commands, rewrite)
     parts = []
     for op_name, qubits, args in ops:
-        # Qubit names are QB<n> (node_to_qubit_name), so they need no escaping.
-        locus = '["' + '","'.join(qubits) + '"]'
+        # Qubit names are QB<n> (node_to_qubit_name), so they need no escaping; a rewrite may
+        # add components named by the server (a resonator), which are escaped.
+        locus = '["' + '","'.join(qubits) + '"]' if rewrite is None else _json(list(qubits))
         if op_name == "prx":
             angle, phase = args["angle_t"], args["phase_t"]
             if not (math.isfinite(angle) and math.isfinite(phase)):

@@ -6,6 +6,14 @@ Built in (JSON files in ``data/``, in the dynamic-architecture (DQA) format):
 - ``star``: 5 qubits, QB3 in the centre coupled to QB1, QB2, QB4 and QB5.
 - ``star-resonator``: 5 qubits around a computational resonator ``COMP_R`` (cz and move
   between each qubit and the resonator), for MOVE tests.
+- ``deneb`` and ``sirius``: star chips of realistic size, 6 and 16 qubits QB1.. around the
+  computational resonator ``CR1`` (cz and move on every (qubit, ``CR1``) pair), with
+  quality metrics of the size real star chips publish (MOVE double-IRB 0.97-0.995, CZ with
+  the resonator 0.975-0.996, prx 0.9985-0.9997, readout errors 1-5 %, T1 25-60 µs).
+
+A file may also carry ``quality_metrics``, ``{metric name: value}`` in the server's metric
+naming (``metrics.irb.move.crf_crf.QB1__CR1.fidelity:n_interleaved_gates=2``), kept in
+:attr:`Architecture.quality_observations` (DQA readers ignore the extra key).
 
 Any other value is a path to a JSON file in the DQA format. It may carry an extra
 ``readout_errors`` object, ``{qubit: [P(read 1 | 0), P(read 0 | 1)]}``, which the emulator
@@ -34,6 +42,8 @@ BUILTIN_ARCHITECTURES = {
     "garnet": "garnet.json",
     "star": "star.json",
     "star-resonator": "star_resonator.json",
+    "deneb": "deneb.json",
+    "sirius": "sirius.json",
 }
 
 
@@ -47,6 +57,8 @@ class Architecture:
         readout_errors: ``{qubit: (P(read 1 | 0), P(read 0 | 1))}``; empty if not given.
         dqa_json: the DQA reply body, serialised once.
         quantum_architecture_json: the old ``quantum-architecture`` reply, serialised once.
+        quality_observations: the file's ``quality_metrics``, ``{metric name: value}``;
+            empty if not given.
     """
 
     name: str
@@ -54,6 +66,7 @@ class Architecture:
     readout_errors: dict[str, tuple[float, float]]
     dqa_json: bytes
     quantum_architecture_json: bytes
+    quality_observations: dict[str, float] = field(default_factory=dict, compare=False)
     _loci_cache: dict[tuple[str, str | None], frozenset[Locus]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -107,6 +120,9 @@ def _from_json(name: str, raw: dict[str, Any]) -> Architecture:
         qubit: (float(pair[0]), float(pair[1]))
         for qubit, pair in (raw.pop("readout_errors", None) or {}).items()
     }
+    observations = {
+        str(name): float(value) for name, value in (raw.pop("quality_metrics", None) or {}).items()
+    }
     dqa = DynamicQuantumArchitecture.model_validate(raw)
     body = dqa.model_dump(mode="json")
     return Architecture(
@@ -117,6 +133,7 @@ def _from_json(name: str, raw: dict[str, Any]) -> Architecture:
         quantum_architecture_json=json.dumps(
             _old_quantum_architecture(name, dqa), separators=(",", ":")
         ).encode(),
+        quality_observations=observations,
     )
 
 
@@ -125,7 +142,7 @@ def _read_builtin(file_name: str) -> str:
 
 
 # Read when this module is imported, so that building an app inside a running event loop (as
-# in-process tests do) does no file I/O there. The three files hold about 8 kB.
+# in-process tests do) does no file I/O there. The five files hold about 25 kB.
 _BUILTIN_TEXT = {name: _read_builtin(file) for name, file in BUILTIN_ARCHITECTURES.items()}
 _loaded: dict[str, Architecture] = {}
 
