@@ -11,7 +11,6 @@ import pytest
 
 from iqm_async.emulator import EmulatorConfig, create_app
 from iqm_async.emulator.architectures import load_architecture
-from iqm_async.quality import metrics_from_observations
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +28,8 @@ def test_star_chips_have_a_resonator_and_metrics(name: str, size: int) -> None:
     assert arch.dqa.qubits == qubits and arch.dqa.computational_resonators == ["CR1"]
     for gate in ("cz", "move"):
         assert arch.dqa.loci(gate) == [(q, "CR1") for q in qubits]
-    metrics = metrics_from_observations(arch.quality_observations.items())
+    metrics = arch.metrics
+    assert metrics is not None
     for q in qubits:
         move, cz = metrics.move(q, "CR1"), metrics.cz(q, "CR1")
         assert move is not None and 0.97 <= move <= 0.995

@@ -6,7 +6,7 @@ Three ways to start it::
     with running_emulator(EmulatorConfig(seed=1)) as url: ...   # loopback, background thread
     app = create_app(EmulatorConfig(parallel=True, job_seconds=0))  # ASGI, in-process tests
 
-It imports only ``models``, ``metadata`` and ``errors`` of iqm_async.
+It imports only ``models``, ``metadata``, ``quality`` and ``errors`` of iqm_async.
 """
 
 from __future__ import annotations

@@ -12,12 +12,14 @@ Built in (JSON files in ``data/``, in the dynamic-architecture (DQA) format):
   the resonator 0.975-0.996, prx 0.9985-0.9997, readout errors 1-5 %, T1 25-60 µs).
 
 A file may also carry ``quality_metrics``, ``{metric name: value}`` in the server's metric
-naming (``metrics.irb.move.crf_crf.QB1__CR1.fidelity:n_interleaved_gates=2``), kept in
-:attr:`Architecture.quality_observations` (DQA readers ignore the extra key).
+naming (``metrics.irb.move.crf_crf.QB1__CR1.fidelity:n_interleaved_gates=2``), served as
+the chip's metrics (DQA readers ignore the extra key).
 
 Any other value is a path to a JSON file in the DQA format. It may carry an extra
 ``readout_errors`` object, ``{qubit: [P(read 1 | 0), P(read 0 | 1)]}``, which the emulator
-uses when readout noise is on (DQA readers ignore the extra key).
+uses when readout noise is on (DQA readers ignore the extra key). The file may also be an
+``iqm-async snapshot`` (``format: iqm-async-snapshot/1``): its dynamic architecture is served
+under its ``quantum_computer`` name, and its quality metrics with it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..models import DynamicQuantumArchitecture, Locus
+from ..quality import QualityMetrics
+from .metrics import SNAPSHOT_FORMAT, metrics_from_reply
 
 __all__ = ["BUILTIN_ARCHITECTURES", "SYMMETRIC_GATES", "Architecture", "load_architecture"]
 
@@ -57,8 +61,8 @@ class Architecture:
         readout_errors: ``{qubit: (P(read 1 | 0), P(read 0 | 1))}``; empty if not given.
         dqa_json: the DQA reply body, serialised once.
         quantum_architecture_json: the old ``quantum-architecture`` reply, serialised once.
-        quality_observations: the file's ``quality_metrics``, ``{metric name: value}``;
-            empty if not given.
+        metrics: the quality metrics the file carried (a snapshot's ``metrics``, or a
+            built-in chip's ``quality_metrics``), else ``None``.
     """
 
     name: str
@@ -66,10 +70,10 @@ class Architecture:
     readout_errors: dict[str, tuple[float, float]]
     dqa_json: bytes
     quantum_architecture_json: bytes
-    quality_observations: dict[str, float] = field(default_factory=dict, compare=False)
     _loci_cache: dict[tuple[str, str | None], frozenset[Locus]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    metrics: QualityMetrics | None = None
 
     @cached_property
     def calibration_set_id(self) -> str:
@@ -116,13 +120,21 @@ def _old_quantum_architecture(name: str, dqa: DynamicQuantumArchitecture) -> dic
 
 
 def _from_json(name: str, raw: dict[str, Any]) -> Architecture:
+    carried: dict[str, Any] | None = None
+    if raw.get("format") == SNAPSHOT_FORMAT:
+        name = str(raw.get("quantum_computer") or name)
+        carried = raw.get("metrics")
+        dqa_raw = raw.get("dynamic_quantum_architecture")
+        if not isinstance(dqa_raw, dict):
+            raise ValueError("the snapshot has no 'dynamic_quantum_architecture' object")
+        raw = dict(dqa_raw)
     readout = {
         qubit: (float(pair[0]), float(pair[1]))
         for qubit, pair in (raw.pop("readout_errors", None) or {}).items()
     }
-    observations = {
-        str(name): float(value) for name, value in (raw.pop("quality_metrics", None) or {}).items()
-    }
+    named = raw.pop("quality_metrics", None)
+    if named and carried is None:
+        carried = {"observations": [{"dut_field": k, "value": v} for k, v in named.items()]}
     dqa = DynamicQuantumArchitecture.model_validate(raw)
     body = dqa.model_dump(mode="json")
     return Architecture(
@@ -133,7 +145,7 @@ def _from_json(name: str, raw: dict[str, Any]) -> Architecture:
         quantum_architecture_json=json.dumps(
             _old_quantum_architecture(name, dqa), separators=(",", ":")
         ).encode(),
-        quality_observations=observations,
+        metrics=metrics_from_reply(carried, dqa) if carried else None,
     )
 
 
@@ -172,5 +184,6 @@ def load_architecture(arch: str) -> Architecture:
     except (OSError, ValueError) as exc:  # json and pydantic errors are ValueErrors
         raise ConfigurationError(
             f"Cannot load emulator architecture from '{arch}': {exc}. The file must hold a "
-            "dynamic quantum architecture (calibration_set_id, qubits, gates)."
+            "dynamic quantum architecture (calibration_set_id, qubits, gates) or be an "
+            "iqm-async snapshot."
         ) from exc
