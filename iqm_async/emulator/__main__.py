@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     p.add_argument("--seed", type=int, default=None, help="seed results, ids and faults")
     p.add_argument(
-        "--arch", default=defaults.arch, help="garnet | star | star-resonator | FILE (V1 routes)"
+        "--arch",
+        default=defaults.arch,
+        help="garnet | star | star-resonator | deneb | sirius | FILE (V1 routes)",
     )
     p.add_argument(
         "--quantum-computers",

@@ -18,7 +18,8 @@ class EmulatorConfig:
 
     Attributes:
         seed: seeds job ids, measurement results and fault draws; ``None`` = fresh entropy.
-        arch: ``"garnet"`` (default), ``"star"``, ``"star-resonator"`` or a DQA JSON path:
+        arch: ``"garnet"`` (default), ``"star"``, ``"star-resonator"``, ``"deneb"`` (6-qubit
+            star), ``"sirius"`` (16-qubit star), or a DQA JSON or snapshot path:
             the chip the V1 ("CoCoS") routes serve. It is always ``quantum_computers[0]``.
         quantum_computers: the quantum computers the IQM Server API v1 routes list, by
             architecture name (each name is also the alias): default ``("garnet",)``. Each has
