@@ -1,7 +1,7 @@
-"""An asyncio program that streams results with ``as_completed`` as jobs finish.
+"""An asyncio program that streams pytket results with ``as_completed`` as jobs finish.
 
-Each point of a small rotation sweep is its own job; results print in the order the jobs
-end, not the order they were submitted.
+Each point of a small rotation sweep is its own job (``batch_size=1``); results print in the
+order the jobs end, not the order they were submitted.
 """
 
 from __future__ import annotations
@@ -9,39 +9,35 @@ from __future__ import annotations
 import asyncio
 import math
 
+from pytket.circuit import Circuit
+
 from iqm_async import AsyncIQMClient
-from iqm_async.models import Circuit, Instruction
+from iqm_async.backend import AsyncIQMBackend
 
 SHOTS = 500
 
 
-def rotation(angle_t: float, qubit: str = "QB1") -> Circuit:
-    """prx(angle) then measure: P(1) = sin^2(pi * angle_t) (angle_t in full turns)."""
-    return Circuit(
-        name=f"prx_{angle_t:.3f}",
-        instructions=(
-            Instruction(name="prx", qubits=(qubit,), args={"angle_t": angle_t, "phase_t": 0.0}),
-            Instruction(name="measure", qubits=(qubit,), args={"key": "m"}),
-        ),
-    )
+def rotation(angle_t: float) -> Circuit:
+    """Rx(angle) then measure: P(1) = sin^2(pi * angle_t) (angle_t in full turns)."""
+    return Circuit(1, 1, name=f"rx_{angle_t:.3f}").Rx(2 * angle_t, 0).measure_all()
 
 
 async def main(url: str) -> None:
     angles = [i / 16 for i in range(9)]  # 0 .. half a turn
-    async with AsyncIQMClient(
-        url, api="auto"
-    ) as client:  # IQM Server API or V1, as the server speaks
-        jobs = await asyncio.gather(*(client.submit(rotation(a), shots=SHOTS) for a in angles))
-        angle_of = {job.id: a for job, a in zip(jobs, angles, strict=True)}
-        async for job in client.as_completed(jobs, timeout=300):
-            result = await job.result()  # a JobResult: per circuit, key -> shots x bits
-            ones = float(result.measurement_arrays[0]["m"][:, 0].mean())
-            angle = angle_of[job.id]
+    # The client asks the server which API it speaks (IQM Server API or V1).
+    async with AsyncIQMClient(url) as client, AsyncIQMBackend(client, batch_size=1) as backend:
+        compiled = await backend.get_compiled_circuits([rotation(a) for a in angles])
+        handles = await backend.process_circuits(compiled, n_shots=SHOTS)
+        angle_of = {handle: a for handle, a in zip(handles, angles, strict=True)}
+        async for handle, result in backend.as_completed(handles, timeout=300):
+            ones = result.get_counts().get((1,), 0) / SHOTS
+            angle = angle_of[handle]
             expected = math.sin(math.pi * angle) ** 2
             print(
-                f"job {job.id[:8]}  angle_t={angle:.3f}  P(1)={ones:.3f}  expected={expected:.3f}"
+                f"job {handle[0][:8]}  angle_t={angle:.3f}  P(1)={ones:.3f}  "
+                f"expected={expected:.3f}"
             )
-        print(f"{len(jobs)} jobs, {client.request_count} HTTP requests")
+        print(f"{len(handles)} jobs, {client.request_count} HTTP requests")
 
 
 if __name__ == "__main__":

@@ -1,58 +1,42 @@
-"""The async client under trio: a GHZ circuit on five qubits, three jobs in a nursery."""
+"""pytket under trio: a GHZ circuit on five qubits, compiled once, three jobs in a nursery."""
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import trio
+from pytket.circuit import Circuit
 
 from iqm_async import AsyncIQMClient
-from iqm_async.models import Circuit, Instruction
+from iqm_async.backend import AsyncIQMBackend
 
 GHZ_SIZE = 5
 
 
-def ghz(qubits: list[str]) -> Circuit:
-    """GHZ state in native gates: Ry(pi/2) on the first qubit, then CNOT = Ry CZ Ry^-1."""
-    half_y = {"angle_t": 0.25, "phase_t": 0.25}  # Ry(pi/2)
-    minus_half_y = {"angle_t": -0.25, "phase_t": 0.25}
-    inst = [Instruction(name="prx", qubits=(qubits[0],), args=half_y)]
-    for control, target in pairwise(qubits):
-        inst += [
-            Instruction(name="prx", qubits=(target,), args=half_y),
-            Instruction(name="cz", qubits=(control, target)),
-            Instruction(name="prx", qubits=(target,), args=minus_half_y),
-        ]
-    inst.append(Instruction(name="measure", qubits=tuple(qubits), args={"key": "m"}))
-    return Circuit(name="ghz", instructions=tuple(inst))
+def ghz(size: int) -> Circuit:
+    circuit = Circuit(size, size, name="ghz").H(0)
+    for qubit in range(1, size):
+        circuit.CX(qubit - 1, qubit)
+    return circuit.measure_all()
 
 
 async def main(url: str) -> None:
-    async with AsyncIQMClient(
-        url, api="auto"
-    ) as client:  # IQM Server API or V1, as the server speaks
-        dqa = await client.dynamic_architecture()
-        # Follow a path of couplings so every cz is on a calibrated pair.
-        path = [dqa.couplings[0][0]]
-        while len(path) < GHZ_SIZE:
-            nxt = next(
-                (b if a == path[-1] else a)
-                for a, b in dqa.couplings
-                if path[-1] in (a, b) and (b if a == path[-1] else a) not in path
-            )
-            path.append(nxt)
+    # The client asks the server which API it speaks (IQM Server API or V1).
+    async with AsyncIQMClient(url) as client, AsyncIQMBackend(client, batch_size=1) as backend:
+        # Placed and routed onto calibrated couplings, in a worker process.
+        (compiled,) = await backend.get_compiled_circuits([ghz(GHZ_SIZE)])
         results: list[dict[str, int]] = []
 
         async def run_one() -> None:
-            job = await client.submit(ghz(path), shots=300)
-            counts = await job.counts()
-            results.append(dict(counts[0].counts))
+            (handle,) = await backend.process_circuits([compiled], n_shots=300)
+            result = await backend.get_result(handle)
+            counts = result.get_counts()
+            results.append({"".join(map(str, bits)): n for bits, n in counts.items()})
 
         async with trio.open_nursery() as nursery:
             for _ in range(3):
                 nursery.start_soon(run_one)
+    qubits = [f"QB{node.index[0] + 1}" for node in sorted(compiled.qubits)]  # node[i] = QB<i+1>
     for counts in results:
-        print(f"GHZ on {'-'.join(path)}: {dict(sorted(counts.items()))}")
+        print(f"GHZ on {'-'.join(qubits)}: {dict(sorted(counts.items()))}")
 
 
 if __name__ == "__main__":
