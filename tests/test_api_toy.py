@@ -34,11 +34,12 @@ from iqm_async.errors import (
     JobAbortedError,
     JobFailedError,
 )
-from iqm_async.metadata import Metadata, RequestEcho, mapping_to_wire
+from iqm_async.metadata import RequestEcho, mapping_to_wire
 from iqm_async.models import (
     Circuit,
     DynamicQuantumArchitecture,
     Instruction,
+    Metadata,
     QuantumArchitectureSpecification,
 )
 from iqm_async.policies import PollPolicy

@@ -33,7 +33,7 @@ from iqm_async.errors import (
     JobFailedError,
     JobTimeoutError,
 )
-from iqm_async.metadata import Metadata
+from iqm_async.models import Metadata
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from ..metadata import Metadata
-from ..models import QuantumArchitectureSpecification, ResponseModel
+from ..models import Metadata, QuantumArchitectureSpecification, ResponseModel
 
 __all__ = [
     "Counts",

@@ -45,8 +45,7 @@ from ..compiler import CircuitJSON
 from ..config import IQMConfig
 from ..errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
 from ..jobs import Job
-from ..metadata import Metadata
-from ..models import DynamicQuantumArchitecture
+from ..models import DynamicQuantumArchitecture, Metadata
 from ..results import JobPhase, JobStatus, MeasurementArrays
 from ._checks import check_circuit, shots_per_circuit
 from ._loop import ClientLoop
