@@ -267,6 +267,11 @@ class RunRequest(RequestModel):
 _INSTRUCTION_FIELDS = frozenset(Instruction.model_fields)
 
 
+def _locus_as_tuple(instruction: dict[str, Any]) -> dict[str, Any]:
+    qubits = instruction.get("qubits")
+    return {**instruction, "qubits": tuple(qubits)} if isinstance(qubits, list) else instruction
+
+
 def request_from_echo(echo: RequestEcho) -> RunRequest:
     """The :class:`RunRequest` a server echoed (no I/O).
 
@@ -293,11 +298,15 @@ def request_from_echo(echo: RequestEcho) -> RunRequest:
             **{name: getattr(echo, name) for name in fields},
             circuits=[
                 Circuit.model_construct(
-                    name=echoed.name,
-                    instructions=tuple(Instruction.model_construct(**i) for i in kept),
-                    **({} if echoed.metadata is None else {"metadata": echoed.metadata}),
+                    **{
+                        **circuit,
+                        "instructions": tuple(
+                            Instruction.model_construct(**_locus_as_tuple(i))
+                            for i in circuit["instructions"]
+                        ),
+                    }
                 )
-                for echoed, kept in zip(echo.circuits, instructions, strict=True)
+                for circuit in circuits
             ],
         )
 

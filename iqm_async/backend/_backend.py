@@ -2,18 +2,21 @@
 
 ::
 
-    with IQMBackend("https://cocos.example.com", auth_server_url=..., username=...,
-                    password=...) as backend:
+    with IQMBackend("garnet", api_token=...) as backend:      # pytket-iqm 0.16-0.18's form
         compiled = backend.get_compiled_circuits(circuits)
         handles = backend.process_circuits(compiled, n_shots=1000)
         results = backend.get_results(handles)
 
-Compatible with pytket-iqm's ``IQMBackend(url, arch, auth_server_url, username, password)``,
-with these differences: no network I/O in ``__init__`` (the architecture is fetched once,
-on first use); circuits with the same shots that measure the same qubits are packed into
-multi-circuit jobs (one HTTP submit for up to ``batch_size`` circuits); result handles are
-persistent (``str(handle)`` -> ``ResultHandle.from_str``) and work on a new backend;
-``simplify_initial`` is its own option; errors are iqm_async's typed errors.
+    IQMBackend("https://cocos.example.com", auth_server_url=..., username=..., password=...)
+
+A drop-in for pytket-iqm's ``IQMBackend``, in both its forms (``_dropin`` tells them apart):
+construction authenticates and fetches the architecture, so bad credentials fail there, unless
+the architecture is given offline; ``circuit_status`` says SUBMITTED until a job ends; invalid
+circuits raise pytket's ``CircuitNotValidError``. What it does better: circuits with the same
+shots that measure the same qubits are packed into multi-circuit jobs (one HTTP submit for up
+to ``batch_size`` circuits); result handles are persistent (``str(handle)`` ->
+``ResultHandle.from_str``) and work on a new backend; ``simplify_initial`` is its own option;
+errors are iqm_async's typed errors.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, cast
 
@@ -33,7 +37,7 @@ from pytket.backends.backend import Backend
 from pytket.backends.backendinfo import BackendInfo
 from pytket.backends.backendresult import BackendResult
 from pytket.backends.resulthandle import ResultHandle, _ResultIdTuple
-from pytket.backends.status import CircuitStatus, StatusEnum
+from pytket.backends.status import CircuitStatus
 from pytket.circuit import Circuit
 from pytket.passes import BasePass
 from pytket.predicates import Predicate
@@ -47,7 +51,8 @@ from ..errors import CircuitValidationError, ConfigurationError, IQMError, Parti
 from ..jobs import Job
 from ..models import DynamicQuantumArchitecture, Metadata
 from ..results import JobPhase, JobStatus, MeasurementArrays
-from ._checks import check_circuit, shots_per_circuit
+from ._checks import check_circuit, check_width, shots_per_circuit
+from ._dropin import circuit_status_of, offline_architecture, resolve_target
 from ._loop import ClientLoop
 
 KwargTypes = Any  # pytket's keyword-argument type for backend methods
@@ -65,22 +70,6 @@ DEFAULT_BATCH_SIZE = 100
 
 DEFAULT_TIMEOUT_S = 900.0
 """Default wait of ``get_result``/``get_metadata``, as pytket-iqm."""
-
-_PYTKET_STATUS = {
-    JobPhase.QUEUED: StatusEnum.QUEUED,
-    JobPhase.RUNNING: StatusEnum.RUNNING,
-    JobPhase.COMPLETED: StatusEnum.COMPLETED,
-    JobPhase.FAILED: StatusEnum.ERROR,
-    JobPhase.CANCELLED: StatusEnum.CANCELLED,
-}
-
-
-def circuit_status_of(status: JobStatus) -> CircuitStatus:
-    """A job's status as pytket's ``CircuitStatus`` (no I/O): the phase gives the pytket
-    status; the message is the server's message, or its own status word."""
-    if status.phase is JobPhase.COMPLETED:
-        return CircuitStatus(StatusEnum.COMPLETED)
-    return CircuitStatus(_PYTKET_STATUS[status.phase], status.message or status.raw)
 
 
 def backend_credentials(
@@ -126,21 +115,49 @@ def backend_credentials(
 class IQMBackend(Backend):
     """A pytket ``Backend`` running circuits on an IQM server (or the local emulator).
 
+    Two forms, as pytket-iqm's users know them::
+
+        IQMBackend(url, arch=None, auth_server_url=None, username=None, password=None, ...)
+        IQMBackend(device, api_token=None, server_url=None, ...)   # pytket-iqm 0.16-0.18
+
+    Construction authenticates and fetches the device's architecture (one listing of the
+    quantum computers and one architecture request), so a bad URL, device or credential
+    fails here with its typed error (e.g. :class:`~iqm_async.errors.AuthenticationError`);
+    given ``architecture``, it does no I/O at all.
+
     Args:
-        url: the server's base URL, e.g. ``https://cocos.example.com``.
+        url: the server's URL, e.g. ``https://cocos.example.com`` (V1, by its device path or
+            host) or an IQM Server's root URL (then the device comes from
+            ``client_options={"quantum_computer": ...}`` or ``IQM_QUANTUM_COMPUTER``, or is
+            the server's only one).
         arch: optional couplings ``[["QB1", "QB2"], ...]`` that override the server's
             connectivity (e.g. to use part of the chip).
         auth_server_url, username, password: password login at an auth server.
+        device: the quantum computer's alias on the IQM Server API, e.g. ``"garnet"`` (may
+            be given as the first argument instead of a URL).
+        api_token: a long-lived API token (``token`` is the same).
+        server_url: the IQM Server's root URL for ``device``: default ``IQM_SERVER_URL``,
+            else ``https://resonance.iqm.tech``.
         token: a long-lived API token. tokens_file: a tokens file written by cortex-cli.
             Credentials come from the arguments, else pytket's config file
             (:func:`~iqm_async.config.set_iqm_config`), else ``IQM_*`` variables;
             ``IQM_TOKENS_FILE`` overrides them all.
+        api: the server API (default ``"auto"``: decided by the URL, or by asking the
+            server); ``"cocos"`` or ``"iqm-server"`` to say it.
+        architecture: the device's dynamic architecture given offline (a
+            :class:`~iqm_async.models.DynamicQuantumArchitecture` or its JSON, e.g. saved
+            earlier): construction then does no I/O, and compiling works without a server.
         calibration_set_id: run with this calibration set (default: the server's).
         batch_size: circuits per job at most (default 100); 1 gives one job per circuit.
         progress: show a progress bar while ``get_results`` waits (default: when stderr is a
             terminal).
         client_options: further :class:`AsyncIQMClient` arguments (``timeout``,
-            ``max_connections``, ``retry``, ``poll``, ``transport``).
+            ``max_connections``, ``retry``, ``poll``, ``transport``, ``quantum_computer``).
+
+    Raises:
+        ConfigurationError: arguments that fit neither form, or a bad option.
+        AuthenticationError: the server or auth server refused the credentials.
+        IQMError: any other failure to reach the server or read its architecture.
     """
 
     _supports_shots = True
@@ -150,14 +167,19 @@ class IQMBackend(Backend):
 
     def __init__(
         self,
-        url: str,
-        arch: Sequence[Sequence[str]] | None = None,
+        url: str | None = None,
+        arch: Sequence[Sequence[str]] | str | None = None,
         auth_server_url: str | None = None,
         username: str | None = None,
         password: str | None = None,
         *,
+        device: str | None = None,
+        api_token: str | None = None,
+        server_url: str | None = None,
         token: str | None = None,
         tokens_file: str | None = None,
+        api: str = "auto",
+        architecture: DynamicQuantumArchitecture | str | Mapping[str, Any] | None = None,
         calibration_set_id: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: bool | None = None,
@@ -166,25 +188,44 @@ class IQMBackend(Backend):
         super().__init__()
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        credentials = backend_credentials(
+        target = resolve_target(
+            url,
+            arch,
+            auth_server_url,
+            username,
+            password,
+            device=device,
+            api_token=api_token,
             token=token,
+            server_url=server_url,
+        )
+        dqa = offline_architecture(architecture) if architecture is not None else None
+        credentials = backend_credentials(
+            token=target.token,
             tokens_file=tokens_file,
-            auth_server_url=auth_server_url,
-            username=username,
-            password=password,
+            auth_server_url=target.auth_server_url,
+            username=target.username,
+            password=target.password,
         )
         options = dict(client_options or {})
-        # The V1 jobs API unless told otherwise, for now; client_options={"api": "auto"}
-        # asks the server.
-        options.setdefault("api", "cocos")
-        # Validates the URL and options now, without network I/O.
-        AsyncIQMClient(url, credentials=credentials, **options)
-        self._url = url
-        self._arch_override = [list(pair) for pair in arch] if arch is not None else None
+        options.setdefault("api", api)
+        named = options.setdefault("quantum_computer", target.quantum_computer)
+        if target.quantum_computer is not None and named != target.quantum_computer:
+            raise ConfigurationError(
+                f"The device is {target.quantum_computer!r}, but client_options names "
+                f"quantum_computer={named!r}: give one."
+            )
+        # Validates the URL and options now, before any network I/O.
+        AsyncIQMClient(target.url, credentials=credentials, **options)
+        self._url = target.url
+        self._device_name = target.quantum_computer or options.get("quantum_computer")
+        self._arch_override = target.arch
         self._calibration_set_id = calibration_set_id
         self._batch_size = batch_size
         self._progress = progress
-        self._loop = ClientLoop(lambda: AsyncIQMClient(url, credentials=credentials, **options))
+        self._loop = ClientLoop(
+            lambda: AsyncIQMClient(target.url, credentials=credentials, **options)
+        )
         self._dqa: DynamicQuantumArchitecture | None = None
         self._architecture: Architecture | None = None
         self._backend_info: BackendInfo | None = None
@@ -192,6 +233,18 @@ class IQMBackend(Backend):
         # list per shot made every later garbage collection slow); a job's metadata, mostly
         # the echo of every circuit, is parsed only when get_metadata asks.
         self._finished: dict[str, tuple[Job, MeasurementArrays]] = {}
+        # When this backend saw each job submitted and in each phase (pytket's timestamps).
+        self._seen: dict[str, dict[str, datetime]] = {}
+        if dqa is not None:
+            self._use_architecture(dqa)
+            return
+        # As pytket-iqm: log in and fetch the architecture now, so that bad credentials,
+        # URLs or devices fail here rather than at the first compile.
+        try:
+            self._device()
+        except BaseException:
+            self._loop.close()
+            raise
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -215,15 +268,18 @@ class IQMBackend(Backend):
     def _device(self) -> tuple[DynamicQuantumArchitecture, Architecture]:
         if self._dqa is None or self._architecture is None:
             cal = self._calibration_set_id
-            dqa = self._loop.call(lambda client: client.dynamic_architecture(cal))
-            if dqa.computational_resonators:
-                raise ConfigurationError(
-                    "This device has computational resonators (MOVE gates), which the pytket "
-                    "backend does not support yet; use AsyncIQMClient with native circuits."
-                )
-            self._architecture = compiler.architecture_from_dqa(dqa, self._arch_override)
-            self._dqa = dqa
+            self._use_architecture(self._loop.call(lambda client: client.dynamic_architecture(cal)))
+        assert self._dqa is not None and self._architecture is not None
         return self._dqa, self._architecture
+
+    def _use_architecture(self, dqa: DynamicQuantumArchitecture) -> None:
+        if dqa.computational_resonators:
+            raise ConfigurationError(
+                "This device has computational resonators (MOVE gates), which the pytket "
+                "backend does not support yet; use AsyncIQMClient with native circuits."
+            )
+        self._architecture = compiler.architecture_from_dqa(dqa, self._arch_override)
+        self._dqa = dqa
 
     @property
     def backend_info(self) -> BackendInfo:
@@ -234,7 +290,7 @@ class IQMBackend(Backend):
             dqa, architecture = self._device()
             self._backend_info = BackendInfo(
                 name=type(self).__name__,
-                device_name=self._url.rstrip("/").rsplit("/", 1)[-1],
+                device_name=self._device_name or self._url.rstrip("/").rsplit("/", 1)[-1],
                 version=__version__,
                 architecture=architecture,
                 gate_set=compiler.gate_set(dqa),
@@ -259,11 +315,23 @@ class IQMBackend(Backend):
         """
         return compiler.default_compilation_pass(self._device()[1], optimisation_level)
 
+    def get_compiled_circuit(self, circuit: Circuit, optimisation_level: int = 2) -> Circuit:
+        """Compile one circuit for the device (a copy; the input is not changed).
+
+        Raises:
+            CircuitValidationError: the circuit cannot be compiled for the device (e.g. it
+                has more qubits than the device), where pytket would raise ``RuntimeError``.
+        """
+        return self.get_compiled_circuits([circuit], optimisation_level)[0]
+
     def get_compiled_circuits(
         self, circuits: Sequence[Circuit], optimisation_level: int = 2
     ) -> list[Circuit]:
         """Compile circuits for the device; many circuits compile in a process pool."""
-        return compiler.compile_circuits(circuits, self._device()[1], optimisation_level)
+        architecture = self._device()[1]
+        for index, circuit in enumerate(circuits):
+            check_width(index, circuit, architecture)
+        return compiler.compile_circuits(circuits, architecture, optimisation_level)
 
     # --- submitting ---------------------------------------------------------------------------
 
@@ -368,15 +436,22 @@ class IQMBackend(Backend):
     # --- results ------------------------------------------------------------------------------
 
     def circuit_status(self, handle: ResultHandle) -> CircuitStatus:
-        """The status of the handle's job (COMPLETED once its result is here)."""
+        """The status of the handle's job, as pytket-iqm reports it: SUBMITTED until the job
+        ends (the fine state, e.g. ``"queued (pending compilation)"``, in ``message``, and
+        the queue position where the server reports it), then COMPLETED (once its result is
+        here), ERROR or CANCELLED. Timestamps are when this backend saw each state (UTC).
+        """
         self._check_handle_type(handle)
         job_id = cast(str, handle[0])
+        seen = self._seen.setdefault(job_id, {})
         if job_id in self._finished or "result" in self._cache.get(handle, {}):
-            return CircuitStatus(StatusEnum.COMPLETED)
+            seen.setdefault(str(JobPhase.COMPLETED), datetime.now(timezone.utc))
+            return circuit_status_of(JobStatus(JobPhase.COMPLETED, "completed"), seen)
         status = self._loop.call(lambda client: client.job(job_id).status())
         if status.phase is JobPhase.COMPLETED:
             self._fetch_results([job_id], timeout=DEFAULT_TIMEOUT_S, progress=False)
-        return circuit_status_of(status)
+        seen.setdefault(str(status.phase), datetime.now(timezone.utc))
+        return circuit_status_of(status, seen)
 
     def get_result(self, handle: ResultHandle, **kwargs: KwargTypes) -> BackendResult:
         """Wait for the handle's job (``timeout`` seconds, default 900) and decode its result.
@@ -485,6 +560,7 @@ class IQMBackend(Backend):
             )
         except IQMError as exc:
             return exc
+        self._seen[job.id] = {"submitted": datetime.now(timezone.utc)}
         self._loop.start_background(lambda: self._collect(job))
         return job.id
 
