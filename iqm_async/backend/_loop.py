@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from typing import Any, TypeVar
 
 import anyio
@@ -88,7 +88,18 @@ class ClientLoop:
 
     async def _own_client(self, *, task_status: TaskStatus[AsyncIQMClient]) -> None:
         assert self._stop is not None
-        async with self._make_client() as client, anyio.create_task_group() as background:
+        made = self._make_client()
+        async with AsyncExitStack() as stack:
+            # Runs last, and also when opening fails (e.g. the server refuses the credentials
+            # when asked which API it speaks): AsyncIQMClient's __aenter__ then leaves its
+            # connections open, and no __aexit__ follows. Closing twice is harmless.
+            stack.push_async_callback(made.aclose)
+            client = await stack.enter_async_context(made)
+            await self._serve(client, task_status)
+
+    async def _serve(self, client: AsyncIQMClient, task_status: TaskStatus[AsyncIQMClient]) -> None:
+        assert self._stop is not None
+        async with anyio.create_task_group() as background:
             self._background = background
             task_status.started(client)
             await self._stop.wait()
