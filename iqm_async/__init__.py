@@ -12,8 +12,8 @@ from . import api, errors, models, results
 from .client import AsyncIQMClient
 from .errors import IQMError
 from .jobs import Job, ServerWarning
-from .metadata import Metadata, SingleQubitMapping
-from .models import Circuit, Instruction, RunRequest
+from .metadata import SingleQubitMapping
+from .models import Circuit, Instruction, Metadata, RunRequest
 from .policies import PollPolicy, RetryPolicy
 from .results import CircuitCounts, JobPhase, JobResult, JobStatus
 

@@ -18,7 +18,7 @@ from typing import Protocol
 import anyio
 
 from .errors import IQMError, JobAbortedError, JobFailedError
-from .metadata import Metadata
+from .models import Metadata
 from .results import CircuitCounts, JobPhase, JobResult, JobStatus, MeasurementArrays
 
 __all__ = ["ABORT_GRACE_S", "Job", "JobServer", "ServerWarning", "outcome_error"]

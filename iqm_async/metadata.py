@@ -1,8 +1,9 @@
-"""Job metadata and qubit-mapping models, and the pytket ``Node`` <-> IQM qubit-name helpers.
+"""Qubit-mapping and job-option models, the tolerant request echo, and the pytket ``Node`` <->
+IQM qubit-name helpers.
 
-``models`` builds on this module (never the other way round), so the request echo inside
-:class:`Metadata` keeps its circuits as plain JSON objects. pytket is imported only inside
-the Node helpers, so importing this module does not load pytket.
+``models`` builds on this module (never the other way round), so :class:`RequestEcho` keeps
+its circuits as plain JSON objects; ``models.Metadata`` turns it into a ``RunRequest``. pytket
+is imported only inside the Node helpers, so importing this module does not load pytket.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ __all__ = [
     "DDMode",
     "HeraldingMode",
     "JobParameters",
-    "Metadata",
     "MoveGateFrameTrackingMode",
     "MoveGateValidationMode",
     "RequestEcho",
@@ -137,7 +137,11 @@ class CircuitEcho(BaseModel):
 
 
 class RequestEcho(BaseModel):
-    """The run request as the server echoes it in ``metadata.request`` (read tolerantly)."""
+    """The run request as the server echoes it (read tolerantly: unknown fields are dropped).
+
+    The first step of reading ``metadata.request``: :class:`~iqm_async.models.Metadata`
+    turns it into the :class:`~iqm_async.models.RunRequest` users see.
+    """
 
     model_config = TOLERANT
 
@@ -158,22 +162,6 @@ class RequestEcho(BaseModel):
     def qubit_mapping_dict(self) -> dict[str, str]:
         """The echoed qubit mapping as ``{logical: physical}`` (empty if none was sent)."""
         return mapping_from_wire(self.qubit_mapping or [])
-
-
-class Metadata(BaseModel):
-    """Metadata of a job: calibration set, the echoed request, version and timestamps.
-
-    Every field is optional: servers of different versions fill in different parts.
-    """
-
-    model_config = TOLERANT
-
-    calibration_set_id: UUID | None = None
-    request: RequestEcho | None = None
-    parameters: JobParameters | None = None
-    circuits_batch: list[dict[str, Any]] | None = None
-    cocos_version: str | None = None
-    timestamps: dict[str, str] | None = None
 
 
 # --- pytket Node <-> IQM qubit names ----------------------------------------------------------

@@ -1,5 +1,5 @@
 """Pydantic v2 models of the IQM wire format that every server API shares (PROTOCOL.md 2.1-2.5):
-circuits and their instructions, the V1 run request, the quantum architectures.
+circuits and their instructions, the V1 run request, job metadata, the quantum architectures.
 
 Requests (:class:`Instruction`, :class:`Circuit`, :class:`RunRequest`) are strict: unknown
 fields and malformed values are rejected with a message naming the field. Responses
@@ -22,6 +22,8 @@ from pydantic import (
     Field,
     StrictInt,
     TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
@@ -31,9 +33,12 @@ from .metadata import (
     TOLERANT,
     DDMode,
     HeraldingMode,
+    JobParameters,
     MoveGateFrameTrackingMode,
     MoveGateValidationMode,
+    RequestEcho,
     SingleQubitMapping,
+    mapping_from_wire,
 )
 
 __all__ = [
@@ -44,10 +49,12 @@ __all__ = [
     "GateImplementationInfo",
     "GateInfo",
     "Instruction",
+    "Metadata",
     "QuantumArchitectureSpecification",
     "RequestModel",
     "ResponseModel",
     "RunRequest",
+    "request_from_echo",
 ]
 
 Locus = tuple[str, ...]
@@ -228,6 +235,11 @@ class RunRequest(RequestModel):
             physical.add(entry.physical_name)
         return entries
 
+    @property
+    def qubit_mapping_dict(self) -> dict[str, str]:
+        """The qubit mapping as ``{logical: physical}`` (empty if none was given)."""
+        return mapping_from_wire(self.qubit_mapping or [])
+
     @model_validator(mode="after")
     def _check_options(self) -> RunRequest:
         if (
@@ -248,6 +260,83 @@ class RunRequest(RequestModel):
                         "that the mapping does not cover"
                     )
         return self
+
+
+# --- job metadata -----------------------------------------------------------------------------
+
+_INSTRUCTION_FIELDS = frozenset(Instruction.model_fields)
+
+
+def _locus_as_tuple(instruction: dict[str, Any]) -> dict[str, Any]:
+    qubits = instruction.get("qubits")
+    return {**instruction, "qubits": tuple(qubits)} if isinstance(qubits, list) else instruction
+
+
+def request_from_echo(echo: RequestEcho) -> RunRequest:
+    """The :class:`RunRequest` a server echoed (no I/O).
+
+    The echo was read tolerantly (unknown fields dropped) and is validated like a request
+    we send. An echo that fails those checks (an older server's defaults, a request another
+    client made) is still what the server ran, so it is kept as echoed, unvalidated, rather
+    than making the job's metadata unreadable.
+    """
+    instructions = [
+        [{k: v for k, v in i.items() if k in _INSTRUCTION_FIELDS} for i in circuit.instructions]
+        for circuit in echo.circuits
+    ]
+    fields = echo.model_dump(exclude_none=True, exclude={"circuits"})
+    # A circuit's metadata is kept only when echoed, so the echo dumps as it was sent.
+    circuits: list[dict[str, Any]] = [
+        {"name": circuit.name, "instructions": kept}
+        | ({} if circuit.metadata is None else {"metadata": circuit.metadata})
+        for circuit, kept in zip(echo.circuits, instructions, strict=True)
+    ]
+    try:
+        return RunRequest.model_validate({**fields, "circuits": circuits})
+    except ValidationError:
+        return RunRequest.model_construct(
+            **{name: getattr(echo, name) for name in fields},
+            circuits=[
+                Circuit.model_construct(
+                    **{
+                        **circuit,
+                        "instructions": tuple(
+                            Instruction.model_construct(**_locus_as_tuple(i))
+                            for i in circuit["instructions"]
+                        ),
+                    }
+                )
+                for circuit in circuits
+            ],
+        )
+
+
+class Metadata(BaseModel):
+    """Metadata of a job: calibration set, the request it ran, version and timestamps.
+
+    ``request`` is the server's echo of the job's request as a :class:`RunRequest` (as
+    pytket-iqm's users read it: ``metadata.request.qubit_mapping``, ``.shots``, ...). Every
+    field is optional: servers of different versions fill in different parts.
+    """
+
+    model_config = TOLERANT
+
+    calibration_set_id: UUID | None = None
+    request: RunRequest | None = None
+    parameters: JobParameters | None = None
+    circuits_batch: list[dict[str, Any]] | None = None
+    cocos_version: str | None = None
+    timestamps: dict[str, str] | None = None
+
+    @field_validator("request", mode="wrap")
+    @classmethod
+    def _read_echo(cls, value: object, _handler: ValidatorFunctionWrapHandler) -> object:
+        # Read tolerantly first (RequestEcho), then as the request model. The default
+        # validation is never run: it would check again a request kept as echoed.
+        if value is None or isinstance(value, RunRequest):
+            return value
+        echo = value if isinstance(value, RequestEcho) else RequestEcho.model_validate(value)
+        return request_from_echo(echo)
 
 
 # --- architectures ----------------------------------------------------------------------------

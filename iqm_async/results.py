@@ -22,7 +22,7 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
-from .metadata import Metadata
+from .models import Metadata
 
 __all__ = [
     "CircuitCounts",

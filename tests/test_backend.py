@@ -19,6 +19,7 @@ from uuid import UUID
 import pytest
 from emulator_fixtures import LiveEmulator
 from pytket.backends import ResultHandle, StatusEnum
+from pytket.backends.backend_exceptions import CircuitNotValidError
 from pytket.circuit import Circuit, OpType
 
 from iqm_async.api.cocos import job_status
@@ -33,7 +34,7 @@ from iqm_async.errors import (
     JobFailedError,
     JobTimeoutError,
 )
-from iqm_async.metadata import Metadata
+from iqm_async.models import Metadata
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +48,7 @@ def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 @pytest.fixture
 def backend(live_emulator: LiveEmulator) -> Iterator[IQMBackend]:
-    with IQMBackend(live_emulator.url, progress=False) as b:
+    with IQMBackend(live_emulator.url, api="cocos", progress=False) as b:
         yield b
 
 
@@ -93,8 +94,7 @@ def test_handles_and_statuses(backend: IQMBackend) -> None:
     assert len(handles) == 2
     for handle in handles:
         assert backend.circuit_status(handle).status in (
-            StatusEnum.QUEUED,
-            StatusEnum.RUNNING,
+            StatusEnum.SUBMITTED,
             StatusEnum.COMPLETED,
         )
     results = backend.get_results(handles)
@@ -162,26 +162,28 @@ def test_backend_info(backend: IQMBackend, live_emulator: LiveEmulator) -> None:
 def test_invalid_credentials(live_emulator_factory: object) -> None:
     start = live_emulator_factory  # type: ignore[assignment]
     live = start(EmulatorConfig(seed=1, parallel=True, job_seconds=0.0, require_auth=True))
-    with (
-        IQMBackend(live.url, auth_server_url=live.url, username="invalid", password="invalid") as b,
-        pytest.raises(AuthenticationError),
-    ):
-        _ = b.backend_info
+    # Refused at construction, which logs in and fetches the architecture (as pytket-iqm).
+    with pytest.raises(AuthenticationError, match="refused the login of user 'invalid'"):
+        IQMBackend(
+            live.url, api="cocos", auth_server_url=live.url, username="invalid", password="x"
+        )
 
 
 # --- what this backend adds -------------------------------------------------------------------
 
 
-def test_no_network_io_in_init(live_emulator: LiveEmulator) -> None:
+def test_init_fetches_the_architecture_once(live_emulator: LiveEmulator) -> None:
     live_emulator.emulator.reset_stats()
-    b = IQMBackend(live_emulator.url)
-    b.close()
-    assert live_emulator.emulator.stats()["requests_total"] == 0
+    with IQMBackend(live_emulator.url, api="cocos") as b:
+        dqa_route = "GET /api/v1/calibration/{calibration_set_id}/gates"
+        assert requests_by_route(live_emulator) == {dqa_route: 1}
+        _ = b.backend_info, b.required_predicates
+        assert live_emulator.emulator.stats()["requests_total"] == 1
 
 
 def test_architecture_is_fetched_once(live_emulator: LiveEmulator) -> None:
-    with IQMBackend(live_emulator.url, progress=False) as b:
-        live_emulator.emulator.reset_stats()
+    live_emulator.emulator.reset_stats()
+    with IQMBackend(live_emulator.url, api="cocos", progress=False) as b:
         c = b.get_compiled_circuit(sample_circuit())
         for _ in range(3):
             b.get_result(b.process_circuits([c], n_shots=3)[0])
@@ -191,7 +193,7 @@ def test_architecture_is_fetched_once(live_emulator: LiveEmulator) -> None:
 
 
 def test_batching_packs_circuits_into_few_jobs(live_emulator: LiveEmulator) -> None:
-    with IQMBackend(live_emulator.url, progress=False, batch_size=100) as b:
+    with IQMBackend(live_emulator.url, api="cocos", progress=False, batch_size=100) as b:
         c = b.get_compiled_circuit(sample_circuit())
         bell = b.get_compiled_circuit(Circuit(2, 2).H(0).CX(0, 1).measure_all())
         live_emulator.emulator.reset_stats()
@@ -215,10 +217,10 @@ def test_different_shots_go_to_different_jobs(backend: IQMBackend) -> None:
 
 
 def test_handles_persist_across_backends_and_processes(live_emulator: LiveEmulator) -> None:
-    with IQMBackend(live_emulator.url, progress=False) as first:
+    with IQMBackend(live_emulator.url, api="cocos", progress=False) as first:
         c = first.get_compiled_circuit(sample_circuit())
         saved = [str(h) for h in first.process_circuits([c, c], n_shots=8)]
-    with IQMBackend(live_emulator.url, progress=False) as second:
+    with IQMBackend(live_emulator.url, api="cocos", progress=False) as second:
         handles = [ResultHandle.from_str(s) for s in saved]
         assert [len(second.get_result(h).get_shots()) for h in handles] == [8, 8]
         meta = second.get_metadata(handles[0])
@@ -228,7 +230,7 @@ def test_handles_persist_across_backends_and_processes(live_emulator: LiveEmulat
         "from pytket.backends import ResultHandle\n"
         "from iqm_async.backend import IQMBackend\n"
         "url, saved = sys.argv[1], json.loads(sys.argv[2])\n"
-        "with IQMBackend(url, progress=False) as b:\n"
+        "with IQMBackend(url, api='cocos', progress=False) as b:\n"
         "    hs = [ResultHandle.from_str(s) for s in saved]\n"
         "    print(json.dumps([sum(b.get_result(h).get_counts().values()) for h in hs]))\n"
         "    print(b.get_metadata(hs[0]).request.qubit_mapping[0].physical_name)\n"
@@ -247,8 +249,9 @@ def test_handles_persist_across_backends_and_processes(live_emulator: LiveEmulat
 def test_invalid_circuit_is_rejected_before_any_request(backend: IQMBackend) -> None:
     _ = backend.backend_info  # fetch the architecture first
     c = Circuit(2, 2).H(0).CX(0, 1).measure_all()  # not compiled: H and CX are not native
-    with pytest.raises(CircuitValidationError, match="GateSetPredicate"):
+    with pytest.raises(CircuitValidationError, match="GateSetPredicate") as info:
         backend.process_circuits([c], n_shots=10)
+    assert isinstance(info.value, CircuitNotValidError)  # what pytket code catches
 
 
 def test_circuit_without_measurement_is_rejected(backend: IQMBackend) -> None:
@@ -260,7 +263,7 @@ def test_circuit_without_measurement_is_rejected(backend: IQMBackend) -> None:
 def test_failed_job_is_a_typed_error_and_an_error_status(live_emulator_factory: object) -> None:
     start = live_emulator_factory  # type: ignore[assignment]
     live = start(EmulatorConfig(seed=2, parallel=True, job_seconds=0.0, job_fail_rate=1.0))
-    with IQMBackend(live.url, progress=False) as b:
+    with IQMBackend(live.url, api="cocos", progress=False) as b:
         c = b.get_compiled_circuit(sample_circuit())
         handle = b.process_circuits([c], n_shots=5)[0]
         with pytest.raises(JobFailedError):
@@ -272,7 +275,7 @@ def test_failed_job_is_a_typed_error_and_an_error_status(live_emulator_factory: 
 def test_timeout_then_cancel(live_emulator_factory: object) -> None:
     start = live_emulator_factory  # type: ignore[assignment]
     live = start(EmulatorConfig(seed=3, job_seconds=30.0))
-    with IQMBackend(live.url, progress=False) as b:
+    with IQMBackend(live.url, api="cocos", progress=False) as b:
         c = b.get_compiled_circuit(sample_circuit())
         handle = b.process_circuits([c], n_shots=5)[0]
         with pytest.raises(JobTimeoutError):
@@ -324,7 +327,7 @@ def test_works_while_a_loop_runs_in_the_calling_thread(backend: IQMBackend) -> N
 
 
 def test_use_after_close_is_an_error(live_emulator: LiveEmulator) -> None:
-    b = IQMBackend(live_emulator.url)
+    b = IQMBackend(live_emulator.url, api="cocos")
     _ = b.backend_info
     b.close()
     b.close()  # idempotent
@@ -344,16 +347,16 @@ def test_bad_batch_size_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        (Status.PENDING_COMPILATION, StatusEnum.QUEUED),
-        (Status.RECEIVED, StatusEnum.QUEUED),
-        (Status.PENDING_EXECUTION, StatusEnum.RUNNING),
+        (Status.PENDING_COMPILATION, StatusEnum.SUBMITTED),
+        (Status.RECEIVED, StatusEnum.SUBMITTED),
+        (Status.PENDING_EXECUTION, StatusEnum.SUBMITTED),
         (Status.READY, StatusEnum.COMPLETED),
         (Status.FAILED, StatusEnum.ERROR),
         (Status.ABORTED, StatusEnum.CANCELLED),
         (Status.DELETED, StatusEnum.CANCELLED),
         (Status.PENDING_DELETION, StatusEnum.CANCELLED),
         (Status.DELETION_FAILED, StatusEnum.ERROR),
-        (Status.UNKNOWN, StatusEnum.RUNNING),
+        (Status.UNKNOWN, StatusEnum.SUBMITTED),
     ],
 )
 def test_circuit_status_of(status: Status, expected: StatusEnum) -> None:
@@ -367,7 +370,7 @@ def test_failed_status_carries_the_server_message() -> None:
 
 def test_unfinished_status_without_a_message_shows_the_server_word() -> None:
     running = job_status(Status.PENDING_EXECUTION, "pending execution", None, ())
-    assert circuit_status_of(running).message == "pending execution"
+    assert circuit_status_of(running).message == "running (pending execution)"
 
 
 def _creds(env: dict[str, str], **kwargs: str) -> object:
@@ -410,7 +413,7 @@ def test_results_that_arrived_are_kept_when_the_wait_times_out(
 ) -> None:
     start = live_emulator_factory  # type: ignore[assignment]
     live = start(EmulatorConfig(seed=4, job_seconds=1.0))  # one QPU: job 2 ends 1 s after job 1
-    with IQMBackend(live.url, progress=False, batch_size=1) as b:
+    with IQMBackend(live.url, api="cocos", progress=False, batch_size=1) as b:
         c = b.get_compiled_circuit(sample_circuit())
         first, second = b.process_circuits([c, c], n_shots=5)
         with pytest.raises(JobTimeoutError):
@@ -454,7 +457,7 @@ def test_results_are_collected_in_the_background_from_submission(
     get_results then needs no request at all."""
     import time
 
-    with IQMBackend(live_emulator.url, progress=False, batch_size=2) as b:
+    with IQMBackend(live_emulator.url, api="cocos", progress=False, batch_size=2) as b:
         c = b.get_compiled_circuit(sample_circuit())
         live_emulator.emulator.reset_stats()
         handles = b.process_circuits([c] * 6, n_shots=5)  # 3 jobs
@@ -473,7 +476,7 @@ def test_results_are_collected_in_the_background_from_submission(
 def test_closing_stops_background_collection(live_emulator_factory: object) -> None:
     start = live_emulator_factory  # type: ignore[assignment]
     live = start(EmulatorConfig(seed=4, job_seconds=30.0))
-    b = IQMBackend(live.url, progress=False)
+    b = IQMBackend(live.url, api="cocos", progress=False)
     c = b.get_compiled_circuit(sample_circuit())
     b.process_circuits([c], n_shots=5)
     b.close()  # returns promptly although the job runs for 30 s

@@ -26,7 +26,7 @@ from iqm_async.errors import (
     JobAbortedError,
     JobTimeoutError,
 )
-from iqm_async.metadata import Metadata
+from iqm_async.models import Metadata
 from iqm_async.policies import PollPolicy
 
 pytestmark = pytest.mark.anyio
@@ -57,7 +57,7 @@ async def backend_on(api: str, **config: Any) -> AsyncIterator[AsyncIQMBackend]:
 
 async def compiled_for(backend: AsyncIQMBackend, circuits: list[Circuit]) -> list[Circuit]:
     """Compiled here, at level 0 (fast): worker processes are tested once, below."""
-    return compile_circuits(circuits, (await backend.device())[1], 0)
+    return compile_circuits(circuits, (await backend.device()).architecture, 0)
 
 
 def bell(name: str = "bell") -> Circuit:
@@ -154,7 +154,7 @@ async def test_compiles_in_worker_processes_like_compile_circuits(anyio_backend:
         before = {p.pid for p in psutil.Process().children(recursive=True)}
         compiled = await backend.get_compiled_circuits(circuits, optimisation_level=2)
         workers = {p.pid for p in psutil.Process().children(recursive=True)} - before
-        architecture = (await backend.device())[1]
+        architecture = (await backend.device()).architecture
     assert workers, "compilation must not run in the event loop's process"
     assert compiled == compile_circuits(circuits, architecture, 2)
 
@@ -163,7 +163,7 @@ async def test_compiles_in_worker_processes_like_compile_circuits(anyio_backend:
 async def test_a_circuit_too_wide_for_the_device_names_it(anyio_backend: str) -> None:
     async with backend_on("cocos") as backend:
         wide = Circuit(30, name="wide").H(0)
-        with pytest.raises(CircuitValidationError, match="'wide'"):
+        with pytest.raises(CircuitValidationError, match=r"Circuit 1 \(wide\) has 30 qubits"):
             await backend.get_compiled_circuits([bell(), wide])
 
 
@@ -204,3 +204,9 @@ async def test_forget_releases_kept_measurements(anyio_backend: str) -> None:
         assert backend.has_job(handles[1][0])
         backend.forget()
         assert not backend.has_job(handles[1][0])
+
+
+async def test_an_error_in_its_body_is_not_wrapped(anyio_backend: str) -> None:
+    with pytest.raises(KeyError, match="mine"):
+        async with backend_on("cocos"):
+            raise KeyError("mine")

@@ -121,7 +121,9 @@ UNCLOSED = textwrap.dedent(
     from iqm_async.backend import IQMBackend
 
     url, auth = sys.argv[1], sys.argv[2]
-    backend = IQMBackend(url, auth_server_url=auth, username="u", password="p", progress=False)
+    backend = IQMBackend(
+        url, auth_server_url=auth, username="u", password="p", api="cocos", progress=False
+    )
     circuit = backend.get_compiled_circuit(Circuit(2, 2).H(0).CX(0, 1).measure_all())
     result = backend.run_circuit(circuit, n_shots=10, timeout=30)
     assert sum(result.get_counts().values()) == 10

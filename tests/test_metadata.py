@@ -7,13 +7,13 @@ from pytket.circuit import Node, Qubit
 
 from iqm_async.errors import CircuitValidationError, ConfigurationError
 from iqm_async.metadata import (
-    Metadata,
     SingleQubitMapping,
     mapping_from_wire,
     mapping_to_wire,
     node_to_qubit_name,
     qubit_name_to_node,
 )
+from iqm_async.models import Metadata, RunRequest
 
 
 def test_mapping_round_trip() -> None:
@@ -71,7 +71,30 @@ def test_metadata_reads_the_echoed_mapping() -> None:
             },
         }
     )
-    assert meta.request is not None
+    # An echo with no circuits fails RunRequest's checks: it is kept as the server sent it.
+    assert isinstance(meta.request, RunRequest)
+    assert meta.request.shots == 3 and meta.request.circuits == []
     assert meta.request.qubit_mapping_dict == {"node[0]": "QB1"}
     assert meta.request.qubit_mapping is not None
     assert meta.request.qubit_mapping[0].physical_name == "QB1"
+
+
+def test_metadata_request_is_the_validated_request_model() -> None:
+    instruction = {"name": "measure", "qubits": ["QB1"], "args": {"key": "m"}, "extra": 1}
+    meta = Metadata.model_validate(
+        {
+            "request": {
+                "shots": 4,
+                "circuits": [{"name": "c", "instructions": [instruction], "future": True}],
+                "calibration_set_id": "6f1d2c8e-0a55-4c1b-9a8e-2b7f6d3e9c10",
+                "heralding_mode": "zeros",
+            }
+        }
+    )
+    request = meta.request
+    assert isinstance(request, RunRequest)
+    # Validated: enums and UUIDs are parsed, unknown fields of the echo are dropped.
+    assert request.heralding_mode.value == "zeros"
+    assert str(request.calibration_set_id) == "6f1d2c8e-0a55-4c1b-9a8e-2b7f6d3e9c10"
+    assert request.circuits[0].instructions[0].args == {"key": "m"}
+    assert request.circuits[0].measurement_keys == ["m"]

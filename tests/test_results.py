@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from iqm_async.errors import InvalidResponseError
-from iqm_async.metadata import Metadata
+from iqm_async.models import Metadata
 from iqm_async.results import CircuitCounts, JobPhase, JobResult, JobStatus
 
 READY = JobStatus(JobPhase.COMPLETED, "ready", warnings=("calibration is old",))

@@ -31,6 +31,7 @@ from iqm_async import errors
 from iqm_async.auth import TokensFileSource, resolve_credentials
 from iqm_async.backend import IQMBackend
 from iqm_async.client import AsyncIQMClient
+from iqm_async.emulator.architectures import load_architecture
 from iqm_async.models import Circuit, Instruction
 from iqm_async.policies import RetryPolicy
 
@@ -193,7 +194,11 @@ def test_reprs_never_show_credentials() -> None:
         API, api="cocos", auth_server_url=AUTH, username="alice", password=PASSWORD
     )
     credentials = resolve_credentials(token=TOKEN, env={})
-    backend = IQMBackend(API, auth_server_url=AUTH, username="alice", password=PASSWORD)
+    # The architecture given offline: construction then needs no server.
+    garnet = load_architecture("garnet").dqa
+    backend = IQMBackend(
+        API, auth_server_url=AUTH, username="alice", password=PASSWORD, architecture=garnet
+    )
     try:
         shown = "\n".join(
             [repr(client), str(client), repr(credentials), str(credentials), repr(backend)]

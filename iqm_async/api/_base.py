@@ -18,8 +18,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigurationError, InvalidResponseError
-from ..metadata import Metadata
-from ..models import Circuit, DynamicQuantumArchitecture, QuantumArchitectureSpecification
+from ..models import Circuit, DynamicQuantumArchitecture, Metadata, QuantumArchitectureSpecification
 from ..quality import QualityMetrics
 from ..results import CircuitCounts, JobResult, JobStatus
 from ..transport import Route, ServerErrorText, server_message, shown_text

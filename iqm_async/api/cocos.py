@@ -37,11 +37,12 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..errors import CircuitValidationError, ConfigurationError, InvalidResponseError
-from ..metadata import Metadata, SingleQubitMapping, mapping_to_wire
+from ..metadata import SingleQubitMapping, mapping_to_wire
 from ..models import (
     MEASURE_NAMES,
     Circuit,
     DynamicQuantumArchitecture,
+    Metadata,
     QuantumArchitectureSpecification,
     RunRequest,
 )

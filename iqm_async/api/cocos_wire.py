@@ -11,8 +11,7 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from ..metadata import Metadata
-from ..models import QuantumArchitectureSpecification, ResponseModel
+from ..models import Metadata, QuantumArchitectureSpecification, ResponseModel
 
 __all__ = [
     "CalibrationMetrics",

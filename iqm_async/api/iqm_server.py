@@ -31,10 +31,11 @@ from uuid import UUID
 import httpx
 
 from ..errors import ConfigurationError, InvalidResponseError
-from ..metadata import Metadata, RequestEcho
+from ..metadata import RequestEcho
 from ..models import (
     Circuit,
     DynamicQuantumArchitecture,
+    Metadata,
     QuantumArchitectureSpecification,
 )
 from ..quality import QualityMetrics, metrics_from_observations

@@ -25,6 +25,7 @@ import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, cast
 
@@ -36,7 +37,7 @@ from pytket.backends.backend import ResultHandleTypeError
 from pytket.backends.backendinfo import BackendInfo
 from pytket.backends.backendresult import BackendResult
 from pytket.backends.resulthandle import ResultHandle
-from pytket.backends.status import CircuitStatus, StatusEnum
+from pytket.backends.status import CircuitStatus
 from pytket.circuit import Circuit
 from pytket.passes import BasePass
 from pytket.predicates import Predicate
@@ -51,17 +52,18 @@ from ..errors import (
     PartialSubmissionError,
 )
 from ..jobs import Job
-from ..metadata import Metadata
-from ..models import DynamicQuantumArchitecture
+from ..models import DynamicQuantumArchitecture, Metadata
 from ..results import JobPhase, JobStatus, MeasurementArrays
-from ._checks import check_circuit, shots_per_circuit
+from ._checks import check_circuit, check_width, shots_per_circuit
+from ._dropin import circuit_status_of
 from ._star import check_no_resonator, device_architecture, star_misc, star_rewrite
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_TIMEOUT_S",
     "AsyncIQMBackend",
-    "circuit_status_of",
+    "Device",
+    "check_handle",
 ]
 
 DEFAULT_BATCH_SIZE = 100
@@ -74,28 +76,74 @@ HANDLE_TYPES = (str, int, str, str)
 """A result handle: (job id, circuit index in the job, measurement layout JSON,
 post-processing circuit JSON or ``"null"``)."""
 
-_PYTKET_STATUS = {
-    JobPhase.QUEUED: StatusEnum.QUEUED,
-    JobPhase.RUNNING: StatusEnum.RUNNING,
-    JobPhase.COMPLETED: StatusEnum.COMPLETED,
-    JobPhase.FAILED: StatusEnum.ERROR,
-    JobPhase.CANCELLED: StatusEnum.CANCELLED,
-}
 
+@dataclass(frozen=True)
+class Device:
+    """What a backend compiles for, and everything that follows from it without I/O.
 
-def circuit_status_of(status: JobStatus) -> CircuitStatus:
-    """A job's status as pytket's ``CircuitStatus`` (no I/O): the phase gives the pytket
-    status; the message is the server's message, or its own status word."""
-    if status.phase is JobPhase.COMPLETED:
-        return CircuitStatus(StatusEnum.COMPLETED)
-    return CircuitStatus(_PYTKET_STATUS[status.phase], status.message or status.raw)
+    Attributes:
+        dqa: the dynamic architecture of the calibration set in use.
+        architecture: the pytket ``Architecture`` circuits are compiled for (a star chip's
+            qubits fully connected: the MOVEs through its resonator go in at translation).
+        star: a star chip's resonator and qubits, else ``None``.
+    """
 
-
-@dataclass
-class _Device:
     dqa: DynamicQuantumArchitecture
     architecture: Architecture
-    star: StarDevice | None  # a star chip's resonator and qubits, else None
+    star: StarDevice | None
+
+    @classmethod
+    def of(
+        cls, dqa: DynamicQuantumArchitecture, arch: Sequence[Sequence[str]] | None = None
+    ) -> Device:
+        """The device of ``dqa``, with couplings ``arch`` instead of the chip's if given.
+
+        Raises:
+            ConfigurationError: ``arch`` does not fit the chip.
+        """
+        architecture, star = device_architecture(
+            dqa, [list(pair) for pair in arch] if arch is not None else None
+        )
+        return cls(dqa, architecture, star)
+
+    def backend_info(self, device_name: str) -> BackendInfo:
+        """pytket's ``BackendInfo``: device name, architecture, gate set, calibration set."""
+        from .. import __version__
+
+        return BackendInfo(
+            name="IQMBackend",
+            device_name=device_name,
+            version=__version__,
+            architecture=self.architecture,
+            gate_set=compiler.gate_set(self.dqa),
+            misc={"calibration_set_id": str(self.dqa.calibration_set_id), **star_misc(self.star)},
+        )
+
+    def required_predicates(self) -> list[Predicate]:
+        """Native gates on coupled qubits, no classical control or mid-circuit measurement."""
+        return compiler.required_predicates(self.architecture, compiler.gate_set(self.dqa))
+
+    def compilation_pass(self, optimisation_level: int) -> BasePass:
+        """The device's compilation pass at level 0, 1 or 2."""
+        return compiler.default_compilation_pass(self.architecture, optimisation_level)
+
+    def check_widths(self, circuits: Sequence[Circuit]) -> None:
+        """Refuse circuits wider than the device before compiling them (pytket would raise
+        a bare ``RuntimeError``)."""
+        for index, circuit in enumerate(circuits):
+            check_width(index, circuit, self.architecture)
+
+    def validate(self, circuits: Sequence[Circuit]) -> None:
+        """Refuse a circuit the device cannot run as given, naming the first failure.
+
+        Raises:
+            InvalidCircuitError: a failed predicate, an empty circuit, no measurement, or
+                an operation on a star chip's resonator.
+        """
+        predicates = self.required_predicates()
+        for index, circuit in enumerate(circuits):
+            check_no_resonator(index, circuit, self.star)
+            check_circuit(index, circuit, predicates, self.architecture)
 
 
 class AsyncIQMBackend:
@@ -106,6 +154,8 @@ class AsyncIQMBackend:
         calibration_set_id: run with this calibration set (default: the server's).
         arch: couplings to use instead of the device's (pairs of ``QB<n>`` names).
         batch_size: circuits packed into one job at most.
+        architecture: the device's dynamic architecture, given (e.g. saved earlier) instead
+            of fetched.
 
     Use it as an async context manager to have each submitted job's result collected as
     soon as the server has it (so waits find it ready); outside one, results are fetched
@@ -119,6 +169,7 @@ class AsyncIQMBackend:
         calibration_set_id: str | None = None,
         arch: Sequence[Sequence[str]] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        architecture: DynamicQuantumArchitecture | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be an int >= 1, got {batch_size!r}")
@@ -126,9 +177,10 @@ class AsyncIQMBackend:
         self.calibration_set_id = calibration_set_id
         self.batch_size = batch_size
         self._arch_override = [list(pair) for pair in arch] if arch is not None else None
-        self._device: _Device | None = None
+        self._device = Device.of(architecture, arch) if architecture is not None else None
         self._device_lock = anyio.Lock()
-        self._backend_info: BackendInfo | None = None
+        # When this backend saw each job submitted and in each phase (pytket's timestamps).
+        self._seen: dict[str, dict[str, datetime]] = {}
         # Finished jobs by id, with their measurements per circuit as numpy arrays; a
         # job's metadata is parsed only when asked for.
         self._finished: dict[str, tuple[Job, MeasurementArrays]] = {}
@@ -152,54 +204,28 @@ class AsyncIQMBackend:
         if collector is not None:
             collector.cancel_scope.cancel()
         if stack is not None:
-            await stack.__aexit__(exc_type, exc, tb)
+            # The collector tasks never raise, and they are cancelled now: leave their task
+            # group as if the body ended normally, so that the body's own exception (if any)
+            # reaches the caller as it is, not wrapped in an exception group.
+            await stack.aclose()
 
     # --- device -------------------------------------------------------------------------------
 
-    async def device(self) -> tuple[DynamicQuantumArchitecture, Architecture]:
-        """The device's dynamic architecture and the pytket ``Architecture`` circuits are
-        compiled for (fetched once). A star chip's qubits are shown fully connected: the
-        MOVEs through its resonator go in at translation."""
-        device = await self._the_device()
-        return device.dqa, device.architecture
-
-    async def _the_device(self) -> _Device:
+    async def device(self) -> Device:
+        """The device circuits are compiled for (its architecture fetched once)."""
         async with self._device_lock:
             if self._device is None:
                 dqa = await self.client.dynamic_architecture(self.calibration_set_id)
-                self._device = self._device_of(dqa)
+                self._device = Device.of(dqa, self._arch_override)
             return self._device
 
-    def _device_of(self, dqa: DynamicQuantumArchitecture) -> _Device:
-        architecture, star = device_architecture(dqa, self._arch_override)
-        return _Device(dqa, architecture, star)
-
-    def use_device(self, dqa: DynamicQuantumArchitecture) -> None:
-        """Use ``dqa`` (e.g. a saved one) instead of fetching the device's: no I/O."""
-        self._device = self._device_of(dqa)
-        self._backend_info = None
-
     async def backend_info(self, device_name: str) -> BackendInfo:
-        """Device name, architecture and gate set."""
-        if self._backend_info is None:
-            from .. import __version__
-
-            device = await self._the_device()
-            dqa, architecture = device.dqa, device.architecture
-            self._backend_info = BackendInfo(
-                name="IQMBackend",
-                device_name=device_name,
-                version=__version__,
-                architecture=architecture,
-                gate_set=compiler.gate_set(dqa),
-                misc={"calibration_set_id": str(dqa.calibration_set_id), **star_misc(device.star)},
-            )
-        return self._backend_info
+        """Device name, architecture, gate set and calibration set."""
+        return (await self.device()).backend_info(device_name)
 
     async def required_predicates(self) -> list[Predicate]:
         """Native gates on coupled qubits, no classical control or mid-circuit measurement."""
-        dqa, architecture = await self.device()
-        return compiler.required_predicates(architecture, compiler.gate_set(dqa))
+        return (await self.device()).required_predicates()
 
     def rebase_pass(self) -> BasePass:
         """Rebase to {PhasedX, CZ} (Measure and Barrier pass through)."""
@@ -207,7 +233,7 @@ class AsyncIQMBackend:
 
     async def default_compilation_pass(self, optimisation_level: int = 1) -> BasePass:
         """The device's compilation pass at level 0, 1 (default, as pytket-iqm) or 2."""
-        return compiler.default_compilation_pass((await self.device())[1], optimisation_level)
+        return (await self.device()).compilation_pass(optimisation_level)
 
     async def get_compiled_circuits(
         self, circuits: Sequence[Circuit], optimisation_level: int = 2
@@ -218,9 +244,10 @@ class AsyncIQMBackend:
         The first call starts the workers (about a second: each imports pytket); later
         calls reuse them.
         """
-        architecture = (await self.device())[1]
-        pass_dict = compiler.default_compilation_pass(architecture, optimisation_level).to_dict()
+        device = await self.device()
         circuits = list(circuits)
+        device.check_widths(circuits)
+        pass_dict = device.compilation_pass(optimisation_level).to_dict()
         compiled: list[dict[str, Any] | None] = [None] * len(circuits)
         failures: list[IQMError] = []  # raised after the task group, not wrapped by it
 
@@ -241,16 +268,12 @@ class AsyncIQMBackend:
         return [Circuit.from_dict(cast(dict[str, Any], c)) for c in compiled]
 
     async def validate(self, circuits: Sequence[Circuit]) -> None:
-        """Check circuits against the device's predicates, naming the first failure.
+        """Check circuits against the device, naming the first failure.
 
         Raises:
-            CircuitValidationError: a circuit fails a required predicate.
+            InvalidCircuitError: a circuit the device cannot run as given.
         """
-        predicates = await self.required_predicates()
-        device = await self._the_device()
-        for index, circuit in enumerate(circuits):
-            check_no_resonator(index, circuit, device.star)
-            check_circuit(index, circuit, predicates, device.architecture)
+        (await self.device()).validate(circuits)
 
     # --- submitting ---------------------------------------------------------------------------
 
@@ -281,7 +304,7 @@ class AsyncIQMBackend:
         if valid_check:
             await self.validate(circuits)
         size = self.batch_size if batch_size is None else batch_size
-        rewrite = star_rewrite((await self._the_device()).star)
+        rewrite = star_rewrite((await self.device()).star)
         layouts: list[str] = []
         ppcircs: list[str] = []
         # Jobs being filled: (shots, measured qubits) -> (circuit indices, wire circuits).
@@ -358,6 +381,7 @@ class AsyncIQMBackend:
             outcome.append(exc)
             return
         outcome.append(job.id)
+        self._seen[job.id] = {"submitted": datetime.now(timezone.utc)}
         if self._collector is not None:
             self._collector.start_soon(self._collect, job)
 
@@ -379,14 +403,22 @@ class AsyncIQMBackend:
         return job_id in self._finished
 
     async def circuit_status(self, handle: ResultHandle) -> CircuitStatus:
-        """The status of the handle's job (COMPLETED once its result is here)."""
+        """The status of the handle's job, as pytket-iqm reports it: SUBMITTED until the job
+        ends (the fine state, e.g. ``"queued (pending compilation)"``, in ``message``, and
+        the queue position where the server reports it), then COMPLETED (once its result is
+        here), ERROR or CANCELLED. Timestamps are when this backend saw each state (UTC).
+        """
         job_id = check_handle(handle)[0]
+        seen = self._seen.setdefault(job_id, {})
         if job_id in self._finished:
-            return CircuitStatus(StatusEnum.COMPLETED)
-        status = await self.client.job(job_id).status()
-        if status.phase is JobPhase.COMPLETED:
-            await self._keep(self.client.job(job_id))
-        return circuit_status_of(status)
+            status = JobStatus(JobPhase.COMPLETED, "completed")
+        else:
+            job = self.client.job(job_id)
+            status = await job.status()
+            if status.phase is JobPhase.COMPLETED:
+                await self._keep(job)
+        seen.setdefault(str(status.phase), datetime.now(timezone.utc))
+        return circuit_status_of(status, seen)
 
     async def get_result(
         self,
@@ -506,9 +538,11 @@ class AsyncIQMBackend:
         """Drop the kept measurements of these jobs (all jobs if ``None``)."""
         if job_ids is None:
             self._finished.clear()
+            self._seen.clear()
             return
         for job_id in job_ids:
             self._finished.pop(job_id, None)
+            self._seen.pop(job_id, None)
 
 
 def check_handle(handle: ResultHandle) -> tuple[str, int, str, str]:

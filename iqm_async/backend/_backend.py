@@ -1,19 +1,22 @@
-"""IQMBackend: the pytket ``Backend`` for IQM devices, a sync face over AsyncIQMClient.
+"""IQMBackend: the pytket ``Backend`` for IQM devices, a thin sync shell over AsyncIQMBackend.
 
 ::
 
-    with IQMBackend("https://cocos.example.com", auth_server_url=..., username=...,
-                    password=...) as backend:
+    with IQMBackend("garnet", api_token=...) as backend:      # pytket-iqm 0.16-0.18's form
         compiled = backend.get_compiled_circuits(circuits)
         handles = backend.process_circuits(compiled, n_shots=1000)
         results = backend.get_results(handles)
 
-Compatible with pytket-iqm's ``IQMBackend(url, arch, auth_server_url, username, password)``,
-with these differences: no network I/O in ``__init__`` (the architecture is fetched once,
-on first use); circuits with the same shots that measure the same qubits are packed into
-multi-circuit jobs (one HTTP submit for up to ``batch_size`` circuits); result handles are
-persistent (``str(handle)`` -> ``ResultHandle.from_str``) and work on a new backend;
-``simplify_initial`` is its own option; errors are iqm_async's typed errors.
+    IQMBackend("https://cocos.example.com", auth_server_url=..., username=..., password=...)
+
+A drop-in for pytket-iqm's ``IQMBackend``, in both its forms (``_dropin`` tells them apart):
+construction authenticates and fetches the architecture, so bad credentials fail there, unless
+the architecture is given offline; ``circuit_status`` says SUBMITTED until a job ends; invalid
+circuits raise pytket's ``CircuitNotValidError``. What it does better: circuits with the same
+shots that measure the same qubits are packed into multi-circuit jobs (one HTTP submit for up
+to ``batch_size`` circuits); result handles are persistent (``str(handle)`` ->
+``ResultHandle.from_str``) and work on a new backend; ``simplify_initial`` is its own option;
+errors are iqm_async's typed errors.
 """
 
 from __future__ import annotations
@@ -41,15 +44,16 @@ from ..client import AsyncIQMClient
 from ..config import IQMConfig
 from ..errors import ConfigurationError, IQMError, PartialSubmissionError
 from ..jobs import Job
-from ..metadata import Metadata
+from ..models import DynamicQuantumArchitecture, Metadata
 from ..results import JobStatus
 from ._async import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_TIMEOUT_S,
     HANDLE_TYPES,
     AsyncIQMBackend,
-    circuit_status_of,
+    Device,
 )
+from ._dropin import offline_architecture, resolve_target
 from ._loop import BackendLoop
 
 KwargTypes = Any  # pytket's keyword-argument type for backend methods
@@ -58,7 +62,6 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "IQMBackend",
     "backend_credentials",
-    "circuit_status_of",
     "queue_text",
 ]
 
@@ -106,21 +109,49 @@ def backend_credentials(
 class IQMBackend(Backend):
     """A pytket ``Backend`` running circuits on an IQM server (or the local emulator).
 
+    Two forms, as pytket-iqm's users know them::
+
+        IQMBackend(url, arch=None, auth_server_url=None, username=None, password=None, ...)
+        IQMBackend(device, api_token=None, server_url=None, ...)   # pytket-iqm 0.16-0.18
+
+    Construction authenticates and fetches the device's architecture (one listing of the
+    quantum computers and one architecture request), so a bad URL, device or credential
+    fails here with its typed error (e.g. :class:`~iqm_async.errors.AuthenticationError`);
+    given ``architecture``, it does no I/O at all.
+
     Args:
-        url: the server's base URL, e.g. ``https://cocos.example.com``.
+        url: the server's URL, e.g. ``https://cocos.example.com`` (V1, by its device path or
+            host) or an IQM Server's root URL (then the device comes from
+            ``client_options={"quantum_computer": ...}`` or ``IQM_QUANTUM_COMPUTER``, or is
+            the server's only one).
         arch: optional couplings ``[["QB1", "QB2"], ...]`` that override the server's
             connectivity (e.g. to use part of the chip).
         auth_server_url, username, password: password login at an auth server.
+        device: the quantum computer's alias on the IQM Server API, e.g. ``"garnet"`` (may
+            be given as the first argument instead of a URL).
+        api_token: a long-lived API token (``token`` is the same).
+        server_url: the IQM Server's root URL for ``device``: default ``IQM_SERVER_URL``,
+            else ``https://resonance.iqm.tech``.
         token: a long-lived API token. tokens_file: a tokens file written by cortex-cli.
             Credentials come from the arguments, else pytket's config file
             (:func:`~iqm_async.config.set_iqm_config`), else ``IQM_*`` variables;
             ``IQM_TOKENS_FILE`` overrides them all.
+        api: the server API (default ``"auto"``: decided by the URL, or by asking the
+            server); ``"cocos"`` or ``"iqm-server"`` to say it.
+        architecture: the device's dynamic architecture given offline (a
+            :class:`~iqm_async.models.DynamicQuantumArchitecture` or its JSON, e.g. saved
+            earlier): construction then does no I/O, and compiling works without a server.
         calibration_set_id: run with this calibration set (default: the server's).
         batch_size: circuits per job at most (default 100); 1 gives one job per circuit.
         progress: show a progress bar while ``get_results`` waits (default: when stderr is a
             terminal).
         client_options: further :class:`AsyncIQMClient` arguments (``timeout``,
-            ``max_connections``, ``retry``, ``poll``, ``transport``).
+            ``max_connections``, ``retry``, ``poll``, ``transport``, ``quantum_computer``).
+
+    Raises:
+        ConfigurationError: arguments that fit neither form, or a bad option.
+        AuthenticationError: the server or auth server refused the credentials.
+        IQMError: any other failure to reach the server or read its architecture.
     """
 
     _supports_shots = True
@@ -130,14 +161,19 @@ class IQMBackend(Backend):
 
     def __init__(
         self,
-        url: str,
-        arch: Sequence[Sequence[str]] | None = None,
+        url: str | None = None,
+        arch: Sequence[Sequence[str]] | str | None = None,
         auth_server_url: str | None = None,
         username: str | None = None,
         password: str | None = None,
         *,
+        device: str | None = None,
+        api_token: str | None = None,
+        server_url: str | None = None,
         token: str | None = None,
         tokens_file: str | None = None,
+        api: str = "auto",
+        architecture: DynamicQuantumArchitecture | str | Mapping[str, Any] | None = None,
         calibration_set_id: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: bool | None = None,
@@ -146,34 +182,62 @@ class IQMBackend(Backend):
         super().__init__()
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        credentials = backend_credentials(
+        target = resolve_target(
+            url,
+            arch,
+            auth_server_url,
+            username,
+            password,
+            device=device,
+            api_token=api_token,
             token=token,
+            server_url=server_url,
+        )
+        dqa = offline_architecture(architecture) if architecture is not None else None
+        credentials = backend_credentials(
+            token=target.token,
             tokens_file=tokens_file,
-            auth_server_url=auth_server_url,
-            username=username,
-            password=password,
+            auth_server_url=target.auth_server_url,
+            username=target.username,
+            password=target.password,
         )
         options = dict(client_options or {})
-        # The V1 jobs API unless told otherwise, for now; client_options={"api": "auto"}
-        # asks the server.
-        options.setdefault("api", "cocos")
-        # Validates the URL and options now, without network I/O.
-        AsyncIQMClient(url, credentials=credentials, **options)
-        self._url = url
+        options.setdefault("api", api)
+        named = options.setdefault("quantum_computer", target.quantum_computer)
+        if target.quantum_computer is not None and named != target.quantum_computer:
+            raise ConfigurationError(
+                f"The device is {target.quantum_computer!r}, but client_options names "
+                f"quantum_computer={named!r}: give one."
+            )
+        # Validates the URL and options now, before any network I/O.
+        AsyncIQMClient(target.url, credentials=credentials, **options)
+        self._url = target.url
+        self._device_name = target.quantum_computer or options.get("quantum_computer")
         self._progress = progress
-        arch_pairs = [list(pair) for pair in arch] if arch is not None else None
+        self._device: Device | None = None
         self._loop = BackendLoop(
-            lambda: AsyncIQMClient(url, credentials=credentials, **options),
+            lambda: AsyncIQMClient(target.url, credentials=credentials, **options),
             lambda client: AsyncIQMBackend(
                 client,
                 calibration_set_id=calibration_set_id,
-                arch=arch_pairs,
+                arch=target.arch,
                 batch_size=batch_size,
+                architecture=dqa,
             ),
         )
         # A backend nobody closes is closed when it is collected or when the interpreter
         # exits (logging out, stopping its thread), whichever comes first.
         self._closer = weakref.finalize(self, self._loop.close)
+        if dqa is not None:
+            self._device = Device.of(dqa, target.arch)
+            return
+        # As pytket-iqm: log in and fetch the architecture now, so that bad credentials,
+        # URLs or devices fail here rather than at the first compile.
+        try:
+            self._device = self._loop.call(lambda b: b.device())
+        except BaseException:
+            self.close()
+            raise
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -210,16 +274,21 @@ class IQMBackend(Backend):
 
     # --- device -------------------------------------------------------------------------------
 
+    def _the_device(self) -> Device:
+        if self._device is None:  # only after construction failed half-way
+            self._device = self._loop.call(lambda b: b.device())
+        return self._device
+
     @property
     def backend_info(self) -> BackendInfo:
-        """Device name, architecture and gate set (fetched from the server once)."""
-        name = self._url.rstrip("/").rsplit("/", 1)[-1]
-        return self._loop.call(lambda b: b.backend_info(name))
+        """Device name, architecture, gate set and calibration set (no I/O)."""
+        name = self._device_name or self._url.rstrip("/").rsplit("/", 1)[-1]
+        return self._the_device().backend_info(name)
 
     @property
     def required_predicates(self) -> list[Predicate]:
         """Native gates on coupled qubits, no classical control or mid-circuit measurement."""
-        return self._loop.call(lambda b: b.required_predicates())
+        return self._the_device().required_predicates()
 
     def rebase_pass(self) -> BasePass:
         """Rebase to {PhasedX, CZ} (Measure and Barrier pass through)."""
@@ -230,14 +299,25 @@ class IQMBackend(Backend):
 
         ``get_compiled_circuit(s)`` default to level 2, as everywhere in pytket.
         """
-        return self._loop.call(lambda b: b.default_compilation_pass(optimisation_level))
+        return self._the_device().compilation_pass(optimisation_level)
+
+    def get_compiled_circuit(self, circuit: Circuit, optimisation_level: int = 2) -> Circuit:
+        """Compile one circuit for the device (a copy; the input is not changed).
+
+        Raises:
+            CircuitValidationError: the circuit cannot be compiled for the device (e.g. it
+                has more qubits than the device), where pytket would raise ``RuntimeError``.
+        """
+        return self.get_compiled_circuits([circuit], optimisation_level)[0]
 
     def get_compiled_circuits(
         self, circuits: Sequence[Circuit], optimisation_level: int = 2
     ) -> list[Circuit]:
-        """Compile circuits for the device; many circuits compile in a process pool."""
-        architecture = self._loop.call(lambda b: b.device())[1]
-        return compiler.compile_circuits(circuits, architecture, optimisation_level)
+        """Compile circuits for the device, in this thread (never the event loop's); many
+        circuits compile in a process pool."""
+        device = self._the_device()
+        device.check_widths(circuits)
+        return compiler.compile_circuits(circuits, device.architecture, optimisation_level)
 
     # --- submitting ---------------------------------------------------------------------------
 

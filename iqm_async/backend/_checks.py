@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from numbers import Integral
 
 from pytket.architecture import Architecture
+from pytket.backends.backend_exceptions import CircuitNotValidError
 from pytket.circuit import Circuit, OpType
 from pytket.predicates import (
     ConnectivityPredicate,
@@ -24,7 +25,16 @@ from pytket.predicates import (
 
 from ..errors import CircuitValidationError, ConfigurationError
 
-__all__ = ["check_circuit", "shots_per_circuit"]
+__all__ = ["InvalidCircuitError", "check_circuit", "check_width", "shots_per_circuit"]
+
+
+class InvalidCircuitError(CircuitValidationError, CircuitNotValidError):
+    """A circuit the device cannot run as given: both our :class:`CircuitValidationError`
+    and pytket's ``CircuitNotValidError``, which code written for pytket backends catches."""
+
+    def __init__(self, message: str) -> None:
+        CircuitValidationError.__init__(self, message)
+
 
 _COMPILE = "Compile it with backend.get_compiled_circuit(circuit) first."
 _SHOTS_FORMS = "give one int >= 1 for all circuits, or a list with one per circuit"
@@ -111,23 +121,38 @@ def check_circuit(
     """Refuse a circuit the device cannot run as given (no I/O).
 
     Raises:
-        CircuitValidationError: naming the circuit (index and name), the problem and the fix:
+        InvalidCircuitError: naming the circuit (index and name), the problem and the fix:
             an empty circuit, a failed predicate (see :func:`~iqm_async.compiler.
             required_predicates`), or a circuit that measures nothing.
     """
     label = f"Circuit {index} ({circuit.name or 'unnamed'})"
     if circuit.n_gates == 0:
-        raise CircuitValidationError(
+        raise InvalidCircuitError(
             f"{label} is empty; add gates and measurements before submitting it."
         )
     for predicate in predicates:
         if not predicate.verify(circuit):
-            raise CircuitValidationError(
+            raise InvalidCircuitError(
                 f"{label} fails {type(predicate).__name__}: "
                 + _problem(predicate, circuit, architecture)
             )
     if not circuit.n_gates_of_type(OpType.Measure):
-        raise CircuitValidationError(
+        raise InvalidCircuitError(
             f"{label} measures nothing, so it would return no results; add measurements "
             "(circuit.measure_all())."
+        )
+
+
+def check_width(index: int, circuit: Circuit, architecture: Architecture) -> None:
+    """Refuse to compile a circuit with more qubits than the device has (no I/O); pytket's
+    placement would fail with a bare ``RuntimeError``.
+
+    Raises:
+        InvalidCircuitError: naming the circuit and both qubit counts.
+    """
+    width, available = circuit.n_qubits, len(architecture.nodes)
+    if width > available:
+        raise InvalidCircuitError(
+            f"Circuit {index} ({circuit.name or 'unnamed'}) has {width} qubits; the device has "
+            f"{available}. Use a smaller circuit or a bigger device."
         )

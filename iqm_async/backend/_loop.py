@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from typing import TypeVar
 
 import anyio
@@ -84,7 +84,13 @@ class BackendLoop:
 
     async def _own(self, *, task_status: TaskStatus[AsyncIQMBackend]) -> None:
         assert self._stop is not None
-        async with self._make_client() as client, self._make_backend(client) as backend:
+        made = self._make_client()
+        async with AsyncExitStack() as stack:
+            # Runs last, and also when opening fails (e.g. the server refuses the credentials
+            # when asked which API it speaks). Closing twice is harmless.
+            stack.push_async_callback(made.aclose)
+            client = await stack.enter_async_context(made)
+            backend = await stack.enter_async_context(self._make_backend(client))
             task_status.started(backend)
             await self._stop.wait()
 

@@ -52,7 +52,7 @@ from ..errors import (
     JobTimeoutError,
 )
 from ..jobs import Job, outcome_error
-from ..metadata import Metadata
+from ..models import Metadata
 from ..policies import (
     Failure,
     PollPolicy,
