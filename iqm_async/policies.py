@@ -432,12 +432,13 @@ class PollPolicy:
 
 
 def poll_connections(max_connections: int) -> int:
-    """How many of a client's ``max_connections`` its status polls may hold at once.
+    """How many of a client's ``max_connections`` its poller (status polls and result
+    fetches) may hold at once.
 
-    A quarter of the connections (at least one) is kept from polls, so that polls stuck on a
-    misbehaving server (a status reply that trickles in, say) never keep a submit, a result
-    fetch or an architecture request from getting a connection. A client with one connection
-    cannot keep one back: its polls may use it.
+    A quarter of the connections (at least one) is kept from the poller, so that polls stuck
+    on a misbehaving server (a status reply that trickles in, say) never keep a submit or the
+    caller's own requests (architecture, counts, abort) from a connection. A client with one
+    connection cannot keep one back: its poller may use it.
     """
     if max_connections <= 1:
         return 1

@@ -94,9 +94,10 @@ class AsyncIQMClient:
             trickles in slower ends as :class:`~iqm_async.errors.RequestTimeoutError`, or
             for a submit as :class:`~iqm_async.errors.SubmissionUncertainError`.
         max_connections: requests in flight at once (default 8; see
-            :data:`DEFAULT_MAX_CONNECTIONS`). Status polls may hold only three quarters of
-            them (:func:`~iqm_async.policies.poll_connections`), so polls stuck on a
-            misbehaving server never keep a submit or another request from a connection.
+            :data:`DEFAULT_MAX_CONNECTIONS`). Status polls and result fetches together hold
+            at most three quarters of them (:func:`~iqm_async.policies.poll_connections`),
+            so requests stuck on a misbehaving server never keep a submit or another request
+            from a connection.
         retry: the retry policy (default :class:`RetryPolicy()`); it also says when a
             server that refuses every connection counts as unreachable, which ends waits
             without a timeout with :class:`~iqm_async.errors.ConnectError`.

@@ -21,10 +21,11 @@ opaquely); waits and :meth:`Poller.as_completed` go through the poller. It speak
 only through the client's API variant: routes and status words are the variant's business.
 
 Each poll holds a connection slot from the moment its start time is taken, so polls queued
-behind busy connections cannot later burst past the cap; polls hold at most
-:func:`~iqm_async.policies.poll_connections` of the client's slots, so polls stuck on a
-misbehaving server leave room for submits and other requests. When a status is terminal the
-full result is fetched once and the :class:`~iqm_async.jobs.Job` settled; its waiters wake.
+behind busy connections cannot later burst past the cap; polls and result fetches together
+hold at most :func:`~iqm_async.policies.poll_connections` of the client's slots, so requests
+stuck on a misbehaving server leave room for submits and the caller's own requests. When a
+status is terminal the full result is fetched once and the :class:`~iqm_async.jobs.Job` settled;
+its waiters wake.
 A poll or result fetch runs only while someone waits for its job: when the last waiter
 leaves (timeout, cancellation), the request in flight is cancelled.
 Transient faults on a poll never reach a waiter: the next poll is simply scheduled after the
@@ -673,6 +674,7 @@ class Poller:
                 partial(self._api.read_result, job.id, status=status),
                 until_cancelled=True,
                 give_up=partial(self._untimed_wait_unreachable, record),
+                background=True,
             )
             if isinstance(reply, JobResult):
                 self._settle(record, reply, reply.status)

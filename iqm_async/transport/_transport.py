@@ -92,7 +92,8 @@ class Transport:
             timeout also gives each request's overall deadline (:func:`request_deadline_s`).
         retry: the retry policy (also when the server counts as unreachable).
         max_connections: requests in flight at once; more wait here, not in httpx's pool,
-            so a long queue never trips the pool timeout. Status polls may hold only
+            so a long queue never trips the pool timeout. The poller's requests (status
+            polls, result fetches) may hold only
             :func:`~iqm_async.policies.poll_connections` of them (:attr:`poll_limiter`).
         error_text: reads the server's explanation out of an error reply (the API
             variant's; default: ``detail`` or ``message`` of a JSON body).
@@ -168,15 +169,24 @@ class Transport:
         return str(self.http.base_url.join(path))
 
     async def send_once(
-        self, route: Route, *, body: bytes | None = None, limited: bool = True
+        self,
+        route: Route,
+        *,
+        body: bytes | None = None,
+        limited: bool = True,
+        background: bool = False,
     ) -> httpx.Response:
         """Send one request; a success response is returned, anything else raises
         :class:`AttemptFailed`. ``limited=False`` when the caller already holds a
-        connection slot."""
-        if limited:
-            async with self.limiter:
+        connection slot; ``background=True`` for the poller's requests, which take a slot
+        of :attr:`poll_limiter` first (always in this order: no deadlock)."""
+        if not limited:
+            return await self._send(route, body)
+        if background:
+            async with self.poll_limiter, self.limiter:
                 return await self._send(route, body)
-        return await self._send(route, body)
+        async with self.limiter:
+            return await self._send(route, body)
 
     async def _send(self, route: Route, body: bytes | None) -> httpx.Response:
         self.request_count += 1
@@ -246,14 +256,15 @@ class Transport:
         body: bytes | None = None,
         until_cancelled: bool = False,
         give_up: Callable[[], bool] | None = None,
+        background: bool = False,
     ) -> T:
         """Send ``route`` and ``read`` the reply, retrying transient faults (a read, or an
         idempotent POST such as an abort). ``until_cancelled`` and ``give_up``: see
-        :func:`call_with_retries`.
+        :func:`call_with_retries`; ``background``: see :meth:`send_once`.
         """
 
         async def attempt() -> T:
-            return read(await self.send_once(route, body=body))
+            return read(await self.send_once(route, body=body, background=background))
 
         return await call_with_retries(
             attempt, self.retry, until_cancelled=until_cancelled, give_up=give_up
