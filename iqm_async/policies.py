@@ -3,9 +3,10 @@
 Everything here is a plain value or a plain function, tested without an event loop. The
 async code in ``client`` and ``jobs`` only sends, sleeps and waits on what these decide.
 
-- :class:`RetryPolicy`: which failures are retried, for reads and for job submissions, and
-  the delay before the next attempt (``Retry-After`` capped, else exponential backoff with
-  jitter).
+- :class:`RetryPolicy`: which failures are retried, for reads and for job submissions, the
+  delay before the next attempt (``Retry-After`` capped, else exponential backoff with
+  jitter), and when a server that refuses every connection counts as unreachable.
+- :func:`poll_connections`: how many of a client's connections its polls may hold at once.
 - :class:`PollPolicy`: each waiting job's next poll time (fast at first, backing off to a cap;
   the oldest waiting jobs polled every ``head_interval_s``), the order of due polls when the
   client-wide cap on polls per second binds (oldest job first), and that cap.
@@ -31,6 +32,7 @@ __all__ = [
     "next_poll_slot",
     "paced_until",
     "parse_retry_after",
+    "poll_connections",
 ]
 
 DEFAULT_RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
@@ -118,6 +120,12 @@ class RetryPolicy:
         wait_retry_statuses: statuses the polls and result fetches of a wait for a known job
             ride out (default: those and 500).
         submit_retry_statuses: statuses a submit is retried on (default 429, 503).
+        unreachable_after_failures: connection attempts in a row that must fail (no answer
+            of any kind in between) before the server counts as unreachable (default 5).
+        unreachable_after_s: and for how long they must have failed, in seconds (default
+            30 s, so a server restart is ridden out). Then waits without a timeout end with
+            a :class:`~iqm_async.errors.ConnectError` naming the URL instead of waiting in
+            silence (see :meth:`server_unreachable`).
     """
 
     max_attempts: int = 5
@@ -129,13 +137,20 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = field(default=DEFAULT_RETRY_STATUSES)
     wait_retry_statuses: frozenset[int] = field(default=WAIT_RETRY_STATUSES)
     submit_retry_statuses: frozenset[int] = field(default=SUBMIT_RETRY_STATUSES)
+    unreachable_after_failures: int = 5
+    unreachable_after_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or self.max_attempts < 1:
-            raise ConfigurationError(
-                f"RetryPolicy.max_attempts must be an int >= 1, got {self.max_attempts!r}"
-            )
-        for name in ("initial_backoff_s", "max_backoff_s", "max_retry_after_s"):
+        for name in ("max_attempts", "unreachable_after_failures"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"RetryPolicy.{name} must be an int >= 1, got {value!r}")
+        for name in (
+            "initial_backoff_s",
+            "max_backoff_s",
+            "max_retry_after_s",
+            "unreachable_after_s",
+        ):
             value = getattr(self, name)
             if not value >= 0 or math.isinf(value):
                 raise ConfigurationError(
@@ -203,6 +218,18 @@ class RetryPolicy:
         if not unbounded and attempt >= self.max_attempts:
             return False
         return self.is_transient(failure, waiting=unbounded)
+
+    def server_unreachable(self, failures: int, failing_for_s: float) -> bool:
+        """True once a server counts as unreachable: ``failures`` connection attempts in a row
+        failed (none answered in between), the first ``failing_for_s`` seconds ago, and both
+        reach their thresholds (``unreachable_after_failures``, ``unreachable_after_s``).
+
+        The count keeps one unlucky moment from condemning a server; the time keeps a busy
+        client, whose many polls fail within a second, from giving up during a restart.
+        """
+        return failures >= self.unreachable_after_failures and (
+            failing_for_s >= self.unreachable_after_s
+        )
 
     def backoff_s(self, attempt: int, random_unit: float) -> float:
         """Exponential delay after attempt ``attempt`` (from 1), jittered by ``random_unit``.
@@ -402,6 +429,20 @@ class PollPolicy:
         if self.queue_aware:
             return (float(seq), due_s)
         return (due_s, float(seq))
+
+
+def poll_connections(max_connections: int) -> int:
+    """How many of a client's ``max_connections`` its poller (status polls and result
+    fetches) may hold at once.
+
+    A quarter of the connections (at least one) is kept from the poller, so that polls stuck
+    on a misbehaving server (a status reply that trickles in, say) never keep a submit or the
+    caller's own requests (architecture, counts, abort) from a connection. A client with one
+    connection cannot keep one back: its poller may use it.
+    """
+    if max_connections <= 1:
+        return 1
+    return max_connections - max(1, max_connections // 4)
 
 
 def next_poll_slot(due_s: float, paced_until_s: float | None, pacing: tuple[float, float]) -> float:

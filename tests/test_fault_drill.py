@@ -24,7 +24,15 @@ faulty auth server; the client re-reads it). Afterwards:
 
 The client drill submits 2,000 jobs on V1 and 1,000 on the IQM Server API (same faults,
 same checks, every invariant still exercised; half the count keeps the suite's time down).
-Takes about 40 s on 2 busy cores (client drills ~20 s + ~10 s, backend drills ~3 s each;
+
+A second, shorter client drill (400 jobs per API, no auth) adds the hostile server of issue
+16: 3 % of answers trickle in a byte at a time (the route ran: a trickled submit created its
+job), and the server is killed (every connection aborted) and restarted on the same port,
+with the same job store, a third of the way through. Every job the client knows ends with
+its result or a typed error, no handle is lost, no job is submitted twice, and every job the
+client never heard of belongs to a submit it was told was uncertain.
+Takes about 65 s on 2 busy cores (client drills ~20 s + ~10 s, trickle and restart drills
+~12 s each, backend drills ~3 s each;
 the emulator shares the process, so the GIL bounds it). asyncio only: the drill is one long
 run, and ``test_client_emulator`` covers trio end to end. The seeds are fixed, but task
 scheduling decides which request draws which fault, so the counts vary from run to run; the
@@ -36,6 +44,7 @@ from __future__ import annotations
 import json
 import pathlib
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -47,7 +56,8 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from emulator_fixtures import LiveEmulator
+import uvicorn
+from emulator_fixtures import LiveEmulator, free_port
 from pytket.backends import ResultHandle
 from pytket.circuit import Bit, Circuit, Node
 from sample_circuits import bit_circuit
@@ -450,6 +460,152 @@ async def test_client_drill(
             submit_route,
             requests,
         )
+    )
+
+
+# --- the trickle and restart drill -----------------------------------------------------------
+
+RESTART_DRILL_JOBS = 400
+RESTART_DOWNTIME_S = 0.5
+
+
+def restart_drill_config(seed: int) -> EmulatorConfig:
+    """The drill's faults without auth, plus trickled answers (a byte per 20 ms for at least
+    5 s: far past the client's 1.5 s request deadline)."""
+    return EmulatorConfig(
+        seed=seed,
+        parallel=True,
+        job_seconds=0.0,
+        fail_rate=0.10,
+        throttle_rate=0.03,
+        retry_after_s=0.05,
+        drop_rate=0.02,
+        trickle_rate=0.03,
+        trickle_gap_ms=20.0,
+        trickle_s=5.0,
+        latency_ms=1.0,
+        job_fail_rate=0.05,
+    )
+
+
+class RestartableServer:
+    """One emulator served by uvicorn on one fixed loopback port, in a thread; it can be
+    killed (every connection aborted, nothing answered any more) and started again on the
+    same port with the same job store, as a real server restarted by its operator."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        config = uvicorn.Config(
+            create_app(emulator=self.emulator),
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=30,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="drill-server", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10.0
+        while not server.started:
+            assert thread.is_alive(), "the drill server stopped while starting"
+            assert time.monotonic() < deadline, "the drill server did not start in 10 s"
+            time.sleep(0.005)
+        self._server, self._thread = server, thread
+
+    def kill(self) -> None:
+        """Abort every open connection at once (no answer finishes), then stop serving."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        for connection in list(server.server_state.connections):
+            # The connections belong to the server thread's event loop.
+            connection.loop.call_soon_threadsafe(connection.transport.abort)  # type: ignore[attr-defined]
+        server.should_exit = server.force_exit = True
+        thread.join(10.0)
+        self._server = self._thread = None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("api", APIS)
+async def test_client_drill_with_trickles_and_a_restart(api: str) -> None:
+    emulator = Emulator(restart_drill_config(seed=916))
+    server = RestartableServer(emulator)
+    count = RESTART_DRILL_JOBS
+    ledger = SubmitLedger()
+    outcomes: dict[int, JobOutcome] = {}
+    created_at_kill = 0
+    started = time.perf_counter()
+
+    async def kill_and_restart() -> None:
+        nonlocal created_at_kill
+        with anyio.fail_after(60):
+            while len(emulator.jobs) < count // 3:  # noqa: ASYNC110 - no event for this
+                await anyio.sleep(0.01)
+        await anyio.to_thread.run_sync(server.kill)
+        created_at_kill = len(emulator.jobs)
+        await anyio.sleep(RESTART_DOWNTIME_S)
+        await anyio.to_thread.run_sync(server.start)
+
+    await anyio.to_thread.run_sync(server.start)
+    try:
+        async with (
+            AsyncIQMClient(
+                server.url,
+                retry=DRILL_RETRY,
+                poll=DRILL_POLL,
+                max_connections=16,
+                timeout=1.5,
+                **api_options(api),
+            ) as client,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(kill_and_restart)
+            await run_client_drill(client, count, ledger, outcomes)
+            requests = client.requests_by_kind
+    finally:
+        await anyio.to_thread.run_sync(server.kill)
+    elapsed = time.perf_counter() - started
+    stats = emulator.stats()
+    submit_route = SUBMIT_ROUTES[api]
+    submit_faults: Mapping[str, int] = stats["faults_by_route"].get(submit_route, {})
+
+    problems = [check_client_outcome(api, emulator, i, o) for i, o in sorted(outcomes.items())]
+    assert [p for p in problems if p] == []  # each known job: its result or its failure
+    assert len(outcomes) == len(ledger.known_ids)  # one id per submit, none shared
+    assert len(outcomes) + ledger.uncertain + len(ledger.other_errors) == count
+    assert stats["duplicate_submissions"] == 0
+    names = names_by_job(emulator)
+    assert ledger.known_ids <= set(names)
+    unheard = {job_id for job_id in names if job_id not in ledger.known_ids}
+    assert all(names[job_id] <= ledger.unsubmitted_names for job_id in unheard)
+    # A trickled submit created its job and was reported uncertain, never resent.
+    assert len(unheard) >= submit_faults.get("trickle 201", 0) + submit_faults.get("drop 201", 0)
+    assert ledger.uncertain >= submit_faults.get("trickle 201", 0) > 0
+    assert stats["faults_injected"]["trickle"] > 0
+    # The server really went down mid-run and came back.
+    assert 0 < created_at_kill < stats["jobs_created"]
+    print(
+        drill_summary(
+            f"trickle + restart, {api}",
+            count,
+            elapsed,
+            stats,
+            outcomes.values(),
+            ledger,
+            submit_route,
+            requests,
+        )
+        + f"; server killed after {created_at_kill} jobs, down {RESTART_DOWNTIME_S} s"
     )
 
 

@@ -54,7 +54,9 @@ from ._url import check_url
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_TIMEOUT", "AsyncIQMClient", "check_url"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-"""Per-request timeout: 10 s to connect, 60 s for each read, write and pool wait."""
+"""Per-request timeout: 10 s to connect, 60 s for each read, write and pool wait, and 60 s
+for the whole request (connect, send and the complete reply; see
+:func:`~iqm_async.transport.request_deadline_s`)."""
 
 DEFAULT_MAX_CONNECTIONS = 8
 """Requests in flight at once per client (more wait their turn in the client).
@@ -88,10 +90,19 @@ class AsyncIQMClient:
             ``IQM_AUTH_SERVER``, ``IQM_AUTH_USERNAME``, ``IQM_AUTH_PASSWORD``).
             With no credentials at all, requests go without ``Authorization``.
         timeout: per-request timeout in seconds or an ``httpx.Timeout``
-            (default :data:`DEFAULT_TIMEOUT`).
+            (default :data:`DEFAULT_TIMEOUT`). Besides httpx's limit on each read, a request
+            must be complete, reply included, within seconds (for an ``httpx.Timeout``:
+            within the largest of its connect, write and read limits); a reply that
+            trickles in slower ends as :class:`~iqm_async.errors.RequestTimeoutError`, or
+            for a submit as :class:`~iqm_async.errors.SubmissionUncertainError`.
         max_connections: requests in flight at once (default 8; see
-            :data:`DEFAULT_MAX_CONNECTIONS`).
-        retry: the retry policy (default :class:`RetryPolicy()`).
+            :data:`DEFAULT_MAX_CONNECTIONS`). Status polls and result fetches together hold
+            at most three quarters of them (:func:`~iqm_async.policies.poll_connections`),
+            so requests stuck on a misbehaving server never keep a submit or another request
+            from a connection.
+        retry: the retry policy (default :class:`RetryPolicy()`); it also says when a
+            server that refuses every connection counts as unreachable, which ends waits
+            without a timeout with :class:`~iqm_async.errors.ConnectError`.
         poll: the poll policy (default :class:`PollPolicy()`: 50 ms first poll, up to 2 s
             between polls of one job, the oldest waiting job polled every 0.1 s, at most 50
             polls per second in all, oldest jobs first when that cap binds).
@@ -169,7 +180,12 @@ class AsyncIQMClient:
             headers={"User-Agent": _USER_AGENT},
         )
         self._transport = Transport(
-            self._http, self.retry_policy, max_connections, error_text=self._error_text
+            self._http,
+            self.retry_policy,
+            max_connections,
+            error_text=self._error_text,
+            # httpx's own transport sends through httpcore, whose trace says what was sent.
+            traced=transport is None or isinstance(transport, httpx.AsyncHTTPTransport),
         )
         self._poller = Poller(self._transport, self._api, self.poll_policy)
         self._jobs: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()

@@ -21,10 +21,18 @@ opaquely); waits and :meth:`Poller.as_completed` go through the poller. It speak
 only through the client's API variant: routes and status words are the variant's business.
 
 Each poll holds a connection slot from the moment its start time is taken, so polls queued
-behind busy connections cannot later burst past the cap. When a status is terminal the full
-result is fetched once and the :class:`~iqm_async.jobs.Job` settled; its waiters wake.
+behind busy connections cannot later burst past the cap; polls and result fetches together
+hold at most :func:`~iqm_async.policies.poll_connections` of the client's slots, so requests
+stuck on a misbehaving server leave room for submits and the caller's own requests. When a
+status is terminal the full result is fetched once and the :class:`~iqm_async.jobs.Job` settled;
+its waiters wake.
+A poll or result fetch runs only while someone waits for its job: when the last waiter
+leaves (timeout, cancellation), the request in flight is cancelled.
 Transient faults on a poll never reach a waiter: the next poll is simply scheduled after the
-retry delay (``Retry-After`` honoured).
+retry delay (``Retry-After`` honoured). The one exception is a server that refuses every
+connection for long enough (:meth:`~iqm_async.policies.RetryPolicy.server_unreachable`):
+then the waits without a timeout end with a :class:`~iqm_async.errors.ConnectError` naming
+its URL, rather than waiting in silence.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from ..api import ServerAPI
 from ..errors import (
     ClientClosedError,
     ConfigurationError,
+    ConnectError,
     InvalidResponseError,
     IQMError,
     JobTimeoutError,
@@ -55,6 +64,7 @@ from ..jobs import Job, outcome_error
 from ..models import Metadata
 from ..policies import (
     Failure,
+    FailureKind,
     PollPolicy,
     expected_wait_s,
     job_seconds_sample,
@@ -82,6 +92,8 @@ class _Tracked:
     head: bool = False  # one of the oldest waiting jobs, polled every head_interval_s
     in_age_heap: bool = False  # has an entry in the heap of jobs by seq
     waiters: int = 0
+    untimed_waiters: int = 0  # those of the waiters that set no timeout
+    poll_scope: anyio.CancelScope | None = None  # the poll or result fetch in flight
     poll_error: IQMError | None = None  # a non-transient poll fault, for the current waits
     seen_in_queue: tuple[float, int] | None = None  # (time, queue position) of its last poll
     done: anyio.Event | None = None
@@ -174,12 +186,13 @@ class Poller:
             raise ConfigurationError(f"timeout must be None or >= 0 seconds, got {timeout!r}")
         record = self._record(job)
         started = anyio.current_time()
-        self._begin_wait(record)
+        untimed = timeout is None
+        self._begin_wait(record, untimed=untimed)
         try:
             with anyio.move_on_after(timeout):
                 await record.done_event().wait()
         finally:
-            self._end_wait(record)
+            self._end_wait(record, untimed=untimed)
         if job.done:
             return
         if record.poll_error is not None:
@@ -204,7 +217,7 @@ class Poller:
                     continue
                 record = self._record(job)
                 record.listeners.add(send)
-                self._begin_wait(record)
+                self._begin_wait(record, untimed=deadline is None)
                 registered.append(record)
             while remaining:
                 left = None if deadline is None else deadline - anyio.current_time()
@@ -224,7 +237,7 @@ class Poller:
         finally:
             for record in registered:
                 record.listeners.discard(send)
-                self._end_wait(record)
+                self._end_wait(record, untimed=deadline is None)
             send.close()
             receive.close()
 
@@ -242,11 +255,15 @@ class Poller:
         self._check_open()
         if result is not None and self._api.counts_from_measurements:
             return counts_from_arrays(result.measurement_arrays)
-        return await self._transport.request(
-            self._api.counts_route(job_id),
-            partial(self._api.read_counts, job_id),
-            until_cancelled=True,
-        )
+        try:
+            return await self._transport.request(
+                self._api.counts_route(job_id),
+                partial(self._api.read_counts, job_id),
+                until_cancelled=True,
+                give_up=self._transport.server_unreachable,
+            )
+        except ConnectError as exc:
+            raise self._transport.unreachable_error() or exc from None
 
     async def fetch_metadata(self, job_id: str, status: JobStatus) -> Metadata:
         """The metadata the API sends apart from the result (bounded retries)."""
@@ -275,7 +292,7 @@ class Poller:
         last = job.last_status
         return JobTimeoutError(job.id, anyio.current_time() - started, last.raw if last else None)
 
-    def _begin_wait(self, record: _Tracked) -> None:
+    def _begin_wait(self, record: _Tracked, *, untimed: bool) -> None:
         if self._closed_reason is not None:
             raise ClientClosedError(self._closed_reason)
         if not self._running:
@@ -288,12 +305,17 @@ class Poller:
             record.poll_error = None
             record.done = None
         record.waiters += 1
+        record.untimed_waiters += untimed
         self._watch(record)
 
-    def _end_wait(self, record: _Tracked) -> None:
+    def _end_wait(self, record: _Tracked, *, untimed: bool) -> None:
         record.waiters -= 1
+        record.untimed_waiters -= untimed
         if record.waiters <= 0:
             self._watched.discard(record)
+            if record.poll_scope is not None:
+                # Nobody needs its answer: free the connection slot now, not at the deadline.
+                record.poll_scope.cancel()
             if record.head:
                 self._mark_heads_stale()
 
@@ -326,6 +348,18 @@ class Poller:
         """Polling hit a non-transient fault (e.g. 404): end the current waits with it."""
         record.poll_error = error
         self._wake(record)
+
+    def _server_unreachable(self, error: ConnectError) -> None:
+        """The server counts as unreachable: end the waits of every job someone waits for
+        without a timeout (a wait with a timeout rides it out until then)."""
+        for record in list(self._watched):
+            if record.untimed_waiters > 0 and not record.job.done and record.poll_error is None:
+                self._fail_waits(record, error)
+
+    def _untimed_wait_unreachable(self, record: _Tracked) -> bool:
+        """Someone waits for the job without a timeout, and the server counts as unreachable:
+        a result fetch stops retrying (see :meth:`_server_unreachable`)."""
+        return record.untimed_waiters > 0 and self._transport.server_unreachable()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -474,6 +508,7 @@ class Poller:
     async def _dispatch(self, polls: anyio.abc.TaskGroup) -> None:
         pacing = self._policy.pacing
         limiter = self._transport.limiter
+        poll_limiter = self._transport.poll_limiter
         while True:
             now = anyio.current_time()
             if self._heads_stale:
@@ -501,14 +536,21 @@ class Poller:
             self.polls_in_flight += 1  # from here: taking a connection slot may yield
             borrower = object()
             try:
-                # Take the slot before the start time, so the cap holds at the server.
-                await limiter.acquire_on_behalf_of(borrower)
+                # Take the slot before the start time, so the cap holds at the server. Polls
+                # first take one of their own share, so they never hold every connection.
+                await poll_limiter.acquire_on_behalf_of(borrower)
+                try:
+                    await limiter.acquire_on_behalf_of(borrower)
+                except BaseException:
+                    poll_limiter.release_on_behalf_of(borrower)
+                    raise
             except BaseException:
                 record.in_flight = False
                 self.polls_in_flight -= 1
                 raise
             if not self._wanted(record):  # its waits ended meanwhile: nobody needs this poll
                 limiter.release_on_behalf_of(borrower)
+                poll_limiter.release_on_behalf_of(borrower)
                 record.in_flight = False
                 self.polls_in_flight -= 1
                 continue
@@ -524,8 +566,17 @@ class Poller:
         return record.polls_done == 0 and known is not None and known.done
 
     async def _poll(self, record: _Tracked, borrower: object | None) -> None:
-        """Poll the job (holding ``borrower``'s connection slot), or, with no borrower, go
-        on from the terminal status its submit reply gave."""
+        """Poll the job (holding ``borrower``'s connection slots), or, with no borrower, go
+        on from the terminal status its submit reply gave. Cancelled when its job's last
+        waiter leaves (:meth:`_end_wait`)."""
+        with anyio.CancelScope() as scope:
+            record.poll_scope = scope
+            try:
+                await self._poll_in_scope(record, borrower)
+            finally:
+                record.poll_scope = None
+
+    async def _poll_in_scope(self, record: _Tracked, borrower: object | None) -> None:
         job = record.job
         try:
             reply: JobStatus | Failure
@@ -537,12 +588,20 @@ class Poller:
                     reply = await self._status_once(job.id)
                 finally:
                     self._transport.limiter.release_on_behalf_of(borrower)
+                    self._transport.poll_limiter.release_on_behalf_of(borrower)
             now = anyio.current_time()
             if isinstance(reply, Failure):
                 record.fault_streak += 1
                 record.next_poll_at = now + self._transport.retry.delay_s(
                     reply, record.fault_streak, random.random()
                 )
+                unreachable = (
+                    self._transport.unreachable_error()
+                    if reply.kind is FailureKind.CONNECT
+                    else None
+                )
+                if unreachable is not None:
+                    self._server_unreachable(unreachable)
                 return
             record.fault_streak = 0
             job._observe(reply)
@@ -559,6 +618,13 @@ class Poller:
                     last_start_s=record.last_poll_start,
                     expected_wait_s=expected_wait_s(reply.queue_position, self.job_seconds),
                 )
+        except ConnectError as exc:  # a result fetch gave up on an unreachable server
+            unreachable = self._transport.unreachable_error()
+            if unreachable is None:
+                self._fail_waits(record, exc)
+            else:
+                self._server_unreachable(unreachable)
+                self._fail_waits(record, unreachable)
         except IQMError as exc:
             self._fail_waits(record, exc)
         except Exception as exc:  # a bug must not kill the poller; the waiters get told
@@ -604,7 +670,11 @@ class Poller:
         route = self._api.result_route(job.id, status)
         if route is not None:
             reply = await self._transport.request(
-                route, partial(self._api.read_result, job.id, status=status), until_cancelled=True
+                route,
+                partial(self._api.read_result, job.id, status=status),
+                until_cancelled=True,
+                give_up=partial(self._untimed_wait_unreachable, record),
+                background=True,
             )
             if isinstance(reply, JobResult):
                 self._settle(record, reply, reply.status)

@@ -48,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--throttle-rate", type=float, default=0.0, help="P(429) per request")
     p.add_argument("--retry-after-s", type=float, default=defaults.retry_after_s)
     p.add_argument("--drop-rate", type=float, default=0.0, help="P(dropped connection)")
+    p.add_argument("--trickle-rate", type=float, default=0.0, help="P(answer sent slowly)")
+    p.add_argument("--trickle-gap-ms", type=float, default=defaults.trickle_gap_ms)
+    p.add_argument("--trickle-s", type=float, default=defaults.trickle_s)
+    p.add_argument(
+        "--fault-routes",
+        type=_names,
+        default=(),
+        help="comma-separated regular expressions of 'METHOD /path' that alone get faults "
+        "and latency, matched from the start, e.g. 'GET /jobs/' (default: every route)",
+    )
     p.add_argument("--latency-ms", type=float, default=0.0, help="extra latency (±50%% jitter)")
     p.add_argument("--latency-spike-rate", type=float, default=0.0, help="P(latency spike)")
     p.add_argument("--latency-spike-ms", type=float, default=0.0, help="spike size (±50%%)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..errors import ConfigurationError
@@ -9,7 +10,14 @@ from ..errors import ConfigurationError
 __all__ = ["EmulatorConfig"]
 
 _DEFAULT_COMPUTERS = ("garnet",)
-_PROBABILITIES = ("fail_rate", "throttle_rate", "drop_rate", "job_fail_rate", "latency_spike_rate")
+_PROBABILITIES = (
+    "fail_rate",
+    "throttle_rate",
+    "drop_rate",
+    "trickle_rate",
+    "job_fail_rate",
+    "latency_spike_rate",
+)
 
 
 @dataclass
@@ -44,6 +52,17 @@ class EmulatorConfig:
             may be below 1, e.g. 0.05, and is then sent as a decimal).
         drop_rate: probability per request that the connection is dropped without an answer
             *after* the route ran (a submit may have created the job).
+        trickle_rate: probability per request that the route's answer trickles out: headers
+            at once, then the body one byte every ``trickle_gap_ms``, taking at least
+            ``trickle_s`` in all (a short JSON body is led by spaces to last that long), so
+            a client that times each read but not the whole request waits on and on.
+        trickle_gap_ms: the gap between two bytes of a trickled answer (default 50 ms).
+        trickle_s: the least time a trickled answer takes in all (default 10 s). The
+            trickle stops when the client hangs up.
+        fault_routes: inject faults and latency only into requests whose ``"METHOD /path"``
+            matches one of these regular expressions from its start, e.g.
+            ``("GET /jobs/",)`` for the V1 status and result routes, ``("GET /jobs/[^/]+$",)``
+            for its result route alone (default: every request).
         latency_ms: extra latency per request in milliseconds, with ±50 % uniform jitter.
         latency_spike_rate: probability per request of a latency spike (default 0).
         latency_spike_ms: extra latency of a spike in milliseconds, ±50 % jitter, on top of
@@ -81,6 +100,10 @@ class EmulatorConfig:
     throttle_rate: float = 0.0
     retry_after_s: float = 1.0
     drop_rate: float = 0.0
+    trickle_rate: float = 0.0
+    trickle_gap_ms: float = 50.0
+    trickle_s: float = 10.0
+    fault_routes: tuple[str, ...] = ()
     latency_ms: float = 0.0
     latency_spike_rate: float = 0.0
     latency_spike_ms: float = 0.0
@@ -97,13 +120,34 @@ class EmulatorConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigurationError(f"EmulatorConfig.{name} must be in [0, 1], got {value}")
-        if self.fail_rate + self.throttle_rate + self.drop_rate > 1.0:
+        if self.fail_rate + self.throttle_rate + self.drop_rate + self.trickle_rate > 1.0:
             raise ConfigurationError(
-                "EmulatorConfig: fail_rate + throttle_rate + drop_rate must not exceed 1"
+                "EmulatorConfig: fail_rate + throttle_rate + drop_rate + trickle_rate must not "
+                "exceed 1"
             )
-        for name in ("job_overhead_s", "shot_s", "retry_after_s", "latency_ms", "latency_spike_ms"):
+        for name in (
+            "job_overhead_s",
+            "shot_s",
+            "retry_after_s",
+            "latency_ms",
+            "latency_spike_ms",
+            "trickle_s",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigurationError(f"EmulatorConfig.{name} must not be negative")
+        if not self.trickle_gap_ms > 0:
+            raise ConfigurationError(
+                f"EmulatorConfig.trickle_gap_ms must be positive, got {self.trickle_gap_ms!r}"
+            )
+        self.fault_routes = tuple(self.fault_routes)
+        for route in self.fault_routes:
+            try:
+                re.compile(route)
+            except re.error as exc:
+                raise ConfigurationError(
+                    f"EmulatorConfig.fault_routes: {route!r} is not a regular expression "
+                    f"({exc}); write e.g. 'GET /jobs/' (a method, a space, a path prefix)"
+                ) from None
         if self.job_seconds is not None and self.job_seconds < 0:
             raise ConfigurationError("EmulatorConfig.job_seconds must not be negative")
         if self.token_seconds <= 0:

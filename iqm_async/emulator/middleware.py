@@ -10,11 +10,18 @@ Under uvicorn (httptools or h11) the ``send`` callable is a bound method of the 
 request cycle, whose ``transport`` can be aborted. Anywhere else (``httpx.ASGITransport`` in
 tests) the middleware raises ``httpx.RemoteProtocolError``, which ASGITransport hands to the
 client exactly like a real disconnect.
+
+A trickled answer is the route's own answer (the route ran: a submit created its job), sent
+as a hostile or overloaded server might: headers at once, then the body one byte per gap,
+led by spaces (JSON allows them) so that it lasts at least ``trickle_s``. Each byte comes
+well within any read timeout, so only a deadline on the whole request ends the wait. The
+trickle stops when the client hangs up.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -56,6 +63,24 @@ class _Swallow:
             self.status = int(message["status"])
 
 
+class _Hold:
+    """A ``send`` that keeps the route's answer, to be sent on later (trickled)."""
+
+    def __init__(self) -> None:
+        self.start: Message | None = None
+        self.body = bytearray()
+
+    @property
+    def status(self) -> int:
+        return 0 if self.start is None else int(self.start["status"])
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+
 class EmulatorMiddleware:
     """Counts requests and responses, adds latency and injects faults (see module doc)."""
 
@@ -79,7 +104,7 @@ class EmulatorMiddleware:
 
         faults = self.emulator.faults
         fault: Fault | None = None
-        if faults.active:
+        if faults.active and faults.applies(scope["method"], scope["path"]):
             delay = faults.latency()
             if delay > 0.0:
                 await anyio.sleep(delay)
@@ -100,6 +125,16 @@ class EmulatorMiddleware:
                 counters.requests_by_route[route] += 1
                 counters.faults_by_route[route][f"drop {swallowed.status}"] += 1
             await _drop_connection(send)
+            return
+        if fault.kind == "trickle":
+            held = _Hold()
+            try:
+                await self.app(scope, receive, held)
+            finally:
+                route = _route_key(scope)
+                counters.requests_by_route[route] += 1
+                counters.faults_by_route[route][f"trickle {held.status}"] += 1
+            await _trickle(held, counting_send, send, faults.trickle_gap_s, faults.trickle_s)
             return
         route = self._match_route(scope)
         counters.requests_by_route[route] += 1
@@ -131,6 +166,31 @@ async def _send_fault(fault: Fault, retry_after: str, server_api: bool, send: Se
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": fault.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _trickle(held: _Hold, send: Send, raw_send: Send, gap_s: float, least_s: float) -> None:
+    """Send the held answer one byte every ``gap_s``, lasting at least ``least_s``; stop as
+    soon as the client hangs up (``raw_send`` is uvicorn's, which knows)."""
+    if held.start is None:
+        return  # the route never answered; the server's error handling already did
+    body = bytes(held.body)
+    if body and held.status not in (204, 304):
+        body = b" " * max(0, math.ceil(least_s / gap_s) - len(body)) + body
+    headers = [(k, v) for k, v in held.start.get("headers", []) if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({**held.start, "headers": headers})
+    cycle: Any = getattr(raw_send, "__self__", None)
+    for index in range(len(body)):
+        if getattr(cycle, "disconnected", False):
+            return
+        more = index + 1 < len(body)
+        await send(
+            {"type": "http.response.body", "body": body[index : index + 1], "more_body": more}
+        )
+        if more:
+            await anyio.sleep(gap_s)
+    if not body:
+        await send({"type": "http.response.body", "body": b""})
 
 
 async def _drop_connection(send: Send) -> None:

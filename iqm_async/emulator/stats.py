@@ -22,7 +22,8 @@ class StatsCounters:
         self.faults_by_route: defaultdict[str, Counter[str]] = defaultdict(Counter)
         """Per route (``"POST /jobs"``), injected faults by outcome: ``"500"``, ``"429"``,
         ... and ``"drop <status>"`` with the status of the answer that was thrown away (a
-        ``"drop 201"`` on ``POST /jobs`` is a job created that the client never heard of)."""
+        ``"drop 201"`` on ``POST /jobs`` is a job created that the client never heard of), and
+        ``"trickle <status>"`` for an answer sent too slowly to arrive."""
         self.reset()
 
     def reset(self) -> None:
@@ -37,7 +38,7 @@ class StatsCounters:
         self.token_requests.clear()
         self.token_requests.update({"password": 0, "refresh_token": 0})
         self.faults_injected.clear()
-        self.faults_injected.update({"5xx": 0, "429": 0, "drop": 0})
+        self.faults_injected.update({"5xx": 0, "429": 0, "drop": 0, "trickle": 0})
         self.faults_by_route.clear()
 
     def snapshot(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from ._retry import (
     failure_from_exception,
     failure_from_response,
 )
-from ._transport import Route, Transport
+from ._transport import Route, Transport, request_deadline_s
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
@@ -30,6 +30,7 @@ __all__ = [
     "failure_from_response",
     "json_or_none",
     "redact",
+    "request_deadline_s",
     "server_message",
     "shown_text",
 ]

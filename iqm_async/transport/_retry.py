@@ -177,6 +177,7 @@ async def call_with_retries(
     *,
     until_cancelled: bool = False,
     submit: bool = False,
+    give_up: Callable[[], bool] | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds or ``policy`` says stop; raise the last error.
 
@@ -191,12 +192,18 @@ async def call_with_retries(
         submit: the attempt submits a job: retried only when the server cannot have acted on
             it; a failure that may have created the job raises
             :class:`~iqm_async.errors.SubmissionUncertainError`.
+        give_up: asked after each failure the policy would retry; ``True`` ends the loop with
+            that failure's error (e.g. an unbounded wait once the server is unreachable).
     """
 
     def retry(state: tenacity.RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
-        return isinstance(exc, AttemptFailed) and policy.should_retry(
-            exc.failure, state.attempt_number, submit=submit, unbounded=until_cancelled
+        return (
+            isinstance(exc, AttemptFailed)
+            and policy.should_retry(
+                exc.failure, state.attempt_number, submit=submit, unbounded=until_cancelled
+            )
+            and not (give_up is not None and give_up())
         )
 
     def wait(state: tenacity.RetryCallState) -> float:
