@@ -43,6 +43,7 @@ from ..models import (
     DynamicQuantumArchitecture,
     QuantumArchitectureSpecification,
     RunRequest,
+    check_finite_args,
 )
 from ..results import CircuitCounts, JobPhase, JobResult, JobStatus, MeasurementArrays
 from ..transport import Route, json_or_none, shown_text
@@ -321,6 +322,7 @@ def build_run_request(
     parsed: list[Circuit] = []
     for index, circuit in enumerate(batch):
         if isinstance(circuit, Circuit):
+            _check_numbers(index, circuit)  # a model is not validated again below
             parsed.append(circuit)
             continue
         _check_not_foreign(circuit, f"Circuit {index}")
@@ -341,6 +343,18 @@ def build_run_request(
         return RunRequest.model_validate(fields)
     except ValidationError as exc:
         raise ConfigurationError(f"Invalid submission: {_summary(exc)}") from None
+
+
+def _check_numbers(index: int, circuit: Circuit) -> None:
+    """Refuse a circuit model with a NaN or infinite angle (built with ``model_construct``,
+    as the compiler does, or changed after it was validated)."""
+    for position, inst in enumerate(circuit.instructions):
+        try:
+            check_finite_args(inst)
+        except ValueError as exc:
+            raise CircuitValidationError(
+                f"Circuit {index} is invalid: instructions.{position}.{exc}"
+            ) from None
 
 
 def _check_shots(shots: object) -> None:
