@@ -15,12 +15,13 @@ running client. Job status and result replies belong to one server API each and 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import (
     BaseModel,
     Field,
+    Strict,
     StrictInt,
     TypeAdapter,
     field_validator,
@@ -41,10 +42,12 @@ __all__ = [
     "CLIENT_LIBRARIES",
     "Circuit",
     "ClientLibrary",
+    "Count",
     "DynamicQuantumArchitecture",
     "GateImplementationInfo",
     "GateInfo",
     "Instruction",
+    "MeasurementBit",
     "QuantumArchitectureSpecification",
     "RequestModel",
     "ResponseModel",
@@ -53,6 +56,13 @@ __all__ = [
 ]
 
 Locus = tuple[str, ...]
+
+MeasurementBit = Annotated[int, Strict(), Field(ge=0, le=1)]
+"""One measured bit in a reply: exactly the integer 0 or 1 (not ``true``, ``1.0``, ``"1"``
+or 2, which lax parsing would read as a bit or pass on as data)."""
+
+Count = Annotated[int, Strict(), Field(ge=0)]
+"""How many shots gave one bitstring in a counts reply: an integer >= 0."""
 
 
 class RequestModel(BaseModel):

@@ -610,7 +610,11 @@ async def test_submit_reply_without_job_id(
     mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
     mock_api.post("/jobs").respond(200, json={"job": "created"})
-    with pytest.raises(errors.InvalidResponseError, match=r"has no job id .*The job may exist"):
+    # The server said yes, so the job may exist: an uncertain submission, not a bad reply.
+    with pytest.raises(
+        errors.SubmissionUncertainError,
+        match=r"has no job id .*The server may have created the job",
+    ):
         await api_client.submit(BELL, shots=1)
 
 

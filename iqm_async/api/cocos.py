@@ -58,7 +58,13 @@ from .cocos_wire import (
     Status,
 )
 
-__all__ = ["RUN_OPTIONS", "CocosV1", "build_run_request", "check_batch_measurements"]
+__all__ = [
+    "RUN_OPTIONS",
+    "CocosV1",
+    "build_run_request",
+    "check_batch_measurements",
+    "check_shot_counts",
+]
 
 _SET_BY_SUBMIT = frozenset({"circuits", "shots", "qubit_mapping", "calibration_set_id"})
 RUN_OPTIONS = frozenset(RunRequest.model_fields) - _SET_BY_SUBMIT
@@ -182,9 +188,7 @@ class CocosV1(ServerAPI):
         url = str(reply.request.url)
         got = shown_text(reply, reply.text.strip(), 80)
         raise InvalidResponseError(
-            f"The submit reply from {url} has no job id (expected {{'id': '<uuid>'}}, got "
-            f"{got!r}). The job may exist: check your recent jobs on the server before "
-            "submitting again.",
+            f"The submit reply from {url} has no job id (expected {{'id': '<uuid>'}}, got {got!r})",
             url=url,
         )
 
@@ -203,7 +207,7 @@ class CocosV1(ServerAPI):
         split = split_measurements(content)
         arrays: MeasurementArrays | None = None
         if split is not None:
-            content, arrays = split
+            content, arrays = split[0], check_shot_counts(job_id, split[1])
         cut = split_metadata(content)
         metadata_json: bytes | None = None
         if cut is not None:
@@ -276,7 +280,8 @@ def measurement_arrays_of(job_id: str, measurements: MeasurementsBatch) -> Measu
     """Measurements parsed as lists, as ``shots x qubits`` uint8 arrays (no I/O).
 
     Raises:
-        InvalidResponseError: a key whose shots are not lists of 0/1 bits of one width.
+        InvalidResponseError: a key whose shots are not lists of 0/1 bits of one width, or
+            keys of one circuit with different numbers of shots.
     """
     batch: MeasurementArrays = []
     for index, circuit in enumerate(measurements):
@@ -284,15 +289,36 @@ def measurement_arrays_of(job_id: str, measurements: MeasurementsBatch) -> Measu
         for key, shots in circuit.items():
             try:
                 bits = np.asarray(shots, dtype=np.int64)
-            except ValueError:
-                bits = np.empty(0, dtype=np.int64)  # ragged: refused below
-            if bits.ndim != 2 or (bits.size and (bits.min() < 0 or bits.max() > 1)):
+            except (ValueError, TypeError, OverflowError):
+                bits = np.empty(0, dtype=np.int64)  # ragged or not bits: refused below
+            if (
+                bits.ndim != 2
+                or not bits.shape[1]
+                or (bits.size and (bits.min() < 0 or bits.max() > 1))
+            ):
                 raise InvalidResponseError(
                     f"Job {job_id}: measurement '{key}' of circuit {index} is not a list of "
                     "shots of 0/1 bits of equal length."
                 )
             arrays[key] = bits.astype(np.uint8)
         batch.append(arrays)
+    return check_shot_counts(job_id, batch)
+
+
+def check_shot_counts(job_id: str, batch: MeasurementArrays) -> MeasurementArrays:
+    """``batch`` unchanged if every key of each circuit has as many shots as the others.
+
+    Raises:
+        InvalidResponseError: naming the circuit whose keys differ (each key is one
+            measurement of the same shots, so a difference means the reply is damaged).
+    """
+    for index, circuit in enumerate(batch):
+        shots = {len(bits) for bits in circuit.values()}
+        if len(shots) > 1:
+            raise InvalidResponseError(
+                f"Job {job_id}: the measurements of circuit {index} have different numbers of "
+                f"shots per key ({sorted(shots)}); a reply must give every key every shot."
+            )
     return batch
 
 

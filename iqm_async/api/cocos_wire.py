@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 
 from ..metadata import Metadata
-from ..models import QuantumArchitectureSpecification, ResponseModel
+from ..models import Count, MeasurementBit, QuantumArchitectureSpecification, ResponseModel
 
 __all__ = [
     "Counts",
@@ -46,7 +46,7 @@ class Status(str, Enum):
         return cls.UNKNOWN
 
 
-MeasurementsBatch = list[dict[str, list[list[int]]]]
+MeasurementsBatch = list[dict[str, list[list[MeasurementBit]]]]
 
 
 class RunStatus(ResponseModel):
@@ -75,7 +75,7 @@ class Counts(ResponseModel):
     """Histogram of one circuit: bitstrings concatenated in ``measurement_keys`` order."""
 
     measurement_keys: list[str]
-    counts: dict[str, int]
+    counts: dict[str, Count]
 
 
 class RunCounts(ResponseModel):
