@@ -460,7 +460,7 @@ async def test_unreadable_tokens_file_simulated(
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(_auth_sources, "open", refuse, raising=False)
+    monkeypatch.setattr(_auth_sources, "_open_no_block", refuse)
     path = _tokens(tmp_path, access_token="x")
     async with AsyncIQMClient(URL, api="cocos", tokens_file=str(path)) as client:
         with pytest.raises(errors.AuthenticationError, match=r"cannot be read .permission denied"):
