@@ -18,8 +18,8 @@ persistent (``str(handle)`` -> ``ResultHandle.from_str``) and work on a new back
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,14 +41,21 @@ from pytket.predicates import Predicate
 from .. import compiler
 from ..auth import Credentials, resolve_credentials
 from ..client import AsyncIQMClient
-from ..compiler import CircuitJSON
+from ..compiler import CircuitJSON, MeasurementLayout
 from ..config import IQMConfig
-from ..errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
+from ..errors import (
+    CircuitValidationError,
+    ConfigurationError,
+    InvalidResponseError,
+    IQMError,
+    PartialSubmissionError,
+)
 from ..jobs import Job
 from ..metadata import Metadata
 from ..models import DynamicQuantumArchitecture
 from ..results import JobPhase, JobStatus, MeasurementArrays
 from ._checks import check_circuit, shots_per_circuit
+from ._handles import make_handle, read_handle
 from ._loop import ClientLoop
 
 KwargTypes = Any  # pytket's keyword-argument type for backend methods
@@ -60,6 +67,8 @@ __all__ = [
     "circuit_status_of",
     "queue_text",
 ]
+
+logger = logging.getLogger("iqm_async.backend")
 
 DEFAULT_BATCH_SIZE = 100
 """Circuits packed into one job at most (one HTTP submit each)."""
@@ -301,7 +310,7 @@ class IQMBackend(Backend):
         simplify_initial = bool(kwargs.get("simplify_initial", False))
         batch_size = int(kwargs.get("batch_size", self._batch_size))
         cal = self._calibration_set_id
-        layouts: list[str] = []
+        layouts: list[MeasurementLayout] = []
         ppcircs: list[str] = []
         # Jobs being filled: (shots, measured qubits) -> (circuit indices, wire circuits).
         filling: dict[tuple[int, tuple[str, ...]], tuple[list[int], list[CircuitJSON]]] = {}
@@ -323,7 +332,7 @@ class IQMBackend(Backend):
                 wire, layout = compiler.translate_json(
                     prepared, name=circuit.name or f"circuit_{i}"
                 )
-                layouts.append(json.dumps(layout))
+                layouts.append(layout)
                 ppcircs.append("null" if ppcirc is None else json.dumps(ppcirc.to_dict()))
                 key = (shots_list[i], wire.measured)
                 members, batch = filling.setdefault(key, ([], []))
@@ -348,7 +357,7 @@ class IQMBackend(Backend):
                 failures.append(outcome)
                 continue
             for position, i in enumerate(members):
-                handles[i] = ResultHandle(outcome, position, layouts[i], ppcircs[i])
+                handles[i] = make_handle(outcome, position, layouts[i], ppcircs[i])
         for handle in handles:
             if handle is not None:
                 self._cache[handle] = {}
@@ -398,6 +407,7 @@ class IQMBackend(Backend):
         handles = list(handles)
         for handle in handles:
             self._check_handle_type(handle)
+            read_handle(handle)  # a damaged handle is refused before any wait
         timeout = float(cast(float, kwargs.get("timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S))
         progress = kwargs.get("progress", self._progress)
         missing = [h for h in handles if "result" not in self._cache.get(h, {})]
@@ -408,16 +418,22 @@ class IQMBackend(Backend):
         return [cast(BackendResult, self._cache[h]["result"]) for h in handles]
 
     def _decode(self, handle: ResultHandle) -> BackendResult:
-        job_id, index, layout, ppcirc = handle
-        measurements = self._finished[cast(str, job_id)][1]
-        if not isinstance(index, int) or not 0 <= index < len(measurements):
+        job_id, index, layout, ppcirc = read_handle(handle)
+        measurements = self._finished[job_id][1]
+        if not 0 <= index < len(measurements):
             raise IQMError(
                 f"Job {job_id} returned {len(measurements)} circuit results; the handle asks "
                 f"for circuit {index}. Was the handle made for another job?"
             )
-        return compiler.to_backend_result(
-            measurements[index], json.loads(cast(str, layout)), json.loads(cast(str, ppcirc))
-        )
+        try:
+            return compiler.to_backend_result(measurements[index], layout, ppcirc)
+        except IQMError:
+            raise
+        except Exception as exc:  # pytket refused the post-processing circuit
+            raise ConfigurationError(
+                f"Result handle for job {job_id} is damaged or was changed ({exc}). Use the "
+                "handle process_circuits returned."
+            ) from None
 
     def _fetch_results(self, job_ids: list[str], *, timeout: float, progress: bool | None) -> None:
         todo = [j for j in job_ids if j not in self._finished]
@@ -440,6 +456,8 @@ class IQMBackend(Backend):
                             await self._keep(job)
                         except IQMError as exc:
                             first_error = first_error or exc
+                        except Exception as exc:  # one job's bad data ends only its wait
+                            first_error = first_error or _unexpected(job, exc)
                         if bar is not None:
                             bar.update(1)
                 except IQMError as exc:  # raised below, not out of the task group
@@ -495,8 +513,14 @@ class IQMBackend(Backend):
         A failure is left on the job: the next wait for it (get_result, circuit_status)
         raises it to the caller.
         """
-        with contextlib.suppress(IQMError):
+        try:
             await self._keep(job)
+        except IQMError:
+            pass
+        except Exception as exc:
+            # Anything else would end the background task group, and with it the client and
+            # every later call; the next wait for this job meets the error again, typed.
+            _unexpected(job, exc)
 
     async def _keep(self, job: Job) -> None:
         """Wait for the job and keep it and its measurement arrays (raises its error)."""
@@ -526,6 +550,15 @@ class IQMBackend(Backend):
         self._check_handle_type(handle)
         job_id = cast(str, handle[0])
         self._loop.call(lambda client: client.job(job_id).abort())
+
+
+def _unexpected(job: Job, exc: Exception) -> InvalidResponseError:
+    """An unexpected error while keeping one job's result, logged and typed."""
+    logger.error("Keeping the result of job %s failed: %r", job.id, exc)
+    return InvalidResponseError(
+        f"Job {job.id}: its result could not be read ({type(exc).__name__}: {exc}). Other "
+        "jobs are not affected; report this with the job id."
+    )
 
 
 def queue_text(status: JobStatus | None) -> str:
