@@ -14,12 +14,14 @@ running client. Job status and result replies belong to one server API each and 
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import (
     BaseModel,
     Field,
+    Strict,
     StrictInt,
     TypeAdapter,
     ValidationError,
@@ -45,19 +47,29 @@ __all__ = [
     "CLIENT_LIBRARIES",
     "Circuit",
     "ClientLibrary",
+    "Count",
     "DynamicQuantumArchitecture",
     "GateImplementationInfo",
     "GateInfo",
     "Instruction",
+    "MeasurementBit",
     "Metadata",
     "QuantumArchitectureSpecification",
     "RequestModel",
     "ResponseModel",
     "RunRequest",
+    "check_finite_args",
     "request_from_echo",
 ]
 
 Locus = tuple[str, ...]
+
+MeasurementBit = Annotated[int, Strict(), Field(ge=0, le=1)]
+"""One measured bit in a reply: exactly the integer 0 or 1 (not ``true``, ``1.0``, ``"1"``
+or 2, which lax parsing would read as a bit or pass on as data)."""
+
+Count = Annotated[int, Strict(), Field(ge=0)]
+"""How many shots gave one bitstring in a counts reply: an integer >= 0."""
 
 
 class RequestModel(BaseModel):
@@ -162,7 +174,22 @@ class Instruction(RequestModel):
                 raise ValueError(
                     f"args: '{self.name}' argument '{arg}' must be {names}, got {value!r}"
                 )
+        check_finite_args(self)
         return self
+
+
+def check_finite_args(inst: Instruction) -> None:
+    """Refuse a NaN or infinite angle or duration: JSON has no such number, so it would go
+    out as ``null`` (V1) or fail in the angle conversion (IQM Server API).
+
+    Raises:
+        ValueError: naming the argument (``args: ...``).
+    """
+    for arg, value in inst.args.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(
+                f"args: '{inst.name}' argument '{arg}' must be a finite number, got {value!r}"
+            )
 
 
 class Circuit(RequestModel):
@@ -205,7 +232,7 @@ class RunRequest(RequestModel):
     qubit_mapping: list[SingleQubitMapping] | None = None
     calibration_set_id: UUID | None = None
     custom_settings: dict[str, Any] | None = None
-    max_circuit_duration_over_t2: float | None = Field(default=None, ge=0)
+    max_circuit_duration_over_t2: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     heralding_mode: HeraldingMode = HeraldingMode.NONE
     move_validation_mode: MoveGateValidationMode = MoveGateValidationMode.STRICT
     move_gate_frame_tracking_mode: MoveGateFrameTrackingMode = MoveGateFrameTrackingMode.FULL
@@ -242,6 +269,14 @@ class RunRequest(RequestModel):
 
     @model_validator(mode="after")
     def _check_options(self) -> RunRequest:
+        # Circuits given as models are not validated again (model_construct, or built before
+        # their args were changed): their numbers are checked here, before any request.
+        for index, circuit in enumerate(self.circuits):
+            for position, inst in enumerate(circuit.instructions):
+                try:
+                    check_finite_args(inst)
+                except ValueError as exc:
+                    raise ValueError(f"circuits.{index}.instructions.{position}.{exc}") from None
         if (
             self.move_gate_frame_tracking_mode is MoveGateFrameTrackingMode.FULL
             and self.move_validation_mode is MoveGateValidationMode.NONE

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from iqm_async.api import API_NAMES, CocosV1, Route, resolve_api
+from iqm_async.api import API_NAMES, CocosV1, Route, read_submit_reply, resolve_api
 from iqm_async.api.cocos_wire import Status
-from iqm_async.errors import ConfigurationError, InvalidResponseError
+from iqm_async.errors import ConfigurationError, InvalidResponseError, SubmissionUncertainError
 from iqm_async.models import Circuit, Instruction
 from iqm_async.results import CircuitCounts, JobPhase, JobResult, JobStatus
 
@@ -171,8 +171,11 @@ def test_the_job_id_of_a_submit_reply() -> None:
     [b'{"job": "x"}', b'{"id": "not-a-uuid"}', b'{"id": 7}', b'["id"]', b"<html>", b""],
 )
 def test_a_submit_reply_without_a_job_id_says_the_job_may_exist(content: bytes) -> None:
-    with pytest.raises(InvalidResponseError, match=r"no job id.*may exist"):
+    with pytest.raises(InvalidResponseError, match=r"no job id"):
         API.read_job_id(reply(content=content))
+    # What the client raises: the server said yes, so the job may exist.
+    with pytest.raises(SubmissionUncertainError, match=r"no job id.*may have created the job"):
+        read_submit_reply(API, reply(content=content))
 
 
 # --- requests -----------------------------------------------------------------------------------

@@ -251,7 +251,7 @@ async def test_unreadable_tokens_file(
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(_auth_sources, "open", refuse, raising=False)
+    monkeypatch.setattr(_auth_sources, "_open_no_block", refuse)
     path = tmp_path / "t.json"
     write_tokens(path, "x")
     with secret_guard.raises(AuthenticationError, match="permission denied"):

@@ -460,7 +460,7 @@ async def test_unreadable_tokens_file_simulated(
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(_auth_sources, "open", refuse, raising=False)
+    monkeypatch.setattr(_auth_sources, "_open_no_block", refuse)
     path = _tokens(tmp_path, access_token="x")
     async with AsyncIQMClient(URL, api="cocos", tokens_file=str(path)) as client:
         with pytest.raises(errors.AuthenticationError, match=r"cannot be read .permission denied"):
@@ -610,7 +610,11 @@ async def test_submit_reply_without_job_id(
     mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
     mock_api.post("/jobs").respond(200, json={"job": "created"})
-    with pytest.raises(errors.InvalidResponseError, match=r"has no job id .*The job may exist"):
+    # The server said yes, so the job may exist: an uncertain submission, not a bad reply.
+    with pytest.raises(
+        errors.SubmissionUncertainError,
+        match=r"has no job id .*The server may have created the job",
+    ):
         await api_client.submit(BELL, shots=1)
 
 

@@ -194,7 +194,7 @@ async def test_submit_reply_without_id(
     mock_api: respx.MockRouter, api_client: AsyncIQMClient
 ) -> None:
     mock_api.post("/jobs").respond(200, json={"job": "x"})
-    with pytest.raises(errors.InvalidResponseError, match="no job id"):
+    with pytest.raises(errors.SubmissionUncertainError, match="no job id"):
         await api_client.submit(BELL, shots=10)
 
 

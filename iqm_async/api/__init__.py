@@ -15,7 +15,7 @@ run request, and how each reply reads into the neutral types of :mod:`iqm_async.
 from __future__ import annotations
 
 from ..transport import Route
-from ._base import ServerAPI, check_uuid, parse_reply, validation_problems
+from ._base import ServerAPI, check_uuid, parse_reply, read_submit_reply, validation_problems
 from ._select import API_NAMES, choose_api, resolve_api
 from .cocos import CocosV1
 from .iqm_server import QUANTUM_COMPUTERS_ROUTE, IQMServerV1, read_quantum_computers
@@ -33,6 +33,7 @@ __all__ = [
     "choose_api",
     "parse_reply",
     "read_quantum_computers",
+    "read_submit_reply",
     "resolve_api",
     "validation_problems",
 ]

@@ -17,7 +17,7 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ConfigurationError, InvalidResponseError
+from ..errors import ConfigurationError, InvalidResponseError, SubmissionUncertainError
 from ..models import Circuit, DynamicQuantumArchitecture, Metadata, QuantumArchitectureSpecification
 from ..quality import QualityMetrics
 from ..results import CircuitCounts, JobResult, JobStatus
@@ -28,6 +28,7 @@ __all__ = [
     "ServerAPI",
     "check_uuid",
     "parse_reply",
+    "read_submit_reply",
     "validation_problems",
 ]
 
@@ -193,6 +194,24 @@ class ServerAPI(ABC):
 
 
 # --- helpers for variants (no I/O) -------------------------------------------------------------
+
+
+def read_submit_reply(api: ServerAPI, reply: httpx.Response) -> tuple[str, JobStatus | None]:
+    """``api.read_submitted(reply)``, where a reply that cannot be read (not JSON, no job
+    id, an id that is not a UUID, ...) is a :class:`SubmissionUncertainError`: the server
+    answered with success, so the job may well exist, yet there is no id to follow it by.
+
+    Raises:
+        SubmissionUncertainError: saying what was wrong with the reply.
+    """
+    try:
+        return api.read_submitted(reply)
+    except InvalidResponseError as exc:
+        raise SubmissionUncertainError(
+            f"the server answered the submit with HTTP {reply.status_code}, but the reply "
+            f"could not be read: {str(exc).rstrip('.')}",
+            url=str(reply.request.url),
+        ) from None
 
 
 def check_uuid(value: UUID | str, what: str) -> UUID:

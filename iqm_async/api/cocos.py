@@ -45,6 +45,7 @@ from ..models import (
     Metadata,
     QuantumArchitectureSpecification,
     RunRequest,
+    check_finite_args,
 )
 from ..quality import QualityMetrics, metrics_from_observations
 from ..results import CircuitCounts, JobPhase, JobResult, JobStatus, MeasurementArrays
@@ -66,6 +67,7 @@ __all__ = [
     "CocosV1",
     "build_run_request",
     "check_batch_measurements",
+    "check_shot_counts",
     "read_calibration_metrics",
 ]
 
@@ -200,9 +202,7 @@ class CocosV1(ServerAPI):
         url = str(reply.request.url)
         got = shown_text(reply, reply.text.strip(), 80)
         raise InvalidResponseError(
-            f"The submit reply from {url} has no job id (expected {{'id': '<uuid>'}}, got "
-            f"{got!r}). The job may exist: check your recent jobs on the server before "
-            "submitting again.",
+            f"The submit reply from {url} has no job id (expected {{'id': '<uuid>'}}, got {got!r})",
             url=url,
         )
 
@@ -221,7 +221,7 @@ class CocosV1(ServerAPI):
         split = split_measurements(content)
         arrays: MeasurementArrays | None = None
         if split is not None:
-            content, arrays = split
+            content, arrays = split[0], check_shot_counts(job_id, split[1])
         cut = split_metadata(content)
         metadata_json: bytes | None = None
         if cut is not None:
@@ -328,7 +328,8 @@ def measurement_arrays_of(job_id: str, measurements: MeasurementsBatch) -> Measu
     """Measurements parsed as lists, as ``shots x qubits`` uint8 arrays (no I/O).
 
     Raises:
-        InvalidResponseError: a key whose shots are not lists of 0/1 bits of one width.
+        InvalidResponseError: a key whose shots are not lists of 0/1 bits of one width, or
+            keys of one circuit with different numbers of shots.
     """
     batch: MeasurementArrays = []
     for index, circuit in enumerate(measurements):
@@ -336,15 +337,36 @@ def measurement_arrays_of(job_id: str, measurements: MeasurementsBatch) -> Measu
         for key, shots in circuit.items():
             try:
                 bits = np.asarray(shots, dtype=np.int64)
-            except ValueError:
-                bits = np.empty(0, dtype=np.int64)  # ragged: refused below
-            if bits.ndim != 2 or (bits.size and (bits.min() < 0 or bits.max() > 1)):
+            except (ValueError, TypeError, OverflowError):
+                bits = np.empty(0, dtype=np.int64)  # ragged or not bits: refused below
+            if (
+                bits.ndim != 2
+                or not bits.shape[1]
+                or (bits.size and (bits.min() < 0 or bits.max() > 1))
+            ):
                 raise InvalidResponseError(
                     f"Job {job_id}: measurement '{key}' of circuit {index} is not a list of "
                     "shots of 0/1 bits of equal length."
                 )
             arrays[key] = bits.astype(np.uint8)
         batch.append(arrays)
+    return check_shot_counts(job_id, batch)
+
+
+def check_shot_counts(job_id: str, batch: MeasurementArrays) -> MeasurementArrays:
+    """``batch`` unchanged if every key of each circuit has as many shots as the others.
+
+    Raises:
+        InvalidResponseError: naming the circuit whose keys differ (each key is one
+            measurement of the same shots, so a difference means the reply is damaged).
+    """
+    for index, circuit in enumerate(batch):
+        shots = {len(bits) for bits in circuit.values()}
+        if len(shots) > 1:
+            raise InvalidResponseError(
+                f"Job {job_id}: the measurements of circuit {index} have different numbers of "
+                f"shots per key ({sorted(shots)}); a reply must give every key every shot."
+            )
     return batch
 
 
@@ -374,6 +396,7 @@ def build_run_request(
     parsed: list[Circuit] = []
     for index, circuit in enumerate(batch):
         if isinstance(circuit, Circuit):
+            _check_numbers(index, circuit)  # a model is not validated again below
             parsed.append(circuit)
             continue
         _check_not_foreign(circuit, f"Circuit {index}")
@@ -394,6 +417,18 @@ def build_run_request(
         return RunRequest.model_validate(fields)
     except ValidationError as exc:
         raise ConfigurationError(f"Invalid submission: {_summary(exc)}") from None
+
+
+def _check_numbers(index: int, circuit: Circuit) -> None:
+    """Refuse a circuit model with a NaN or infinite angle (built with ``model_construct``,
+    as the compiler does, or changed after it was validated)."""
+    for position, inst in enumerate(circuit.instructions):
+        try:
+            check_finite_args(inst)
+        except ValueError as exc:
+            raise CircuitValidationError(
+                f"Circuit {index} is invalid: instructions.{position}.{exc}"
+            ) from None
 
 
 def _check_shots(shots: object) -> None:

@@ -11,7 +11,13 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from ..models import Metadata, QuantumArchitectureSpecification, ResponseModel
+from ..models import (
+    Count,
+    MeasurementBit,
+    Metadata,
+    QuantumArchitectureSpecification,
+    ResponseModel,
+)
 
 __all__ = [
     "CalibrationMetrics",
@@ -48,7 +54,7 @@ class Status(str, Enum):
         return cls.UNKNOWN
 
 
-MeasurementsBatch = list[dict[str, list[list[int]]]]
+MeasurementsBatch = list[dict[str, list[list[MeasurementBit]]]]
 
 
 class RunStatus(ResponseModel):
@@ -77,7 +83,7 @@ class Counts(ResponseModel):
     """Histogram of one circuit: bitstrings concatenated in ``measurement_keys`` order."""
 
     measurement_keys: list[str]
-    counts: dict[str, int]
+    counts: dict[str, Count]
 
 
 class RunCounts(ResponseModel):

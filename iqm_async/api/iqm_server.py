@@ -43,7 +43,13 @@ from ..results import CircuitCounts, JobPhase, JobResult, JobStatus
 from ..transport import Route, ServerErrorText, server_message, shown_text
 from ._base import ServerAPI, parse_reply
 from ._v1_measurements import split_measurements
-from .cocos import RUN_OPTIONS, CocosV1, build_run_request, measurement_arrays_of
+from .cocos import (
+    RUN_OPTIONS,
+    CocosV1,
+    build_run_request,
+    check_shot_counts,
+    measurement_arrays_of,
+)
 from .iqm_server_wire import (
     ErrorBody,
     JobData,
@@ -256,7 +262,7 @@ class IQMServerV1(ServerAPI):
         # The artifact is the bare list V1 keeps under "measurements": the same reader takes it.
         split = split_measurements(b'{"measurements":' + reply.content + b"}")
         if split is not None:
-            arrays = split[1]
+            arrays = check_shot_counts(job_id, split[1])
         else:
             lists = parse_reply(reply, Measurements, "measurements").root
             arrays = measurement_arrays_of(job_id, lists)
@@ -339,8 +345,7 @@ def _submitted_job(reply: httpx.Response) -> JobData:
     job = parse_reply(reply, JobData, "submit reply")
     if job.type not in (None, "circuit"):
         raise InvalidResponseError(
-            f"The submit reply from {reply.request.url} is a '{job.type}' job, not a "
-            "circuit job. The job may exist: check your recent jobs on the server.",
+            f"The submit reply from {reply.request.url} is a '{job.type}' job, not a circuit job",
             url=str(reply.request.url),
         )
     return job

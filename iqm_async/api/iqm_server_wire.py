@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import Field, RootModel
 
-from ..models import ResponseModel
+from ..models import Count, MeasurementBit, ResponseModel
 
 __all__ = [
     "ErrorBody",
@@ -104,7 +104,7 @@ class StaticArchitecture(ResponseModel):
     connectivity: list[list[str]]
 
 
-class Measurements(RootModel[list[dict[str, list[list[int]]]]]):
+class Measurements(RootModel[list[dict[str, list[list[MeasurementBit]]]]]):
     """The measurements artifact: per circuit, key -> shots x bits."""
 
 
@@ -112,7 +112,7 @@ class CountsEntry(ResponseModel):
     """One circuit of the measurement counts artifact."""
 
     measurement_keys: list[str]
-    counts: dict[str, int]
+    counts: dict[str, Count]
 
 
 class MeasurementCounts(RootModel[list[CountsEntry]]):

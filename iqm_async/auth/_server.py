@@ -8,11 +8,12 @@ retry loop (:func:`iqm_async.transport.call_with_retries`) under a :class:`Retry
 from __future__ import annotations
 
 import time
+import urllib.parse
 
 import anyio
 import httpx
 
-from ..errors import AuthenticationError, AuthServerUnavailableError
+from ..errors import AuthenticationError, AuthServerUnavailableError, ConfigurationError
 from ..policies import RetryPolicy
 from ..transport import (
     AttemptFailed,
@@ -102,6 +103,13 @@ class AuthServerSource:
         if not (auth_server_url and username and password):
             raise AuthenticationError(
                 "The auth server login needs auth_server_url, username and password."
+            )
+        parts = urllib.parse.urlsplit(auth_server_url.strip())
+        if parts.username or parts.password:
+            # Not repeated in the message: the URL holds a secret.
+            raise ConfigurationError(
+                "The auth server URL must not contain credentials (user:password@); pass "
+                "username= and password= (or IQM_AUTH_USERNAME / IQM_AUTH_PASSWORD) instead."
             )
         self.auth_server_url = auth_server_url.rstrip("/")
         self.username = username
@@ -225,8 +233,8 @@ class AuthServerSource:
             found = [str(part) for part in parts if part]
             if found:
                 text = ": ".join(found)
-        text = text.strip()[:300] or "empty body"
-        return redact(text, self._secrets())
+        # Redacted before it is cut, so a secret across the cut is not half shown.
+        return redact(text.strip()[:4096], self._secrets())[:300] or "empty body"
 
     def _secrets(self) -> tuple[str, ...]:
         tokens = tuple(t.value for t in (self._access, self._refresh) if t is not None)

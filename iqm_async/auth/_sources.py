@@ -87,25 +87,48 @@ OTHERS_CAN_READ = stat.S_IRGRP | stat.S_IROTH
 """Permission bits that let users other than the owner read a file."""
 
 
+MAX_TOKENS_FILE_BYTES = 1 << 20
+"""Largest tokens file read (1 MiB): a real one holds two tokens, a few kB."""
+
+# Opening a FIFO for reading blocks until a writer comes, unless non-blocking; the file's
+# kind is then checked on the open descriptor, so nothing can be swapped in between.
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+)
+
+
+def _open_no_block(path: str) -> int:
+    """A read-only descriptor of ``path``, opened without blocking (a FIFO with no writer
+    would block a plain open forever)."""
+    return os.open(path, _OPEN_FLAGS)
+
+
 def _read_text(path: str) -> str:
-    """Read the tokens file (runs in a worker thread); OS errors become clear messages."""
+    """Read the tokens file (runs in a worker thread).
+
+    Only a regular file is read, at most :data:`MAX_TOKENS_FILE_BYTES` of it, and never with
+    a blocking open or read: a FIFO, a device (``/dev/zero``) or a huge file ends at once in
+    an :class:`AuthenticationError`. OS errors become clear messages.
+    """
     try:
-        with open(path, encoding="utf-8") as file:
-            return file.read()
+        fd = _open_no_block(path)
     except FileNotFoundError:
         problem = "does not exist"
     except IsADirectoryError:
         problem = "is a directory, not a file"
     except PermissionError:
         problem = "cannot be read (permission denied)"
-    except UnicodeDecodeError:
-        problem = "is not UTF-8 text"
     except OSError as exc:
         problem = f"cannot be read ({exc.strerror or type(exc).__name__})"
-    raise AuthenticationError(
-        f"Tokens file {path} {problem}. Log in with your IQM command-line tool so that it "
-        "writes the file, or point tokens_file= / IQM_TOKENS_FILE at the file it writes."
-    )
+    else:
+        try:
+            return _read_regular(fd, path)
+        finally:
+            os.close(fd)
+    raise _unreadable(path, problem)
 
 
 def _read_with_mode(path: str) -> tuple[str, int]:
@@ -116,6 +139,42 @@ def _read_with_mode(path: str) -> tuple[str, int]:
     except OSError:
         mode = 0
     return text, mode
+
+
+def _read_regular(fd: int, path: str) -> str:
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        raise _unreadable(path, "is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise _unreadable(path, "is not a regular file (a pipe, socket or device)")
+    if info.st_size > MAX_TOKENS_FILE_BYTES:
+        raise _unreadable(path, f"is too large for a tokens file ({info.st_size} bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        # Up to one byte more than allowed, to notice a file that grew after the fstat.
+        while size <= MAX_TOKENS_FILE_BYTES:
+            chunk = os.read(fd, MAX_TOKENS_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise _unreadable(path, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    data = b"".join(chunks)
+    if len(data) > MAX_TOKENS_FILE_BYTES:
+        raise _unreadable(path, "is too large for a tokens file (it grows while being read)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _unreadable(path, "is not UTF-8 text") from None
+
+
+def _unreadable(path: str, problem: str) -> AuthenticationError:
+    return AuthenticationError(
+        f"Tokens file {path} {problem}. Log in with your IQM command-line tool so that it "
+        "writes the file, or point tokens_file= / IQM_TOKENS_FILE at the file it writes."
+    )
 
 
 class TokensFileSource:

@@ -22,6 +22,7 @@ would stall every other task.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
@@ -44,10 +45,11 @@ from pytket.predicates import Predicate
 
 from .. import compiler
 from ..client import AsyncIQMClient
-from ..compiler import CircuitJSON, StarDevice
+from ..compiler import CircuitJSON, MeasurementLayout, StarDevice
 from ..errors import (
     CircuitValidationError,
     ConfigurationError,
+    InvalidResponseError,
     IQMError,
     PartialSubmissionError,
 )
@@ -56,6 +58,7 @@ from ..models import DynamicQuantumArchitecture, Metadata
 from ..results import JobPhase, JobStatus, MeasurementArrays
 from ._checks import check_circuit, check_width, shots_per_circuit
 from ._dropin import circuit_status_of
+from ._handles import make_handle, read_handle
 from ._star import check_no_resonator, device_architecture, star_misc, star_rewrite
 
 __all__ = [
@@ -65,6 +68,8 @@ __all__ = [
     "Device",
     "check_handle",
 ]
+
+logger = logging.getLogger("iqm_async.backend")
 
 DEFAULT_BATCH_SIZE = 100
 """Circuits packed into one job at most (one HTTP submit each)."""
@@ -305,7 +310,7 @@ class AsyncIQMBackend:
             await self.validate(circuits)
         size = self.batch_size if batch_size is None else batch_size
         rewrite = star_rewrite((await self.device()).star)
-        layouts: list[str] = []
+        layouts: list[MeasurementLayout] = []
         ppcircs: list[str] = []
         # Jobs being filled: (shots, measured qubits) -> (circuit indices, wire circuits).
         filling: dict[tuple[int, tuple[str, ...]], tuple[list[int], list[CircuitJSON]]] = {}
@@ -329,7 +334,7 @@ class AsyncIQMBackend:
                     wire, layout = compiler.translate_json(
                         prepared, name=circuit.name or f"circuit_{i}", rewrite=rewrite
                     )
-                    layouts.append(json.dumps(layout))
+                    layouts.append(layout)
                     ppcircs.append("null" if ppcirc is None else json.dumps(ppcirc.to_dict()))
                     key = (shots_list[i], wire.measured)
                     members, batch = filling.setdefault(key, ([], []))
@@ -355,7 +360,7 @@ class AsyncIQMBackend:
                 failures.append(outcome)
                 continue
             for position, i in enumerate(members):
-                handles[i] = ResultHandle(outcome, position, layouts[i], ppcircs[i])
+                handles[i] = make_handle(outcome, position, layouts[i], ppcircs[i])
         if translation_error is not None:
             if not sent:
                 raise translation_error
@@ -387,13 +392,28 @@ class AsyncIQMBackend:
 
     async def _collect(self, job: Job) -> None:
         """Keep the job's result as soon as it is ready. A failure stays on the job: the
-        next wait for it raises it to the caller."""
+        next wait for it raises it to the caller. Nothing escapes: an exception would end
+        the collector's task group, and with it every later call."""
         with suppress(IQMError):
             await self._keep(job)
 
     async def _keep(self, job: Job) -> None:
-        """Wait for the job and keep it and its measurement arrays (raises its error)."""
-        arrays = await job.measurement_arrays()
+        """Wait for the job and keep it and its measurement arrays.
+
+        Raises:
+            the job's error (failed, aborted, timed out), or InvalidResponseError for any
+            unexpected failure reading it (logged), so one job's bad data ends only its wait.
+        """
+        try:
+            arrays = await job.measurement_arrays()
+        except IQMError:
+            raise
+        except Exception as exc:
+            logger.error("Keeping the result of job %s failed: %r", job.id, exc)
+            raise InvalidResponseError(
+                f"Job {job.id}: its result could not be read ({type(exc).__name__}: {exc}). "
+                "Other jobs are not affected; report this with the job id."
+            ) from None
         self._finished[job.id] = (job, arrays)
 
     # --- results ------------------------------------------------------------------------------
@@ -445,6 +465,7 @@ class AsyncIQMBackend:
         handles = list(handles)
         for handle in handles:
             check_handle(handle)
+            read_handle(handle)  # a damaged handle is refused before any wait
         job_ids = list(dict.fromkeys(cast(str, h[0]) for h in handles))
         await self.fetch(job_ids, timeout=timeout)
         return [self.decode(handle) for handle in handles]
@@ -488,7 +509,8 @@ class AsyncIQMBackend:
         """
         by_job: dict[str, list[ResultHandle]] = {}
         for handle in handles:
-            by_job.setdefault(check_handle(handle)[0], []).append(handle)
+            check_handle(handle)
+            by_job.setdefault(read_handle(handle)[0], []).append(handle)
         for job_id in [j for j in by_job if j in self._finished]:
             for handle in by_job.pop(job_id):
                 yield handle, self.decode(handle)
@@ -504,7 +526,8 @@ class AsyncIQMBackend:
         Raises:
             IQMError: the job is not here yet, or the handle does not fit its job.
         """
-        job_id, index, layout, ppcirc = check_handle(handle)
+        check_handle(handle)
+        job_id, index, layout, ppcirc = read_handle(handle)
         kept = self._finished.get(job_id)
         if kept is None:
             raise IQMError(f"Job {job_id} has no result here yet; wait for it first.")
@@ -514,9 +537,15 @@ class AsyncIQMBackend:
                 f"Job {job_id} returned {len(measurements)} circuit results; the handle asks "
                 f"for circuit {index}. Was the handle made for another job?"
             )
-        return compiler.to_backend_result(
-            measurements[index], json.loads(layout), json.loads(ppcirc)
-        )
+        try:
+            return compiler.to_backend_result(measurements[index], layout, ppcirc)
+        except IQMError:
+            raise
+        except Exception as exc:  # pytket refused the post-processing circuit
+            raise ConfigurationError(
+                f"Result handle for job {job_id} is damaged or was changed ({exc}). Use the "
+                "handle process_circuits returned."
+            ) from None
 
     async def get_metadata(
         self,

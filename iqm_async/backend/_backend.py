@@ -54,6 +54,7 @@ from ._async import (
     Device,
 )
 from ._dropin import offline_architecture, resolve_target
+from ._handles import read_handle
 from ._loop import BackendLoop
 
 KwargTypes = Any  # pytket's keyword-argument type for backend methods
@@ -393,6 +394,7 @@ class IQMBackend(Backend):
         handles = list(handles)
         for handle in handles:
             self._check_handle_type(handle)
+            read_handle(handle)  # a damaged handle is refused before any wait
         timeout = _timeout(kwargs)
         progress = kwargs.get("progress", self._progress)
         missing = [h for h in handles if "result" not in self._cache.get(h, {})]

@@ -24,6 +24,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import replace
+from functools import partial
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -38,6 +39,7 @@ from ..api import (
     check_uuid,
     choose_api,
     read_quantum_computers,
+    read_submit_reply,
     resolve_api,
 )
 from ..auth import Credentials, build_auth, resolve_credentials
@@ -384,8 +386,10 @@ class AsyncIQMClient:
 
     async def _send_run(self, body: bytes) -> Job:
         """Submit an encoded run request (the caller checked the client is open)."""
+        # A success reply without a readable job id is an uncertain submission, not a bad
+        # reply: the job may exist (read_submit_reply).
         job_id, status = await self._transport.submit(
-            self.api.submit_route(), body, self.api.read_submitted
+            self.api.submit_route(), body, partial(read_submit_reply, self.api)
         )
         # Numbered as the answer comes: a server answers right after queueing the job, so
         # concurrent submits are numbered in about its queue order (the order they were

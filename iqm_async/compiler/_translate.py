@@ -39,7 +39,7 @@ def _bad_command(index: int, command: Command, why: str, fix: str) -> CircuitVal
 def _half_turns(index: int, command: Command) -> tuple[float, float]:
     params = command.op.params
     try:
-        return float(params[0]), float(params[1])
+        angle, phase = float(params[0]), float(params[1])
     except (TypeError, ValueError, RuntimeError):
         raise _bad_command(
             index,
@@ -47,6 +47,12 @@ def _half_turns(index: int, command: Command) -> tuple[float, float]:
             "has a symbolic angle",
             "substitute values with circuit.symbol_substitution() first",
         ) from None
+    if not (math.isfinite(angle) and math.isfinite(phase)):
+        # JSON has no NaN: it would go out as null or fail on the server's side.
+        raise _bad_command(
+            index, command, "has an angle that is not a finite number", "give finite angles"
+        )
+    return angle, phase
 
 
 # One native operation: (name, qubits, args), the wire instruction's fields.
@@ -191,12 +197,8 @@ def translate_json(
         locus = '["' + '","'.join(qubits) + '"]' if rewrite is None else _json(list(qubits))
         if op_name == "prx":
             angle, phase = args["angle_t"], args["phase_t"]
-            if not (math.isfinite(angle) and math.isfinite(phase)):
-                raise CircuitValidationError(
-                    f"A PhasedX on {list(qubits)} has an angle that is not a finite number "
-                    f"({args}); give finite angles."
-                )
-            # repr of a finite float is valid JSON and round-trips exactly.
+            # repr of a finite float (_half_turns refused others) is valid JSON and
+            # round-trips exactly.
             arguments = f'{{"angle_t":{angle!r},"phase_t":{phase!r}}}'
         elif op_name == "measure":
             arguments = f'{{"key":{_json(args["key"])}}}'
