@@ -14,12 +14,15 @@ Qubit names: a translated circuit uses the physical names directly (``node[i]`` 
 classical bits' names (``"c[0]"``), one single-qubit ``measure`` per bit.
 
 Placement is deterministic: compiling the same circuit twice gives the same circuit, on any
-machine load, in this process or a worker.
+machine load, in this process or a worker. Given the device's quality metrics
+(``default_compilation_pass(arch, level, metrics)``), it is noise-aware: it picks the
+circuit with the highest :func:`estimated_success_probability`.
 """
 
 from __future__ import annotations
 
 from ._decode import to_backend_result
+from ._noise import DeviceErrors, backend_info_errors, estimated_success_probability
 from ._passes import (
     X_CIRCUIT,
     architecture_from_dqa,
@@ -43,10 +46,13 @@ from ._translate import (
 __all__ = [
     "X_CIRCUIT",
     "CircuitJSON",
+    "DeviceErrors",
     "MeasurementLayout",
     "architecture_from_dqa",
+    "backend_info_errors",
     "compile_circuits",
     "default_compilation_pass",
+    "estimated_success_probability",
     "gate_set",
     "measurement_layout",
     "pass_from_dict",
