@@ -22,6 +22,7 @@ circuit with the highest :func:`estimated_success_probability`.
 from __future__ import annotations
 
 from ._decode import to_backend_result
+from ._mitigate import measured_qubits, mitigated_distribution
 from ._noise import DeviceErrors, backend_info_errors, estimated_success_probability
 from ._passes import (
     X_CIRCUIT,
@@ -54,7 +55,9 @@ __all__ = [
     "default_compilation_pass",
     "estimated_success_probability",
     "gate_set",
+    "measured_qubits",
     "measurement_layout",
+    "mitigated_distribution",
     "pass_from_dict",
     "prepare_circuit",
     "rebase_pass",
