@@ -25,6 +25,7 @@ __all__ = [
     "MetricName",
     "QualityMetrics",
     "QubitQuality",
+    "metric_observations",
     "metrics_from_observations",
     "parse_metric_name",
 ]
@@ -243,3 +244,55 @@ def metrics_from_observations(
         cz_fidelity=cz,
         move_fidelity=move,
     )
+
+
+_WRITTEN_QUBIT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("prx_fidelity", "metrics.rb.prx.{prx}.{qb}.fidelity:par=d2"),
+    ("readout_fidelity", "metrics.ssro.measure.{measure}.{qb}.fidelity"),
+    ("readout_error_0_to_1", "metrics.ssro.measure.{measure}.{qb}.error_0_to_1"),
+    ("readout_error_1_to_0", "metrics.ssro.measure.{measure}.{qb}.error_1_to_0"),
+    ("t1_s", "characterization.model.{qb}.t1_time"),
+    ("t2_s", "characterization.model.{qb}.t2_time"),
+    ("t2_echo_s", "characterization.model.{qb}.t2_echo_time"),
+)
+_WRITTEN_IMPLEMENTATIONS = {"prx": "drag_gaussian", "cz": "tgss", "move": "tgss_crf"}
+
+
+def metric_observations(
+    metrics: QualityMetrics, *, implementations: Mapping[str, str] | None = None
+) -> list[tuple[str, float]]:
+    """``metrics`` written back out as ``(name, value)`` observations, as a server names
+    them (what the emulator serves and a snapshot stores); the inverse of
+    :func:`metrics_from_observations`: reading the result back gives ``metrics`` again.
+
+    Args:
+        metrics: the figures; absent ones are not written.
+        implementations: gate name (``prx``, ``cz``, ``move``, ``measure``) -> the
+            implementation to name (the dynamic architecture's defaults); a gate not given
+            gets a generic name (``measure`` -> ``constant``).
+    """
+    impl = {**_WRITTEN_IMPLEMENTATIONS, "measure": "constant", **(implementations or {})}
+    out: list[tuple[str, float]] = []
+    for qubit in sorted(metrics.qubits, key=_natural):
+        quality = metrics.qubits[qubit]
+        for attribute, pattern in _WRITTEN_QUBIT_FIELDS:
+            value = getattr(quality, attribute)
+            if value is not None:
+                out.append((pattern.format(qb=qubit, **impl), value))
+    for (a, b), value in sorted(metrics.cz_fidelity.items(), key=_natural_pair):
+        out.append((f"metrics.irb.cz.{impl['cz']}.{a}__{b}.fidelity:par=d2", value))
+    for (a, b), value in sorted(metrics.move_fidelity.items(), key=_natural_pair):
+        name = f"metrics.irb.move.{impl['move']}.{a}__{b}.fidelity:n_interleaved_gates=2"
+        out.append((name, value))
+    return out
+
+
+def _natural(name: str) -> tuple[str, int]:
+    """``QB2`` before ``QB10``."""
+    stem = name.rstrip("0123456789")
+    digits = name[len(stem) :]
+    return stem, int(digits) if digits else -1
+
+
+def _natural_pair(item: tuple[Pair, float]) -> tuple[tuple[str, int], tuple[str, int]]:
+    return _natural(item[0][0]), _natural(item[0][1])

@@ -52,6 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--job-fail-rate", type=float, default=0.0, help="P(a job fails)")
     p.add_argument("--max-shots", type=int, default=defaults.max_shots)
     p.add_argument("--readout-noise", action="store_true", help="apply readout errors")
+    p.add_argument(
+        "--metrics",
+        default=None,
+        help="quality metrics served: 'generated' (from --seed) or a FILE (a metrics reply or "
+        "an iqm-async snapshot); default: none unless --arch is a snapshot",
+    )
+    p.add_argument(
+        "--noise",
+        action="store_true",
+        help="simulate with the metrics' noise (gate depolarising, readout flips)",
+    )
+    p.add_argument("--idle-noise", action="store_true", help="with --noise: T1/T2 idle decay")
     return p
 
 

@@ -213,6 +213,29 @@ async def calibrated_gates(request: Request) -> Response:
     return raw_json(arch.dqa_json)
 
 
+async def quality_metrics(request: Request) -> Response:
+    """The quality metrics of ``default``, ``latest`` or a calibration set UUID, in the V1
+    shape (values as strings); 404 when the chip publishes none."""
+    em = emulator_of(request)
+    if (denied := _refused(request, em)) is not None:
+        return denied
+    arch = em.architecture
+    wanted = request.path_params["calibration_set_id"]
+    if wanted not in ("default", "latest"):
+        try:
+            known = UUID(wanted) == arch.dqa.calibration_set_id
+        except ValueError:
+            known = False
+        if not known:
+            return _detail(
+                404,
+                f"Calibration set '{wanted}' not found; use 'default' or {arch.calibration_set_id}",
+            )
+    if em.device.metrics_reply_v1 is None:
+        return _detail(404, f"No quality metrics for calibration set {arch.calibration_set_id}")
+    return raw_json(em.device.metrics_reply_v1)
+
+
 async def client_libraries() -> Response:
     """Client versions this server supports."""
     return json_response(200, CLIENT_LIBRARIES)
@@ -284,6 +307,7 @@ _ROUTES = (
     Route("DELETE", "/jobs/{job_id}", _job_route(delete_job)),
     Route("GET", "/quantum-architecture", quantum_architecture),
     Route("GET", "/api/v1/calibration/{calibration_set_id}/gates", calibrated_gates),
+    Route("GET", "/calibration/metrics/{calibration_set_id}", quality_metrics),
     Route("GET", "/info/client-libraries", client_libraries),
     Route("GET", "/health", health),
     Route("GET", "/about", about),

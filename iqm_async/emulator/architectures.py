@@ -9,7 +9,9 @@ Built in (JSON files in ``data/``, in the dynamic-architecture (DQA) format):
 
 Any other value is a path to a JSON file in the DQA format. It may carry an extra
 ``readout_errors`` object, ``{qubit: [P(read 1 | 0), P(read 0 | 1)]}``, which the emulator
-uses when readout noise is on (DQA readers ignore the extra key).
+uses when readout noise is on (DQA readers ignore the extra key). The file may also be an
+``iqm-async snapshot`` (``format: iqm-async-snapshot/1``): its dynamic architecture is served
+under its ``quantum_computer`` name, and its quality metrics with it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..models import DynamicQuantumArchitecture, Locus
+from ..quality import QualityMetrics
+from .metrics import SNAPSHOT_FORMAT, metrics_from_reply
 
 __all__ = ["BUILTIN_ARCHITECTURES", "SYMMETRIC_GATES", "Architecture", "load_architecture"]
 
@@ -47,6 +51,7 @@ class Architecture:
         readout_errors: ``{qubit: (P(read 1 | 0), P(read 0 | 1))}``; empty if not given.
         dqa_json: the DQA reply body, serialised once.
         quantum_architecture_json: the old ``quantum-architecture`` reply, serialised once.
+        metrics: the quality metrics the file carried (a snapshot's), else ``None``.
     """
 
     name: str
@@ -57,6 +62,7 @@ class Architecture:
     _loci_cache: dict[tuple[str, str | None], frozenset[Locus]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    metrics: QualityMetrics | None = None
 
     @cached_property
     def calibration_set_id(self) -> str:
@@ -103,6 +109,14 @@ def _old_quantum_architecture(name: str, dqa: DynamicQuantumArchitecture) -> dic
 
 
 def _from_json(name: str, raw: dict[str, Any]) -> Architecture:
+    carried: dict[str, Any] | None = None
+    if raw.get("format") == SNAPSHOT_FORMAT:
+        name = str(raw.get("quantum_computer") or name)
+        carried = raw.get("metrics")
+        dqa_raw = raw.get("dynamic_quantum_architecture")
+        if not isinstance(dqa_raw, dict):
+            raise ValueError("the snapshot has no 'dynamic_quantum_architecture' object")
+        raw = dict(dqa_raw)
     readout = {
         qubit: (float(pair[0]), float(pair[1]))
         for qubit, pair in (raw.pop("readout_errors", None) or {}).items()
@@ -117,6 +131,7 @@ def _from_json(name: str, raw: dict[str, Any]) -> Architecture:
         quantum_architecture_json=json.dumps(
             _old_quantum_architecture(name, dqa), separators=(",", ":")
         ).encode(),
+        metrics=metrics_from_reply(carried, dqa) if carried else None,
     )
 
 
@@ -155,5 +170,6 @@ def load_architecture(arch: str) -> Architecture:
     except (OSError, ValueError) as exc:  # json and pydantic errors are ValueErrors
         raise ConfigurationError(
             f"Cannot load emulator architecture from '{arch}': {exc}. The file must hold a "
-            "dynamic quantum architecture (calibration_set_id, qubits, gates)."
+            "dynamic quantum architecture (calibration_set_id, qubits, gates) or be an "
+            "iqm-async snapshot."
         ) from exc

@@ -49,7 +49,20 @@ class EmulatorConfig:
             ``latency_ms`` (default 0).
         job_fail_rate: probability that a job ends ``failed`` with a message.
         max_shots: most shots per job; more gives a 400 (default 100,000).
-        readout_noise: flip measured bits with the architecture's readout-error figures.
+        readout_noise: flip measured bits with each qubit's readout errors (e01, e10): the
+            served metrics' where there are metrics, else the architecture file's figures.
+        metrics: the quality metrics served (IQM Server API
+            ``calibration-sets/{qc}/{id}/metrics``, V1 ``calibration/metrics/{id}``):
+            ``None`` (default) serves what the architecture carries (an ``iqm-async
+            snapshot`` file's) and otherwise answers 404 like a server without metrics;
+            ``"generated"`` serves plausible figures for every computer, fixed by ``seed``
+            (``None`` counts as 0: a chip's figures do not change between runs); a path
+            loads the first computer's metrics from a file (either server's reply or a
+            snapshot), the others being generated.
+        noise: simulate with the noise the metrics imply (depolarising after prx, cz and
+            move, readout flips; see ``iqm_async.emulator.noise``); with ``metrics=None``
+            the metrics are generated. At most 10 qubits per circuit.
+        idle_noise: with ``noise``, also let waiting qubits relax and dephase (T1, T2).
     """
 
     seed: int | None = None
@@ -73,6 +86,9 @@ class EmulatorConfig:
     job_fail_rate: float = 0.0
     max_shots: int = 100_000
     readout_noise: bool = False
+    metrics: str | None = None
+    noise: bool = False
+    idle_noise: bool = False
 
     def __post_init__(self) -> None:
         self._reconcile_quantum_computers()
@@ -93,6 +109,14 @@ class EmulatorConfig:
             raise ConfigurationError("EmulatorConfig.token_seconds must be positive")
         if self.max_shots < 1:
             raise ConfigurationError("EmulatorConfig.max_shots must be at least 1")
+        if self.idle_noise and not self.noise:
+            raise ConfigurationError(
+                "EmulatorConfig.idle_noise adds idle decay to the gate noise: set noise=True too"
+            )
+        if self.metrics is not None and not self.metrics.strip():
+            raise ConfigurationError(
+                "EmulatorConfig.metrics must be None, 'generated' or a file path, got ''"
+            )
 
     def _reconcile_quantum_computers(self) -> None:
         computers = tuple(self.quantum_computers)

@@ -22,9 +22,12 @@ import numpy as np
 
 from ..errors import ConfigurationError
 from ..models import Circuit, RunRequest
+from ..quality import QualityMetrics
 from .architectures import Architecture, load_architecture
 from .config import EmulatorConfig
 from .faults import FaultPlan
+from .metrics import generate_metrics, load_metrics, observation_set, v1_metrics_reply
+from .noise import NoiseModel, noise_model, simulate_noisy
 from .queue import JobState, JobTimes, QpuQueue, status_at
 from .simulator import SimulationError, simulate_arrays
 from .stats import DuplicateDetector, StatsCounters
@@ -38,6 +41,8 @@ COCOS_VERSION = "30.2.0-emulated"
 # Circuits touching more qubits than this are simulated in a worker thread so that one big
 # simulation does not stall every other request.
 _INLINE_SIMULATION_QUBITS = 12
+# The same with noise on: a density matrix of n qubits costs what a state of 2n does.
+_INLINE_NOISY_QUBITS = 6
 
 _JOB_FAILURE_MESSAGE = (
     "Job execution failed on the QPU (emulated failure, job_fail_rate={rate}). "
@@ -53,11 +58,26 @@ class Device:
         alias: the architecture's name (``garnet``, ``star``, ...), used in era-F paths.
         architecture: the chip and its calibration set.
         queue: the executions of this computer's jobs (one QPU, or parallel).
+        metrics: the quality metrics it serves (``None``: its metrics routes answer 404).
+        metrics_reply, metrics_reply_v1: the IQM Server API and V1 metrics replies.
+        noise: the noise its simulations apply (``None``: noiseless).
     """
 
     alias: str
     architecture: Architecture
     queue: QpuQueue
+    metrics: QualityMetrics | None = None
+    metrics_reply: bytes | None = None
+    metrics_reply_v1: bytes | None = None
+    noise: NoiseModel | None = None
+
+    @property
+    def readout_errors(self) -> dict[str, tuple[float, float]]:
+        """``{qubit: (e01, e10)}`` for ``readout_noise``: the served metrics' figures where
+        there are metrics, else the architecture file's."""
+        if self.metrics is None:
+            return self.architecture.readout_errors
+        return dict(noise_model(self.metrics).readout)
 
     @property
     def id(self) -> str:
@@ -132,6 +152,7 @@ class Emulator:
             queue = QpuQueue(parallel=self.config.parallel)
             self.devices[arch.name] = Device(arch.name, arch, queue)
         self.device: Device = next(iter(self.devices.values()))
+        self._set_up_metrics(time.time())
         """The quantum computer the V1 routes serve (the first)."""
         self.architecture: Architecture = self.device.architecture
         self.clock = clock or time.monotonic
@@ -152,6 +173,36 @@ class Emulator:
         self.duplicates = DuplicateDetector()
         self.open_connections: Callable[[], int] | None = None
         """Set by the runner when it serves the app, so stats can report live connections."""
+
+    def _set_up_metrics(self, now: float) -> None:
+        """Give every device its metrics (``EmulatorConfig.metrics``), their replies, and
+        its noise model when noise is on."""
+        config = self.config
+        mode = config.metrics if config.metrics is not None or not config.noise else "generated"
+        stamp = datetime.fromtimestamp(now, tz=timezone.utc).replace(tzinfo=None)
+        timestamp = stamp.isoformat(timespec="microseconds")
+        for index, device in enumerate(self.devices.values()):
+            arch = device.architecture
+            metrics = arch.metrics
+            if mode is not None and mode != "generated" and index == 0:
+                metrics = load_metrics(mode, arch.dqa)
+            elif mode is not None and metrics is None:
+                metrics = generate_metrics(
+                    arch.dqa,
+                    seed=config.seed or 0,
+                    name=device.alias,
+                    readout_errors=arch.readout_errors,
+                )
+            if metrics is None:
+                continue
+            device.metrics = metrics
+            reply = observation_set(metrics, arch.dqa, name=device.alias, timestamp=timestamp)
+            device.metrics_reply = json.dumps(reply, separators=(",", ":")).encode()
+            device.metrics_reply_v1 = json.dumps(
+                v1_metrics_reply(reply), separators=(",", ":")
+            ).encode()
+            if config.noise:
+                device.noise = noise_model(metrics, idle=config.idle_noise)
 
     def wall_time(self, clock_time: float | None = None) -> float:
         """Seconds since the epoch for a clock time (default: now)."""
@@ -218,7 +269,10 @@ class Emulator:
             return status
         async with job.simulation_lock:
             if job.bits is None and job.message is None:
-                big = max(len(c.qubits) for c in job.circuits) > _INLINE_SIMULATION_QUBITS
+                limit = (
+                    _INLINE_SIMULATION_QUBITS if job.device.noise is None else _INLINE_NOISY_QUBITS
+                )
+                big = max(len(c.qubits) for c in job.circuits) > limit
                 try:
                     if big:
                         job.bits = await anyio.to_thread.run_sync(self._simulate, job)
@@ -231,7 +285,10 @@ class Emulator:
 
     def _simulate(self, job: JobRecord) -> list[dict[str, Bits]]:
         rng = np.random.default_rng(job.seed)
-        readout = job.device.architecture.readout_errors if self.config.readout_noise else None
+        noise = job.device.noise
+        if noise is not None:
+            return [simulate_noisy(c, job.request.shots, rng, noise) for c in job.circuits]
+        readout = job.device.readout_errors if self.config.readout_noise else None
         return [simulate_arrays(c, job.request.shots, rng, readout) for c in job.circuits]
 
     def abort(self, job: JobRecord) -> JobState:

@@ -152,6 +152,27 @@ async def dynamic_architecture(em: Emulator, device: Device, request: Request) -
     return raw_json(arch.dqa_json)
 
 
+async def quality_metrics(em: Emulator, device: Device, request: Request) -> Response:
+    """The quality-metric set of ``default`` or of the calibration set UUID; 404 when the
+    computer publishes none (``EmulatorConfig.metrics``)."""
+    arch = device.architecture
+    wanted = request.path_params["calset"]
+    if wanted not in ("default", arch.calibration_set_id):
+        return _error(
+            404,
+            f"Calibration set '{wanted}' of '{device.alias}' not found; use 'default' or "
+            f"{arch.calibration_set_id}",
+            "calibration_set_not_found",
+        )
+    if device.metrics_reply is None:
+        return _error(
+            404,
+            f"No quality metrics for calibration set {arch.calibration_set_id} of '{device.alias}'",
+            "quality_metrics_not_found",
+        )
+    return raw_json(device.metrics_reply)
+
+
 async def static_architectures(em: Emulator, device: Device, request: Request) -> Response:
     """A list with the one static quantum architecture of the computer."""
     return json_response(200, [static_architecture(device.alias, device.architecture.dqa)])
@@ -287,6 +308,11 @@ SERVER_API_ROUTES = (
         "GET",
         f"{_P}/calibration-sets/{{qc}}/{{calset}}/dynamic-quantum-architecture",
         _qc_route(dynamic_architecture),
+    ),
+    Route(
+        "GET",
+        f"{_P}/calibration-sets/{{qc}}/{{calset}}/metrics",
+        _qc_route(quality_metrics),
     ),
     Route(
         "GET",
