@@ -5,6 +5,8 @@
     iqm-async run bell.qasm --shots 1000          # local emulator when no server is set
     iqm-async --url https://cocos.example.com status 3f2c...
     iqm-async serve --port 8000 --parallel
+    iqm-async --url https://iqm.example.com snapshot -o garnet.json
+    iqm-async serve --arch garnet.json --noise      # rehearse on a replica, offline
 
 Server and credentials come from options or the library's environment variables
 (``IQM_SERVER_URL``, ``IQM_TOKEN``, ``IQM_TOKENS_FILE``, ``IQM_AUTH_SERVER``,
@@ -261,6 +263,75 @@ def arch(as_json: bool) -> None:
     click.echo(
         f"couplings ({len(dqa.couplings)}): " + " ".join(f"{a}-{b}" for a, b in dqa.couplings)
     )
+
+
+@cli.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The snapshot file to write (JSON).",
+)
+@click.option(
+    "--url", "snapshot_url", default=None, help="The server (overrides the global --url)."
+)
+@click.option(
+    "--quantum-computer",
+    "snapshot_qc",
+    default=None,
+    help="Quantum computer alias (overrides the global --quantum-computer).",
+)
+@click.option(
+    "--calibration-set", default=None, help="A calibration set UUID (default: the server's)."
+)
+def snapshot(
+    output: Path, snapshot_url: str | None, snapshot_qc: str | None, calibration_set: str | None
+) -> None:
+    """Save a server's architecture and quality metrics to one file the emulator serves
+    offline (`iqm-async serve --arch FILE`, `EmulatorConfig(arch=FILE)`)."""
+    settings = _settings()
+    if snapshot_url:
+        settings.url = snapshot_url
+    if snapshot_qc:
+        settings.server["quantum_computer"] = snapshot_qc
+    body = _with_client(lambda client: _snapshot_of(client, calibration_set))
+    output.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+    metrics = body["metrics"]
+    figures = len(metrics["observations"]) if metrics else 0
+    click.echo(
+        f"wrote {output}: {body['quantum_computer']}, calibration set "
+        f"{body['dynamic_quantum_architecture']['calibration_set_id']}, {figures} metric figures"
+    )
+
+
+async def _snapshot_of(client: Any, calibration_set: str | None) -> dict[str, Any]:
+    """The snapshot file's content (``iqm_async.emulator.metrics.SNAPSHOT_FORMAT``): the
+    dynamic and static architectures and the metrics as an IQM Server API metric set."""
+    from datetime import datetime, timezone
+
+    import httpx
+
+    from .emulator.metrics import SNAPSHOT_FORMAT, observation_set
+
+    dqa = await client.dynamic_architecture(calibration_set)
+    metrics = await client.quality_metrics(dqa.calibration_set_id)
+    static = await client.quantum_architecture()
+    name = getattr(client.api, "quantum_computer", None) or static.name
+    now = datetime.now(timezone.utc)
+    stamp = now.replace(tzinfo=None).isoformat(timespec="microseconds")
+    source = httpx.URL(str(client.url)).copy_with(userinfo=b"", query=None)  # no secrets
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "created": now.isoformat(timespec="seconds"),
+        "source": str(source),
+        "quantum_computer": name,
+        "dynamic_quantum_architecture": dqa.model_dump(mode="json"),
+        "quantum_architecture": static.model_dump(mode="json"),
+        "metrics": None
+        if metrics.is_empty
+        else observation_set(metrics, dqa, name=name, timestamp=stamp),
+    }
 
 
 @cli.command(

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import ConfigurationError, InvalidResponseError
 from ..metadata import Metadata
 from ..models import Circuit, DynamicQuantumArchitecture, QuantumArchitectureSpecification
+from ..quality import QualityMetrics
 from ..results import CircuitCounts, JobResult, JobStatus
 from ..transport import Route, ServerErrorText, server_message, shown_text
 
@@ -97,6 +98,19 @@ class ServerAPI(ABC):
     def dynamic_architecture_route(self, calibration_set: str) -> Route:
         """The gates one calibration set can run; ``calibration_set`` is a UUID or
         ``"default"``."""
+
+    def quality_metrics_route(self, calibration_set: str) -> Route | None:
+        """The quality metrics of one calibration set (a UUID or ``"default"``); ``None``
+        when the API has no such route (default)."""
+        return None
+
+    def read_quality_metrics(
+        self, reply: httpx.Response, *, default_implementations: Mapping[str, str] | None = None
+    ) -> QualityMetrics:
+        """The reply of :meth:`quality_metrics_route`: missing, invalid and non-numeric
+        figures are absent; ``default_implementations`` (gate -> implementation, from the
+        dynamic architecture) picks among figures of several implementations."""
+        raise NotImplementedError(f"The {self.name} API publishes no quality metrics.")
 
     # --- requests -----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ Routes, relative to the server URL (which may have a device path, ``https://host
     DELETE jobs/{id}                       delete
     GET  quantum-architecture              {"quantum_architecture": {...}}
     GET  api/v1/calibration/{id}/gates     the dynamic architecture of a calibration set
+    GET  calibration/metrics/{id}          quality metrics: {"metrics": {name: {"value"}}}
 
 Its status words and what they mean here (terminal in iqm-client 22.16: ``ready``,
 ``failed``, ``aborted``, ``deleted``, ``deletion failed``; ``pending deletion`` ends a wait
@@ -44,11 +45,13 @@ from ..models import (
     QuantumArchitectureSpecification,
     RunRequest,
 )
+from ..quality import QualityMetrics, metrics_from_observations
 from ..results import CircuitCounts, JobPhase, JobResult, JobStatus, MeasurementArrays
 from ..transport import Route, json_or_none, shown_text
 from ._base import ServerAPI, check_uuid, parse_reply, validation_problems
 from ._v1_measurements import split_measurements, split_metadata
 from .cocos_wire import (
+    CalibrationMetrics,
     MeasurementsBatch,
     QuantumArchitecture,
     RunCounts,
@@ -57,7 +60,13 @@ from .cocos_wire import (
     Status,
 )
 
-__all__ = ["RUN_OPTIONS", "CocosV1", "build_run_request", "check_batch_measurements"]
+__all__ = [
+    "RUN_OPTIONS",
+    "CocosV1",
+    "build_run_request",
+    "check_batch_measurements",
+    "read_calibration_metrics",
+]
 
 _SET_BY_SUBMIT = frozenset({"circuits", "shots", "qubit_mapping", "calibration_set_id"})
 RUN_OPTIONS = frozenset(RunRequest.model_fields) - _SET_BY_SUBMIT
@@ -124,6 +133,15 @@ class CocosV1(ServerAPI):
 
     def dynamic_architecture_route(self, calibration_set: str) -> Route:
         return Route("GET", f"api/v1/calibration/{calibration_set}/gates", "architecture")
+
+    def quality_metrics_route(self, calibration_set: str) -> Route | None:
+        """The quality metrics of one calibration set (V1 servers of iqm-client 22)."""
+        return Route("GET", f"calibration/metrics/{calibration_set}", "metrics")
+
+    def read_quality_metrics(
+        self, reply: httpx.Response, *, default_implementations: Mapping[str, str] | None = None
+    ) -> QualityMetrics:
+        return read_calibration_metrics(reply, default_implementations=default_implementations)
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -246,6 +264,40 @@ class CocosV1(ServerAPI):
 
     def read_dynamic_architecture(self, reply: httpx.Response) -> DynamicQuantumArchitecture:
         return parse_reply(reply, DynamicQuantumArchitecture, "dynamic quantum architecture")
+
+
+def read_calibration_metrics(
+    reply: httpx.Response, *, default_implementations: Mapping[str, str] | None = None
+) -> QualityMetrics:
+    """A V1 ``calibration/metrics/{id}`` reply as :class:`QualityMetrics`.
+
+    Values come as strings (``"0.9987"``); one that is not a number (``"None"``, ``"nan"``)
+    or an entry that is not an object is absent; a set marked invalid has no figures. A
+    reply without a ``metrics`` object is an :class:`InvalidResponseError`.
+    """
+    found = parse_reply(reply, CalibrationMetrics, "quality metrics")
+    invalid = found.calibration_set_is_invalid or found.quality_metric_set_is_invalid
+    pairs = [
+        (name, _number(entry.get("value")))
+        for name, entry in found.metrics.items()
+        if not invalid and isinstance(entry, dict)
+    ]
+    return metrics_from_observations(
+        pairs,
+        calibration_set_id=found.calibration_set_id,
+        default_implementations=default_implementations,
+    )
+
+
+def _number(value: object) -> object:
+    """A V1 figure as a float; anything that does not read as one is left for the model to
+    drop (it keeps only finite numbers in range)."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return value
 
 
 def _raw_status(reply: httpx.Response, status: Status) -> str:

@@ -8,11 +8,14 @@ Only the V1 variant (:mod:`iqm_async.api.cocos`) reads them.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
+from uuid import UUID
 
 from ..metadata import Metadata
 from ..models import QuantumArchitectureSpecification, ResponseModel
 
 __all__ = [
+    "CalibrationMetrics",
     "Counts",
     "MeasurementsBatch",
     "QuantumArchitecture",
@@ -89,3 +92,14 @@ class QuantumArchitecture(ResponseModel):
     """Reply of ``GET quantum-architecture``."""
 
     quantum_architecture: QuantumArchitectureSpecification
+
+
+class CalibrationMetrics(ResponseModel):
+    """Reply of ``GET calibration/metrics/{id}``: ``metrics`` maps each name to
+    ``{"value", "unit", "uncertainty", "timestamp"}``, values as strings. Entries stay raw: a
+    malformed one is skipped by the reader."""
+
+    calibration_set_id: UUID | None = None
+    calibration_set_is_invalid: bool = False
+    quality_metric_set_is_invalid: bool = False
+    metrics: dict[str, Any]

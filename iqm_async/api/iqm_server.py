@@ -11,6 +11,7 @@ Routes, below the server's root URL (every path starts ``api/v1/``)::
     DELETE jobs/{id}                                                   delete
     GET    calibration-sets/{qc}/{id or default}/dynamic-quantum-architecture
     GET    quantum-computers/{qc}/artifacts/static-quantum-architectures
+    GET    calibration-sets/{qc}/{id or default}/metrics               quality-metric-set
 
 Status words: ``waiting`` is queued (with ``queue_position``), ``processing`` running (with
 ``execution.progress``), ``completed``, ``failed`` (why: ``errors``) and ``cancelled``; a word
@@ -36,6 +37,7 @@ from ..models import (
     DynamicQuantumArchitecture,
     QuantumArchitectureSpecification,
 )
+from ..quality import QualityMetrics, metrics_from_observations
 from ..results import CircuitCounts, JobPhase, JobResult, JobStatus
 from ..transport import Route, ServerErrorText, server_message, shown_text
 from ._base import ServerAPI, parse_reply
@@ -46,6 +48,7 @@ from .iqm_server_wire import (
     JobData,
     MeasurementCounts,
     Measurements,
+    QualityMetricSet,
     QuantumComputer,
     QuantumComputers,
     StaticArchitectures,
@@ -54,6 +57,7 @@ from .iqm_server_wire import (
 __all__ = [
     "QUANTUM_COMPUTERS_ROUTE",
     "IQMServerV1",
+    "read_metric_set",
     "read_quantum_computers",
 ]
 
@@ -172,6 +176,16 @@ class IQMServerV1(ServerAPI):
         path = f"api/v1/calibration-sets/{qc}/{calibration_set}/dynamic-quantum-architecture"
         return Route("GET", path, "architecture")
 
+    def quality_metrics_route(self, calibration_set: str) -> Route | None:
+        """The quality-metric set of one calibration set of this quantum computer."""
+        qc = self.quantum_computer
+        return Route("GET", f"api/v1/calibration-sets/{qc}/{calibration_set}/metrics", "metrics")
+
+    def read_quality_metrics(
+        self, reply: httpx.Response, *, default_implementations: Mapping[str, str] | None = None
+    ) -> QualityMetrics:
+        return read_metric_set(reply, default_implementations=default_implementations)
+
     # --- requests -----------------------------------------------------------------------------
 
     @property
@@ -288,6 +302,35 @@ class IQMServerV1(ServerAPI):
 
 
 _V1 = CocosV1()
+
+
+def read_metric_set(
+    reply: httpx.Response, *, default_implementations: Mapping[str, str] | None = None
+) -> QualityMetrics:
+    """A ``quality-metric-set`` reply as :class:`QualityMetrics`.
+
+    An observation marked ``invalid``, without a string ``dut_field``, or whose ``value`` is
+    not a JSON number (servers send numbers; a string stays a string there) is absent; a set
+    marked ``invalid`` has no figures at all. A reply without an ``observations`` list is an
+    :class:`InvalidResponseError`.
+    """
+    found = parse_reply(reply, QualityMetricSet, "quality metrics")
+    pairs = [] if found.invalid else _valid_observations(found.observations)
+    return metrics_from_observations(
+        pairs,
+        calibration_set_id=found.describes_id,
+        default_implementations=default_implementations,
+    )
+
+
+def _valid_observations(observations: Sequence[Any]) -> list[tuple[str, object]]:
+    return [
+        (entry["dut_field"], entry.get("value"))
+        for entry in observations
+        if isinstance(entry, dict)
+        and isinstance(entry.get("dut_field"), str)
+        and entry.get("invalid", False) is False
+    ]
 
 
 def _submitted_job(reply: httpx.Response) -> JobData:

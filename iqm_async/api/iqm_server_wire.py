@@ -19,6 +19,7 @@ __all__ = [
     "JobData",
     "MeasurementCounts",
     "Measurements",
+    "QualityMetricSet",
     "QuantumComputer",
     "QuantumComputers",
     "StaticArchitecture",
@@ -120,3 +121,15 @@ class MeasurementCounts(RootModel[list[CountsEntry]]):
 
 class StaticArchitectures(RootModel[list[StaticArchitecture]]):
     """The static architectures artifact (the client uses element 0)."""
+
+
+class QualityMetricSet(ResponseModel):
+    """``GET calibration-sets/{qc}/{id}/metrics``: a ``quality-metric-set`` observation set.
+
+    ``observations`` stay raw: one malformed entry is skipped by the reader, not a reason to
+    refuse the whole set (see :func:`iqm_async.api.iqm_server.read_metric_set`)."""
+
+    observation_set_type: str | None = None
+    describes_id: UUID | None = None
+    invalid: bool = False
+    observations: list[Any]

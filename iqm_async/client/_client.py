@@ -22,7 +22,8 @@ import itertools
 import os
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -44,6 +45,7 @@ from ..errors import ClientClosedError, ConfigurationError, NotFoundError
 from ..jobs import Job
 from ..models import Circuit, DynamicQuantumArchitecture, QuantumArchitectureSpecification
 from ..policies import PollPolicy, RetryPolicy
+from ..quality import QualityMetrics
 from ..results import JobResult
 from ..transport import ServerErrorText, Transport, server_message
 from ._poller import Poller
@@ -174,6 +176,7 @@ class AsyncIQMClient:
         self._job_seq = itertools.count()  # creation order of jobs, for oldest-first polling
         self._dqa_cache: dict[str, DynamicQuantumArchitecture] = {}
         self._qa_cache: QuantumArchitectureSpecification | None = None
+        self._metrics_cache: dict[str, QualityMetrics] = {}
         self._fetch_locks: dict[str, anyio.Lock] = {}
         self._stack: AsyncExitStack | None = None
         self._closed = False
@@ -478,6 +481,52 @@ class AsyncIQMClient:
             self._dqa_cache[key] = dqa
             self._dqa_cache[str(dqa.calibration_set_id)] = dqa
             return dqa
+
+    async def quality_metrics(
+        self, calibration_set_id: UUID | str | None = None, *, refresh: bool = False
+    ) -> QualityMetrics:
+        """The quality metrics of one calibration set, cached per set beside its dynamic
+        architecture.
+
+        The dynamic architecture is fetched first (or taken from its cache): the metrics are
+        then asked for by its calibration set's UUID, so both describe the same set even if
+        the server's default changes in between, and its default implementations pick
+        among figures published for several implementations.
+
+        A server that publishes no metrics (its metrics route answers 404, or its API has
+        none) gives an empty :class:`QualityMetrics` (``is_empty``): callers treat every
+        figure as unknown. Missing, invalid and non-numeric figures are absent, never
+        perfect.
+
+        Args:
+            calibration_set_id: a calibration set (default: the server's default set).
+            refresh: fetch both again even if cached (e.g. after a recalibration).
+
+        Raises:
+            NotFoundError: the server does not know the calibration set.
+            InvalidResponseError: the metrics reply is not what the API says.
+        """
+        dqa = await self.dynamic_architecture(calibration_set_id, refresh=refresh)
+        key = str(dqa.calibration_set_id)
+        async with self._fetch_lock(f"metrics:{key}"):
+            cached = self._metrics_cache.get(key)
+            if cached is not None and not refresh:
+                return cached
+            defaults = {gate: info.default_implementation for gate, info in dqa.gates.items()}
+            route = self.api.quality_metrics_route(key)
+            metrics = QualityMetrics(calibration_set_id=dqa.calibration_set_id)
+            if route is not None:
+                with suppress(NotFoundError):  # 404: no metrics published, the empty set
+                    metrics = await self._transport.request(
+                        route,
+                        lambda reply: self.api.read_quality_metrics(
+                            reply, default_implementations=defaults
+                        ),
+                    )
+            if metrics.calibration_set_id is None:
+                metrics = replace(metrics, calibration_set_id=dqa.calibration_set_id)
+            self._metrics_cache[key] = metrics
+            return metrics
 
     def _fetch_lock(self, key: str) -> anyio.Lock:
         lock = self._fetch_locks.get(key)
