@@ -186,8 +186,10 @@ def test_architecture_is_fetched_once(live_emulator: LiveEmulator) -> None:
         for _ in range(3):
             b.get_result(b.process_circuits([c], n_shots=3)[0])
         routes = requests_by_route(live_emulator)
-    dqa_gets = sum(n for r, n in routes.items() if "/calibration/" in r)
+    dqa_gets = sum(n for r, n in routes.items() if "/calibration/" in r and "metrics" not in r)
     assert dqa_gets == 1
+    # The quality metrics (for noise-aware placement) are asked for once too.
+    assert sum(n for r, n in routes.items() if "metrics" in r) == 1
 
 
 def test_batching_packs_circuits_into_few_jobs(live_emulator: LiveEmulator) -> None:

@@ -43,10 +43,16 @@ from ..auth import Credentials, resolve_credentials
 from ..client import AsyncIQMClient
 from ..compiler import CircuitJSON
 from ..config import IQMConfig
-from ..errors import CircuitValidationError, ConfigurationError, IQMError, PartialSubmissionError
+from ..errors import (
+    CircuitValidationError,
+    ConfigurationError,
+    IQMError,
+    PartialSubmissionError,
+)
 from ..jobs import Job
 from ..metadata import Metadata
 from ..models import DynamicQuantumArchitecture
+from ..quality import QualityMetrics
 from ..results import JobPhase, JobStatus, MeasurementArrays
 from ._checks import check_circuit, shots_per_circuit
 from ._loop import ClientLoop
@@ -57,6 +63,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "IQMBackend",
     "backend_credentials",
+    "backend_info_of",
     "circuit_status_of",
     "queue_text",
 ]
@@ -82,6 +89,41 @@ def circuit_status_of(status: JobStatus) -> CircuitStatus:
     if status.phase is JobPhase.COMPLETED:
         return CircuitStatus(StatusEnum.COMPLETED)
     return CircuitStatus(_PYTKET_STATUS[status.phase], status.message or status.raw)
+
+
+def backend_info_of(
+    dqa: DynamicQuantumArchitecture,
+    architecture: Architecture,
+    metrics: QualityMetrics | None,
+    *,
+    name: str,
+    device_name: str,
+    version: str,
+) -> BackendInfo:
+    """The backend's ``BackendInfo`` (no I/O): architecture and gate set, and with metrics,
+    pytket's error fields (every node, both directions of every coupling, readout matrices;
+    the worst published figure where one is missing) and T1/T2 per qubit in ``misc``."""
+    misc: dict[str, Any] = {"calibration_set_id": str(dqa.calibration_set_id)}
+    errors = compiler.DeviceErrors.from_metrics(metrics) if metrics is not None else None
+    fields = compiler.backend_info_errors(errors, architecture) if errors is not None else {}
+    if metrics is not None:
+        for key, attribute in (("t1_s", "t1_s"), ("t2_s", "t2_s"), ("t2_echo_s", "t2_echo_s")):
+            values = {
+                q: getattr(quality, attribute)
+                for q, quality in sorted(metrics.qubits.items())
+                if getattr(quality, attribute) is not None
+            }
+            if values:
+                misc[key] = values
+    return BackendInfo(
+        name=name,
+        device_name=device_name,
+        version=version,
+        architecture=architecture,
+        gate_set=compiler.gate_set(dqa),
+        misc=misc,
+        **fields,
+    )
 
 
 def backend_credentials(
@@ -189,6 +231,8 @@ class IQMBackend(Backend):
         self._dqa: DynamicQuantumArchitecture | None = None
         self._architecture: Architecture | None = None
         self._backend_info: BackendInfo | None = None
+        self._metrics: QualityMetrics | None = None
+        self._metrics_fetched = False
         # Finished jobs by id, with their measurements per circuit as numpy arrays (a Python
         # list per shot made every later garbage collection slow); a job's metadata, mostly
         # the echo of every circuit, is parsed only when get_metadata asks.
@@ -227,19 +271,35 @@ class IQMBackend(Backend):
         return self._dqa, self._architecture
 
     @property
+    def quality_metrics(self) -> QualityMetrics | None:
+        """The calibration set's quality metrics (fetched from the server once), or None
+        when the server publishes none: then placement counts CZs only and
+        ``backend_info`` has no error figures."""
+        if not self._metrics_fetched:
+            dqa = self._device()[0]
+            cal = str(dqa.calibration_set_id)
+            # The client asks by the dynamic architecture's set id, so the metrics describe
+            # the calibration set circuits are compiled for; no metrics reads as empty.
+            metrics = self._loop.call(lambda client: client.quality_metrics(cal))
+            self._metrics = None if metrics.is_empty else metrics
+            self._metrics_fetched = True
+        return self._metrics
+
+    @property
     def backend_info(self) -> BackendInfo:
-        """Device name, architecture and gate set (fetched from the server once)."""
+        """Device name, architecture, gate set and, where the server publishes quality
+        metrics, pytket's per-node, per-edge and readout error fields (fetched once)."""
         if self._backend_info is None:
             from .. import __version__
 
             dqa, architecture = self._device()
-            self._backend_info = BackendInfo(
+            self._backend_info = backend_info_of(
+                dqa,
+                architecture,
+                self.quality_metrics,
                 name=type(self).__name__,
                 device_name=self._url.rstrip("/").rsplit("/", 1)[-1],
                 version=__version__,
-                architecture=architecture,
-                gate_set=compiler.gate_set(dqa),
-                misc={"calibration_set_id": str(dqa.calibration_set_id)},
             )
         return self._backend_info
 
@@ -254,17 +314,37 @@ class IQMBackend(Backend):
         return compiler.rebase_pass()
 
     def default_compilation_pass(self, optimisation_level: int = 1) -> BasePass:
-        """The device's compilation pass at level 0, 1 (default, as pytket-iqm) or 2.
+        """The device's compilation pass at level 0, 1 (default, as pytket-iqm) or 2;
+        noise-aware where the server publishes quality metrics (see
+        :func:`~iqm_async.compiler.default_compilation_pass`).
 
         ``get_compiled_circuit(s)`` default to level 2, as everywhere in pytket.
         """
-        return compiler.default_compilation_pass(self._device()[1], optimisation_level)
+        architecture = self._device()[1]
+        return compiler.default_compilation_pass(
+            architecture, optimisation_level, self.quality_metrics
+        )
 
     def get_compiled_circuits(
         self, circuits: Sequence[Circuit], optimisation_level: int = 2
     ) -> list[Circuit]:
-        """Compile circuits for the device; many circuits compile in a process pool."""
-        return compiler.compile_circuits(circuits, self._device()[1], optimisation_level)
+        """Compile circuits for the device (noise-aware where the server publishes quality
+        metrics); many circuits compile in a process pool."""
+        architecture = self._device()[1]
+        return compiler.compile_circuits(
+            circuits, architecture, optimisation_level, metrics=self.quality_metrics
+        )
+
+    def estimated_success_probability(self, circuit: Circuit) -> float | None:
+        """The estimated chance that a compiled circuit runs without a gate or readout error
+        on this device (:func:`~iqm_async.compiler.estimated_success_probability`); None
+        when the server publishes no quality metrics.
+
+        Raises:
+            CircuitValidationError: the circuit is not compiled for the device.
+        """
+        metrics = self.quality_metrics
+        return None if metrics is None else compiler.estimated_success_probability(circuit, metrics)
 
     # --- submitting ---------------------------------------------------------------------------
 
