@@ -31,7 +31,7 @@ from iqm_async.compiler._embed import best_embedding, device_costs
 from iqm_async.compiler._mapping import candidate_passes
 from iqm_async.compiler._noise import tally
 from iqm_async.compiler._passes import finishing_passes
-from iqm_async.errors import CircuitValidationError
+from iqm_async.errors import CircuitValidationError, ConfigurationError
 from iqm_async.quality import QualityMetrics, QubitQuality
 
 ARCH = garnet(10)
@@ -350,3 +350,10 @@ def test_estimate_log_is_a_sum() -> None:
 
     value = log_success(tally(compiled), DeviceErrors.from_metrics(metrics))
     assert math.exp(value) == pytest.approx(estimated_success_probability(compiled, metrics))
+
+
+def test_metrics_need_an_architecture_of_device_nodes() -> None:
+    foreign = Architecture([(Node("q", 0), Node("q", 1))])
+    with pytest.raises(ConfigurationError, match="nodes node\\[n-1\\]"):
+        default_compilation_pass(foreign, 1, garnet_like())
+    default_compilation_pass(foreign, 1)  # without metrics, any node names do

@@ -40,7 +40,7 @@ from pytket.predicates import (
 from pytket.utils.prepare import prepare_circuit as _pytket_prepare_circuit
 
 from ..errors import ConfigurationError
-from ..metadata import qubit_name_to_node
+from ..metadata import NODE_REGISTER, qubit_name_to_node
 from ..models import DynamicQuantumArchitecture
 from ..quality import QualityMetrics
 from . import _mapping
@@ -159,7 +159,8 @@ def default_compilation_pass(
             or None (default) to place by CZ count alone.
 
     Raises:
-        ConfigurationError: for a level outside 0-2.
+        ConfigurationError: for a level outside 0-2, or metrics with an architecture whose
+            nodes are not ``node[i]`` (the metrics could not be matched to its qubits).
     """
     if optimisation_level not in OPTIMISATION_LEVELS:
         raise ConfigurationError(
@@ -173,10 +174,15 @@ def default_compilation_pass(
         passes.append(SynthesiseTket())
     else:
         passes.append(FullPeepholeOptimise())
-    passes.append(
-        _mapping.fewest_cz_mapping_pass(
-            arch, optimisation_level, finishing_passes, device_errors(metrics)
+    errors = device_errors(metrics)
+    if errors is not None and any(node.reg_name != NODE_REGISTER for node in arch.nodes):
+        raise ConfigurationError(
+            "Quality metrics name qubits QB<n>, which are the nodes node[n-1]; this "
+            f"architecture has other nodes ({sorted(arch.nodes)[0]}, ...). Build it with "
+            "architecture_from_dqa, or compile without metrics."
         )
+    passes.append(
+        _mapping.fewest_cz_mapping_pass(arch, optimisation_level, finishing_passes, errors)
     )
     return SequencePass(passes)
 
