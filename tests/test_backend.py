@@ -176,9 +176,10 @@ def test_init_fetches_the_architecture_once(live_emulator: LiveEmulator) -> None
     live_emulator.emulator.reset_stats()
     with IQMBackend(live_emulator.url, api="cocos") as b:
         dqa_route = "GET /api/v1/calibration/{calibration_set_id}/gates"
-        assert requests_by_route(live_emulator) == {dqa_route: 1}
-        _ = b.backend_info, b.required_predicates
-        assert live_emulator.emulator.stats()["requests_total"] == 1
+        metrics_route = "GET /calibration/metrics/{calibration_set_id}"
+        assert requests_by_route(live_emulator) == {dqa_route: 1, metrics_route: 1}
+        _ = b.backend_info, b.required_predicates, b.quality_metrics
+        assert live_emulator.emulator.stats()["requests_total"] == 2
 
 
 def test_architecture_is_fetched_once(live_emulator: LiveEmulator) -> None:
@@ -188,8 +189,10 @@ def test_architecture_is_fetched_once(live_emulator: LiveEmulator) -> None:
         for _ in range(3):
             b.get_result(b.process_circuits([c], n_shots=3)[0])
         routes = requests_by_route(live_emulator)
-    dqa_gets = sum(n for r, n in routes.items() if "/calibration/" in r)
+    dqa_gets = sum(n for r, n in routes.items() if "/calibration/" in r and "metrics" not in r)
     assert dqa_gets == 1
+    # The quality metrics (for noise-aware placement) are asked for once too.
+    assert sum(n for r, n in routes.items() if "metrics" in r) == 1
 
 
 def test_batching_packs_circuits_into_few_jobs(live_emulator: LiveEmulator) -> None:

@@ -125,7 +125,7 @@ def test_device_form_against_the_iqm_server_api(live_emulator_factory: Start) ->
         handle = backend.process_circuits([c], n_shots=10)[0]
         assert backend.circuit_status(handle).submitted_time is not None
         assert sum(backend.get_result(handle).get_counts().values()) == 10
-    assert after_init == 2  # the quantum-computer listing and the architecture
+    assert after_init == 3  # the quantum-computer listing, the architecture, its metrics
 
 
 def test_bad_token_fails_at_construction(live_emulator_factory: Start) -> None:

@@ -94,6 +94,8 @@ class Server:
         else:
             path = "/api/v1/calibration-sets/garnet/default/dynamic-quantum-architecture"
             router.get(path).respond(content=dqa)
+        # A server that publishes no quality metrics (placement then counts CZs).
+        router.get(path__regex=r".*metrics.*").respond(404, json={"detail": "Not Found"})
 
 
 @pytest.fixture(params=["cocos", "iqm-server"])

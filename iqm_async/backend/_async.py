@@ -55,6 +55,7 @@ from ..errors import (
 )
 from ..jobs import Job
 from ..models import DynamicQuantumArchitecture, Metadata
+from ..quality import QualityMetrics
 from ..results import JobPhase, JobStatus, MeasurementArrays
 from ._checks import check_circuit, check_width, shots_per_circuit
 from ._dropin import circuit_status_of
@@ -91,46 +92,105 @@ class Device:
         architecture: the pytket ``Architecture`` circuits are compiled for (a star chip's
             qubits fully connected: the MOVEs through its resonator go in at translation).
         star: a star chip's resonator and qubits, else ``None``.
+        metrics: the calibration set's quality metrics, ``None`` when the server publishes
+            none (placement then counts CZs only).
     """
 
     dqa: DynamicQuantumArchitecture
     architecture: Architecture
     star: StarDevice | None
+    metrics: QualityMetrics | None = None
 
     @classmethod
     def of(
-        cls, dqa: DynamicQuantumArchitecture, arch: Sequence[Sequence[str]] | None = None
+        cls,
+        dqa: DynamicQuantumArchitecture,
+        arch: Sequence[Sequence[str]] | None = None,
+        metrics: QualityMetrics | None = None,
     ) -> Device:
         """The device of ``dqa``, with couplings ``arch`` instead of the chip's if given.
 
         Raises:
             ConfigurationError: ``arch`` does not fit the chip.
         """
+        usable = None if metrics is None or metrics.is_empty else metrics
         architecture, star = device_architecture(
-            dqa, [list(pair) for pair in arch] if arch is not None else None
+            dqa, [list(pair) for pair in arch] if arch is not None else None, usable
         )
-        return cls(dqa, architecture, star)
+        return cls(dqa, architecture, star, usable)
+
+    @property
+    def placement_metrics(self) -> QualityMetrics | None:
+        """The metrics square-lattice placement ranks candidates by. A star chip's qubits
+        are shown fully connected, so its couplers' figures say nothing about those pairs."""
+        return None if self.star is not None else self.metrics
 
     def backend_info(self, device_name: str) -> BackendInfo:
-        """pytket's ``BackendInfo``: device name, architecture, gate set, calibration set."""
+        """pytket's ``BackendInfo``: device name, architecture, gate set, calibration set,
+        and, where the server publishes quality metrics, pytket's per-node, per-edge (both
+        directions) and readout error fields (the worst published figure where one is
+        missing) and T1/T2 per qubit in ``misc``."""
         from .. import __version__
 
+        misc: dict[str, Any] = {
+            "calibration_set_id": str(self.dqa.calibration_set_id),
+            **star_misc(self.star),
+        }
+        metrics = self.placement_metrics
+        errors = compiler.DeviceErrors.from_metrics(metrics) if metrics is not None else None
+        fields = (
+            compiler.backend_info_errors(errors, self.architecture) if errors is not None else {}
+        )
+        if metrics is not None:
+            for key in ("t1_s", "t2_s", "t2_echo_s"):
+                values = {
+                    qubit: getattr(quality, key)
+                    for qubit, quality in sorted(metrics.qubits.items())
+                    if getattr(quality, key) is not None
+                }
+                if values:
+                    misc[key] = values
         return BackendInfo(
             name="IQMBackend",
             device_name=device_name,
             version=__version__,
             architecture=self.architecture,
             gate_set=compiler.gate_set(self.dqa),
-            misc={"calibration_set_id": str(self.dqa.calibration_set_id), **star_misc(self.star)},
+            misc=misc,
+            **fields,
         )
+
+    def estimated_success_probability(self, circuit: Circuit) -> float | None:
+        """The estimated chance that a compiled circuit runs without a gate or readout error
+        (:func:`~iqm_async.compiler.estimated_success_probability`); ``None`` without
+        metrics.
+
+        Raises:
+            CircuitValidationError: the circuit is not compiled for the device.
+        """
+        metrics = self.placement_metrics
+        if metrics is None:
+            return None
+        return compiler.estimated_success_probability(circuit, metrics)
 
     def required_predicates(self) -> list[Predicate]:
         """Native gates on coupled qubits, no classical control or mid-circuit measurement."""
         return compiler.required_predicates(self.architecture, compiler.gate_set(self.dqa))
 
     def compilation_pass(self, optimisation_level: int) -> BasePass:
-        """The device's compilation pass at level 0, 1 or 2."""
-        return compiler.default_compilation_pass(self.architecture, optimisation_level)
+        """The device's compilation pass at level 0, 1 or 2, noise-aware where the server
+        publishes quality metrics."""
+        return compiler.default_compilation_pass(
+            self.architecture, optimisation_level, self.placement_metrics
+        )
+
+    def compile(self, circuits: Sequence[Circuit], optimisation_level: int) -> list[Circuit]:
+        """Compile in the calling thread (a process pool for many circuits): never call
+        this on an event loop."""
+        self.check_widths(circuits)
+        return compiler.compile_circuits(
+            circuits, self.architecture, optimisation_level, metrics=self.placement_metrics
+        )
 
     def check_widths(self, circuits: Sequence[Circuit]) -> None:
         """Refuse circuits wider than the device before compiling them (pytket would raise
@@ -221,8 +281,18 @@ class AsyncIQMBackend:
         async with self._device_lock:
             if self._device is None:
                 dqa = await self.client.dynamic_architecture(self.calibration_set_id)
-                self._device = Device.of(dqa, self._arch_override)
+                metrics = await self._metrics_of(dqa)
+                self._device = Device.of(dqa, self._arch_override, metrics)
             return self._device
+
+    async def _metrics_of(self, dqa: DynamicQuantumArchitecture) -> QualityMetrics | None:
+        """The quality metrics of ``dqa``'s calibration set; ``None`` if the server publishes
+        none or cannot give them now (placement then counts CZs, as without metrics)."""
+        try:
+            return await self.client.quality_metrics(str(dqa.calibration_set_id))
+        except IQMError as exc:
+            logger.warning("No quality metrics for placement: %s", exc)
+            return None
 
     async def backend_info(self, device_name: str) -> BackendInfo:
         """Device name, architecture, gate set and calibration set."""
@@ -239,6 +309,17 @@ class AsyncIQMBackend:
     async def default_compilation_pass(self, optimisation_level: int = 1) -> BasePass:
         """The device's compilation pass at level 0, 1 (default, as pytket-iqm) or 2."""
         return (await self.device()).compilation_pass(optimisation_level)
+
+    async def estimated_success_probability(self, circuit: Circuit) -> float | None:
+        """The estimated chance that a compiled circuit runs without a gate or readout error
+        on this device; ``None`` when the server publishes no quality metrics."""
+        return (await self.device()).estimated_success_probability(circuit)
+
+    @property
+    def quality_metrics(self) -> QualityMetrics | None:
+        """The device's quality metrics once the device is known (``None`` before, or when
+        the server publishes none)."""
+        return self._device.metrics if self._device is not None else None
 
     async def get_compiled_circuits(
         self, circuits: Sequence[Circuit], optimisation_level: int = 2

@@ -45,6 +45,7 @@ from ..config import IQMConfig
 from ..errors import ConfigurationError, IQMError, PartialSubmissionError
 from ..jobs import Job
 from ..models import DynamicQuantumArchitecture, Metadata
+from ..quality import QualityMetrics
 from ..results import JobStatus
 from ._async import (
     DEFAULT_BATCH_SIZE,
@@ -314,11 +315,27 @@ class IQMBackend(Backend):
     def get_compiled_circuits(
         self, circuits: Sequence[Circuit], optimisation_level: int = 2
     ) -> list[Circuit]:
-        """Compile circuits for the device, in this thread (never the event loop's); many
-        circuits compile in a process pool."""
-        device = self._the_device()
-        device.check_widths(circuits)
-        return compiler.compile_circuits(circuits, device.architecture, optimisation_level)
+        """Compile circuits for the device, in this thread (never the event loop's),
+        noise-aware where the server publishes quality metrics; many circuits compile in a
+        process pool."""
+        return self._the_device().compile(circuits, optimisation_level)
+
+    @property
+    def quality_metrics(self) -> QualityMetrics | None:
+        """The calibration set's quality metrics (fetched with the architecture), or
+        ``None`` when the server publishes none: then placement counts CZs only and
+        ``backend_info`` has no error figures."""
+        return self._the_device().metrics
+
+    def estimated_success_probability(self, circuit: Circuit) -> float | None:
+        """The estimated chance that a compiled circuit runs without a gate or readout error
+        on this device (:func:`~iqm_async.compiler.estimated_success_probability`); ``None``
+        when the server publishes no quality metrics.
+
+        Raises:
+            CircuitValidationError: the circuit is not compiled for the device.
+        """
+        return self._the_device().estimated_success_probability(circuit)
 
     # --- submitting ---------------------------------------------------------------------------
 

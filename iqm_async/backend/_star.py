@@ -22,12 +22,15 @@ from ..compiler import StarDevice
 from ..errors import CircuitValidationError, ConfigurationError
 from ..metadata import qubit_name_to_node
 from ..models import DynamicQuantumArchitecture
+from ..quality import QualityMetrics
 
 __all__ = ["check_no_resonator", "device_architecture", "star_misc", "star_rewrite"]
 
 
 def device_architecture(
-    dqa: DynamicQuantumArchitecture, couplings: Sequence[Sequence[str]] | None
+    dqa: DynamicQuantumArchitecture,
+    couplings: Sequence[Sequence[str]] | None,
+    metrics: QualityMetrics | None = None,
 ) -> tuple[Architecture, StarDevice | None]:
     """The pytket ``Architecture`` the backend compiles for, and the star (``None`` on a
     chip without a computational resonator).
@@ -35,13 +38,14 @@ def device_architecture(
     Args:
         dqa: the device's dynamic quantum architecture.
         couplings: the backend's ``arch`` override (qubit pairs), or ``None``.
+        metrics: the calibration set's quality metrics (a star's MOVE and CZ errors).
 
     Raises:
         ConfigurationError: an override pair that cannot interact through the resonator, or
             a star chip the compiler does not handle (see :func:`~iqm_async.compiler.
             star_device`); as :func:`~iqm_async.compiler.architecture_from_dqa` otherwise.
     """
-    star = compiler.star_device(dqa)
+    star = compiler.star_device(dqa, metrics)
     if star is None:
         return compiler.architecture_from_dqa(dqa, couplings), None
     if couplings is None:

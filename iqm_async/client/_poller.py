@@ -669,13 +669,19 @@ class Poller:
         job = record.job
         route = self._api.result_route(job.id, status)
         if route is not None:
-            reply = await self._transport.request(
-                route,
-                partial(self._api.read_result, job.id, status=status),
-                until_cancelled=True,
-                give_up=partial(self._untimed_wait_unreachable, record),
-                background=True,
-            )
+            try:
+                reply = await self._transport.request(
+                    route,
+                    partial(self._api.read_result, job.id, status=status),
+                    until_cancelled=True,
+                    give_up=partial(self._untimed_wait_unreachable, record),
+                    background=True,
+                )
+            except InvalidResponseError as exc:
+                # The job has ended and its result cannot be read: that is its outcome, for
+                # every wait (as_completed included), not a reason to poll it again.
+                self._settle(record, exc, status)
+                return
             if isinstance(reply, JobResult):
                 self._settle(record, reply, reply.status)
                 return

@@ -18,12 +18,16 @@ Star chips (qubits coupled through a computational resonator): compile for
 ``rewrite=functools.partial(insert_moves, star=star)``, which puts in the MOVEs.
 
 Placement is deterministic: compiling the same circuit twice gives the same circuit, on any
-machine load, in this process or a worker.
+machine load, in this process or a worker. Given the device's quality metrics
+(``default_compilation_pass(arch, level, metrics)``), it is noise-aware: it picks the
+circuit with the highest :func:`estimated_success_probability`.
 """
 
 from __future__ import annotations
 
 from ._decode import to_backend_result
+from ._mitigate import measured_qubits, mitigated_distribution
+from ._noise import DeviceErrors, backend_info_errors, estimated_success_probability
 from ._passes import (
     X_CIRCUIT,
     architecture_from_dqa,
@@ -58,16 +62,21 @@ from ._translate import (
 __all__ = [
     "X_CIRCUIT",
     "CircuitJSON",
+    "DeviceErrors",
     "MeasurementLayout",
     "Rewrite",
     "StarDevice",
     "architecture_from_dqa",
+    "backend_info_errors",
     "compile_circuits",
     "compile_from_dicts",
     "default_compilation_pass",
+    "estimated_success_probability",
     "gate_set",
     "insert_moves",
+    "measured_qubits",
     "measurement_layout",
+    "mitigated_distribution",
     "move_count",
     "naive_insert_moves",
     "pass_from_dict",

@@ -9,6 +9,12 @@ Instead we route with a fixed list of placements, each bounded by search size ra
 time, finish each routed circuit (the passes after routing), and keep the one with the fewest
 CZ gates; ties go to the earlier candidate. Same circuit in, same circuit out.
 
+With the device's error rates (:class:`~iqm_async.compiler._noise.DeviceErrors`), the
+candidates are today's plus pytket's ``NoiseAwarePlacement`` (bounded by match count, as the
+graph placements), each routed circuit is moved to the best spot of the chip for its gates
+(:mod:`iqm_async.compiler._embed`), and the one with the highest estimated success
+probability wins; ties go to fewer CZs, then to the earlier candidate.
+
 The choice is a ``CustomPassMap`` (so the compilation unit's initial and final maps stay
 right); its label holds the architecture and level as JSON, and :func:`pass_from_dict`
 rebuilds it in a worker process.
@@ -32,9 +38,12 @@ from pytket.passes import (
     NaivePlacementPass,
     SequencePass,
 )
-from pytket.placement import GraphPlacement, LinePlacement, Placement
+from pytket.placement import GraphPlacement, LinePlacement, NoiseAwarePlacement, Placement
 from pytket.predicates import CompilationUnit
-from pytket.unit_id import UnitID
+from pytket.unit_id import Node, UnitID
+
+from ._embed import best_embedding, device_costs
+from ._noise import DeviceErrors, log_success, moved, noise_aware_placement_errors, tally
 
 # A GraphPlacement stops after this many matches or this much wall-clock time, whichever
 # comes first; the time limit is a far-away safety net (never reached on 20 qubits), so the
@@ -59,6 +68,12 @@ CANDIDATES: tuple[tuple[str, ...] | tuple[str, int, int], ...] = (
 )
 CANDIDATES_PER_LEVEL = {0: 2, 1: 3, 2: 5}
 
+# Tried after those when error rates are known: ("noise-aware", gates, depth), pytket's
+# NoiseAwarePlacement on a pattern of at most that many gates/depth, stopped after
+# NOISE_AWARE_MAX_MATCHES matches (the time limit is the same far-away safety net).
+NOISE_AWARE_CANDIDATES: tuple[tuple[str, int, int], ...] = (("noise-aware", 20, 20),)
+NOISE_AWARE_MAX_MATCHES = 100
+
 LABEL_PREFIX = "iqm_async.fewest_cz_mapping:"
 
 UnitMap = Mapping[UnitID, UnitID]
@@ -69,8 +84,26 @@ def _routing_methods() -> list[Any]:
     return [LexiLabellingMethod(), LexiRouteRoutingMethod()]
 
 
-def _placement(architecture: Architecture, candidate: Sequence[Any]) -> Placement | None:
+def _placement(
+    architecture: Architecture, candidate: Sequence[Any], errors: DeviceErrors | None = None
+) -> Placement | None:
     kind = candidate[0]
+    if kind == "noise-aware":
+        if errors is None:
+            raise ValueError("A noise-aware placement needs the device's error rates.")
+        node_errors, link_errors, readout_errors = noise_aware_placement_errors(
+            errors, architecture
+        )
+        return NoiseAwarePlacement(
+            architecture,
+            node_errors,
+            link_errors,
+            readout_errors,
+            maximum_matches=NOISE_AWARE_MAX_MATCHES,
+            timeout=PLACEMENT_SAFETY_TIMEOUT_MS,
+            maximum_pattern_gates=candidate[1],
+            maximum_pattern_depth=candidate[2],
+        )
     if kind == "graph":
         return GraphPlacement(
             architecture,
@@ -86,10 +119,12 @@ def _placement(architecture: Architecture, candidate: Sequence[Any]) -> Placemen
     return None
 
 
-def mapping_pass(architecture: Architecture, candidate: Sequence[Any]) -> BasePass:
+def mapping_pass(
+    architecture: Architecture, candidate: Sequence[Any], errors: DeviceErrors | None = None
+) -> BasePass:
     """Place (as ``candidate`` says) and route onto ``architecture``; unused nodes are
     assigned naively so every circuit qubit ends on a node."""
-    placement = _placement(architecture, candidate)
+    placement = _placement(architecture, candidate, errors)
     if placement is None:
         return SequencePass(
             [
@@ -101,13 +136,19 @@ def mapping_pass(architecture: Architecture, candidate: Sequence[Any]) -> BasePa
 
 
 def candidate_passes(
-    architecture: Architecture, optimisation_level: int, finishing: FinishingPasses
+    architecture: Architecture,
+    optimisation_level: int,
+    finishing: FinishingPasses,
+    errors: DeviceErrors | None = None,
 ) -> list[BasePass]:
-    """The complete passes tried from placement on: mapping, then ``finishing(level)``."""
-    count = CANDIDATES_PER_LEVEL[optimisation_level]
+    """The complete passes tried from placement on: mapping, then ``finishing(level)``;
+    with ``errors``, the noise-aware placements too."""
+    chosen: list[Sequence[Any]] = list(CANDIDATES[: CANDIDATES_PER_LEVEL[optimisation_level]])
+    if errors is not None:
+        chosen += NOISE_AWARE_CANDIDATES
     return [
-        SequencePass([mapping_pass(architecture, c), *finishing(optimisation_level)])
-        for c in CANDIDATES[:count]
+        SequencePass([mapping_pass(architecture, c, errors), *finishing(optimisation_level)])
+        for c in chosen
     ]
 
 
@@ -132,15 +173,77 @@ def fewest_cz(
     return unit.circuit, (unit.initial_map, unit.final_map)
 
 
+def _relabelled(
+    unit: CompilationUnit, moves: Mapping[int, int]
+) -> tuple[Circuit, UnitMap, UnitMap]:
+    """The unit's circuit and maps with node ``i`` renamed ``node[moves[i]]``."""
+    renames: dict[UnitID, UnitID] = {
+        Node(old): Node(new) for old, new in moves.items() if old != new
+    }
+    circuit = unit.circuit.copy()
+    if not renames:
+        return circuit, unit.initial_map, unit.final_map
+    circuit.rename_units(renames)
+
+    def moved(units: UnitMap) -> dict[UnitID, UnitID]:
+        return {key: renames.get(value, value) for key, value in units.items()}
+
+    return circuit, moved(unit.initial_map), moved(unit.final_map)
+
+
+def most_likely_to_succeed(
+    candidates: Sequence[BasePass],
+    architecture: Architecture,
+    errors: DeviceErrors,
+    circuit: Circuit,
+) -> tuple[Circuit, tuple[UnitMap, UnitMap]]:
+    """Apply every candidate to a copy of ``circuit``, move each result to its best spot on
+    the chip, and return the one with the highest estimated success probability (ties: fewer
+    CZs, then the earliest candidate) with its initial and final maps.
+
+    Raises whatever the first failing candidate raises (e.g. a circuit too big for the device).
+    """
+    device = device_costs(errors, [(a.index[0], b.index[0]) for a, b in architecture.coupling])
+    best: tuple[tuple[float, int], Circuit, UnitMap, UnitMap] | None = None
+    for candidate in candidates:
+        unit = CompilationUnit(circuit.copy())
+        candidate.apply(unit)
+        counts = tally(unit.circuit)
+        moves = best_embedding(counts, device)
+        score = log_success(moved(counts, moves), errors)
+        rank = (-score, sum(counts.cz.values()))
+        if best is None or rank < best[0]:
+            best = (rank, *_relabelled(unit, moves))
+    if best is None:
+        raise ValueError("most_likely_to_succeed needs at least one candidate pass.")
+    return best[1], (best[2], best[3])
+
+
 def fewest_cz_mapping_pass(
-    architecture: Architecture, optimisation_level: int, finishing: FinishingPasses
+    architecture: Architecture,
+    optimisation_level: int,
+    finishing: FinishingPasses,
+    errors: DeviceErrors | None = None,
 ) -> BasePass:
-    """A pass that runs :func:`candidate_passes` and keeps the fewest-CZ result."""
-    label = LABEL_PREFIX + json.dumps(
-        {"architecture": architecture.to_dict(), "level": optimisation_level}, sort_keys=True
-    )
-    candidates = candidate_passes(architecture, optimisation_level, finishing)
-    return CustomPassMap(partial(fewest_cz, candidates), label=label)
+    """A pass that runs :func:`candidate_passes` and keeps the fewest-CZ result, or with
+    ``errors``, the result most likely to succeed (:func:`most_likely_to_succeed`)."""
+    settings: dict[str, Any] = {"architecture": architecture.to_dict(), "level": optimisation_level}
+    if errors is not None:
+        settings["errors"] = errors.to_json()
+    label = LABEL_PREFIX + json.dumps(settings, sort_keys=True)
+    return CustomPassMap(_choice(architecture, optimisation_level, finishing, errors), label=label)
+
+
+def _choice(
+    architecture: Architecture,
+    optimisation_level: int,
+    finishing: FinishingPasses,
+    errors: DeviceErrors | None,
+) -> Callable[[Circuit], tuple[Circuit, tuple[UnitMap, UnitMap]]]:
+    candidates = candidate_passes(architecture, optimisation_level, finishing, errors)
+    if errors is None:
+        return partial(fewest_cz, candidates)
+    return partial(most_likely_to_succeed, candidates, architecture, errors)
 
 
 def _labels(pass_dict: Any) -> list[str]:
@@ -159,11 +262,17 @@ def _labels(pass_dict: Any) -> list[str]:
 
 
 def pass_from_dict(pass_dict: dict[str, Any], finishing: FinishingPasses) -> BasePass:
-    """``BasePass.from_dict`` that also rebuilds our fewest-CZ mapping passes."""
+    """``BasePass.from_dict`` that also rebuilds our mapping passes (fewest-CZ and
+    noise-aware)."""
     rebuilt = {}
     for label in _labels(pass_dict):
         settings = json.loads(label.removeprefix(LABEL_PREFIX))
         architecture = Architecture.from_dict(settings["architecture"])
-        candidates = candidate_passes(architecture, settings["level"], finishing)
-        rebuilt[label] = partial(fewest_cz, candidates)
+        errors = settings.get("errors")
+        rebuilt[label] = _choice(
+            architecture,
+            settings["level"],
+            finishing,
+            None if errors is None else DeviceErrors.from_json(errors),
+        )
     return BasePass.from_dict(pass_dict, custom_map_deserialisation=rebuilt)

@@ -3,7 +3,8 @@
 Everything here is a plain function without I/O. Placement is made deterministic: pytket's
 ``DefaultMappingPass`` uses a ``GraphPlacement`` whose search stops on a wall-clock limit, so
 its result (and the compiled circuit) changes with machine load. We route with a few
-placements bounded by search size instead and keep the fewest-CZ result
+placements bounded by search size instead and keep the fewest-CZ result, or, given the
+device's quality metrics, the result with the highest estimated success probability
 (:mod:`iqm_async.compiler._mapping`).
 """
 
@@ -39,9 +40,11 @@ from pytket.predicates import (
 from pytket.utils.prepare import prepare_circuit as _pytket_prepare_circuit
 
 from ..errors import ConfigurationError
-from ..metadata import qubit_name_to_node
+from ..metadata import NODE_REGISTER, qubit_name_to_node
 from ..models import DynamicQuantumArchitecture
+from ..quality import QualityMetrics
 from . import _mapping
+from ._noise import DeviceErrors, device_errors
 
 OPTIMISATION_LEVELS = (0, 1, 2)
 
@@ -123,7 +126,9 @@ def _as_architecture(architecture: ArchitectureLike) -> Architecture:
 
 
 def default_compilation_pass(
-    architecture: ArchitectureLike, optimisation_level: int = 2
+    architecture: ArchitectureLike,
+    optimisation_level: int = 2,
+    metrics: QualityMetrics | DeviceErrors | None = None,
 ) -> BasePass:
     """The pass that makes any pytket circuit runnable on the device, deterministically.
 
@@ -135,6 +140,13 @@ def default_compilation_pass(
     classical registers are kept as they are (pytket-iqm flattens them), so results are read
     with the caller's own bit names.
 
+    With ``metrics``, placement is noise-aware: pytket's ``NoiseAwarePlacement`` (bounded by
+    match count) joins the candidates, each routed circuit is moved to where the chip's
+    figures are best for its gates (same gates, other qubits), and the circuit with the
+    highest :func:`estimated_success_probability` wins (ties: fewer CZs). Still
+    deterministic. Without metrics, or metrics without a single figure, the pass is exactly
+    the fewest-CZ one.
+
     The returned pass contains a ``CustomPassMap``: rebuild its ``to_dict()`` form with
     :func:`pass_from_dict`, not ``BasePass.from_dict``.
 
@@ -143,9 +155,12 @@ def default_compilation_pass(
             ``DynamicQuantumArchitecture`` (converted with :func:`architecture_from_dqa`).
         optimisation_level: 0, 1 or 2. Default 2, as pytket's ``get_compiled_circuit``;
             a pytket ``Backend.default_compilation_pass`` for IQM defaults to 1, as pytket-iqm.
+        metrics: the calibration set's quality metrics (``await client.quality_metrics()``),
+            or None (default) to place by CZ count alone.
 
     Raises:
-        ConfigurationError: for a level outside 0-2.
+        ConfigurationError: for a level outside 0-2, or metrics with an architecture whose
+            nodes are not ``node[i]`` (the metrics could not be matched to its qubits).
     """
     if optimisation_level not in OPTIMISATION_LEVELS:
         raise ConfigurationError(
@@ -159,7 +174,16 @@ def default_compilation_pass(
         passes.append(SynthesiseTket())
     else:
         passes.append(FullPeepholeOptimise())
-    passes.append(_mapping.fewest_cz_mapping_pass(arch, optimisation_level, finishing_passes))
+    errors = device_errors(metrics)
+    if errors is not None and any(node.reg_name != NODE_REGISTER for node in arch.nodes):
+        raise ConfigurationError(
+            "Quality metrics name qubits QB<n>, which are the nodes node[n-1]; this "
+            f"architecture has other nodes ({sorted(arch.nodes)[0]}, ...). Build it with "
+            "architecture_from_dqa, or compile without metrics."
+        )
+    passes.append(
+        _mapping.fewest_cz_mapping_pass(arch, optimisation_level, finishing_passes, errors)
+    )
     return SequencePass(passes)
 
 
@@ -176,7 +200,7 @@ def finishing_passes(optimisation_level: int) -> list[BasePass]:
 
 
 def pass_from_dict(pass_dict: dict[str, Any]) -> BasePass:
-    """Rebuild a pass from its ``to_dict()`` form, including the fewest-CZ mapping pass of
+    """Rebuild a pass from its ``to_dict()`` form, including the mapping pass of
     :func:`default_compilation_pass` (which plain ``BasePass.from_dict`` refuses)."""
     return _mapping.pass_from_dict(pass_dict, finishing_passes)
 

@@ -19,6 +19,8 @@ from pytket.circuit import Circuit
 from pytket.passes import BasePass
 
 from ..errors import CircuitValidationError
+from ..quality import QualityMetrics
+from ._noise import DeviceErrors
 from ._passes import ArchitectureLike, default_compilation_pass, pass_from_dict
 
 # Below this many circuits, or this much work, starting worker processes (about a second
@@ -66,6 +68,7 @@ def compile_circuits(
     architecture: ArchitectureLike,
     optimisation_level: int = 2,
     executor: Executor | None = None,
+    metrics: QualityMetrics | DeviceErrors | None = None,
 ) -> list[Circuit]:
     """Compile circuits with :func:`default_compilation_pass`; the output equals serial
     compilation, circuit for circuit, in the input order. Inputs are not changed.
@@ -80,12 +83,14 @@ def compile_circuits(
             serially; bigger ones in a temporary process pool (spawn context, one worker per
             CPU) shut down before returning. Scripts that use the pool need the usual
             ``if __name__ == "__main__":`` guard.
+        metrics: the device's quality metrics, for noise-aware placement (see
+            :func:`default_compilation_pass`); default None: fewest CZs.
 
     Raises:
         CircuitValidationError: a circuit cannot be compiled for the device.
         ConfigurationError: an optimisation level outside 0-2.
     """
-    pass_ = default_compilation_pass(architecture, optimisation_level)
+    pass_ = default_compilation_pass(architecture, optimisation_level, metrics)
     circuits = list(circuits)
     if executor is None and not worth_a_pool(circuits, os.cpu_count()):
         return [_compile_one(pass_, c, i) for i, c in enumerate(circuits)]

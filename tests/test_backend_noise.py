@@ -1,0 +1,127 @@
+"""IQMBackend with quality metrics: backend_info's error fields, noise-aware compilation,
+the success estimate and readout mitigation, against the emulator over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from emulator_fixtures import LiveEmulator
+from pytket.circuit import Bit, Circuit, Node, OpType
+from pytket.placement import NoiseAwarePlacement
+from sample_circuits import ghz
+
+from iqm_async import IQMBackend
+from iqm_async.compiler import (
+    default_compilation_pass,
+    estimated_success_probability,
+    mitigated_distribution,
+)
+from iqm_async.emulator import EmulatorConfig
+
+Start = Callable[[EmulatorConfig], LiveEmulator]
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("IQM_TOKEN", "IQM_TOKENS_FILE", "IQM_AUTH_SERVER", "IQM_AUTH_USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTKET_CONFIG_PATH", "/nonexistent")
+
+
+def _metrics_gets(live: LiveEmulator) -> int:
+    routes = live.emulator.stats()["requests_by_route"]
+    return sum(n for route, n in routes.items() if "metrics" in route)
+
+
+def test_backend_info_carries_the_published_errors(live_emulator_factory: Start) -> None:
+    live = live_emulator_factory(
+        EmulatorConfig(seed=3, parallel=True, job_seconds=0.0, metrics="generated")
+    )
+    published = live.emulator.device.metrics
+    assert published is not None
+    with IQMBackend(live.url, progress=False) as backend:
+        metrics = backend.quality_metrics
+        assert metrics == published
+        info = backend.backend_info
+    architecture = info.architecture
+    assert architecture is not None
+    nodes = set(architecture.nodes)
+    assert info.averaged_node_gate_errors is not None
+    assert set(info.averaged_node_gate_errors) == nodes
+    assert info.averaged_readout_errors is not None and set(info.averaged_readout_errors) == nodes
+    assert info.all_readout_errors is not None
+    edges = info.averaged_edge_gate_errors
+    assert edges is not None
+    for a, b in architecture.coupling:
+        assert edges[(a, b)] == edges[(b, a)]
+        named = metrics.cz(f"QB{a.index[0] + 1}", f"QB{b.index[0] + 1}")
+        worst = 1 - min(metrics.cz_fidelity.values())
+        assert edges[(a, b)] == pytest.approx(1 - named if named is not None else worst)
+    q1 = metrics.qubit("QB1")
+    assert info.all_readout_errors[Node(0)][0][1] == pytest.approx(q1.readout_error_0_to_1)
+    assert info.all_readout_errors[Node(0)][1][0] == pytest.approx(q1.readout_error_1_to_0)
+    assert info.misc["t1_s"]["QB1"] == pytest.approx(q1.t1_s)
+    assert info.misc["calibration_set_id"] == str(metrics.calibration_set_id)
+    # pytket's own noise-aware placement takes the fields as they are.
+    placement = NoiseAwarePlacement(
+        architecture,
+        info.averaged_node_gate_errors,
+        edges,
+        info.averaged_readout_errors,
+    )
+    placed = placement.get_placement_map(Circuit(2).CZ(0, 1))
+    assert set(placed.values()) <= nodes
+
+
+def test_backend_compiles_noise_aware_and_estimates(live_emulator_factory: Start) -> None:
+    live = live_emulator_factory(
+        EmulatorConfig(seed=3, parallel=True, job_seconds=0.0, metrics="generated")
+    )
+    circuit = ghz(4).measure_all()
+    with IQMBackend(live.url, progress=False) as backend:
+        metrics = backend.quality_metrics
+        assert metrics is not None
+        architecture = backend.backend_info.architecture
+        expected = circuit.copy()
+        default_compilation_pass(architecture, 2, metrics).apply(expected)
+        assert backend.get_compiled_circuit(circuit) == expected
+        pass_dict = backend.default_compilation_pass(1).to_dict()
+        assert pass_dict == default_compilation_pass(architecture, 1, metrics).to_dict()
+        estimate = backend.estimated_success_probability(expected)
+        assert estimate == pytest.approx(estimated_success_probability(expected, metrics))
+        assert 0 < estimate < 1
+        live.emulator.reset_stats()
+        backend.get_compiled_circuits([circuit, circuit])
+        assert _metrics_gets(live) == 0  # fetched once, with the architecture
+
+
+def test_without_published_metrics_the_backend_counts_czs(live_emulator: LiveEmulator) -> None:
+    circuit = ghz(4).measure_all()
+    with IQMBackend(live_emulator.url, progress=False) as backend:
+        assert backend.quality_metrics is None
+        info = backend.backend_info
+        assert info.averaged_edge_gate_errors is None and info.all_readout_errors is None
+        architecture = info.architecture
+        expected = circuit.copy()
+        default_compilation_pass(architecture, 2).apply(expected)
+        assert backend.get_compiled_circuit(circuit) == expected
+        assert backend.estimated_success_probability(expected) is None
+
+
+def test_readout_mitigation_raises_ghz_fidelity(live_emulator_factory: Start) -> None:
+    live = live_emulator_factory(
+        EmulatorConfig(seed=5, parallel=True, job_seconds=0.0, metrics="generated", noise=True)
+    )
+    with IQMBackend(live.url, progress=False) as backend:
+        compiled = backend.get_compiled_circuit(ghz(3).measure_all())
+        result = backend.get_result(backend.process_circuits([compiled], n_shots=4000)[0])
+        metrics = backend.quality_metrics
+        assert metrics is not None
+    bits = [Bit("c", i) for i in range(3)]
+    counts = result.get_counts(bits)
+    raw = (counts[(0, 0, 0)] + counts[(1, 1, 1)]) / sum(counts.values())
+    corrected = mitigated_distribution(result, compiled, metrics)
+    assert sum(corrected.values()) == pytest.approx(1.0)
+    assert corrected.get((0, 0, 0), 0) + corrected.get((1, 1, 1), 0) > raw
+    assert compiled.n_gates_of_type(OpType.CZ) == 2
