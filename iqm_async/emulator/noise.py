@@ -40,10 +40,9 @@ from ..quality import QualityMetrics
 from .simulator import (
     MAX_BRANCHES,
     SimulationError,
-    _add_readout_noise,
     _draw,
-    _is_final_measure,
-    _measure_bits,
+    assemble_results,
+    measurement_plan,
     prx_matrix,
 )
 
@@ -414,38 +413,21 @@ def simulate_noisy(
             f"circuit '{circuit.name}' touches {len(qubits)} qubits; with noise on the emulator "
             f"simulates at most {NOISY_MAX_QUBITS} per circuit (turn noise off for larger ones)"
         )
-    used_feedback = {i.args["feedback_key"] for i in circuit.instructions if i.name == "cc_prx"}
-    measures = [
-        (position, inst)
-        for position, inst in enumerate(circuit.instructions)
-        if inst.name in MEASURE_NAMES
-    ]
-    final = {p for p, _ in measures if _is_final_measure(p, circuit, used_feedback)}
+    measures, final = measurement_plan(circuit)
     state = _run(circuit, final, model)
     branches, index_of = state.branches, state.axis_of
     n = len(index_of)
-
-    final_axes = sorted({index_of[q] for p, inst in measures if p in final for q in inst.qubits})
-    column_of = {axis: column for column, axis in enumerate(final_axes)}
-    weights = np.array([_trace(b.rho) for b in branches])
-    choice = _draw(weights, shots, rng) if len(branches) > 1 else np.zeros(shots, dtype=np.intp)
-    final_bits = np.zeros((shots, len(final_axes)), dtype=np.int8)
-    per_branch_shots = [np.flatnonzero(choice == b) for b in range(len(branches))]
-    for branch, rows in zip(branches, per_branch_shots, strict=True):
-        final_bits[rows] = _sample(branch.rho, n, final_axes, rows.size, rng)
-
-    results: dict[str, npt.NDArray[np.int8]] = {}
-    for position, inst in measures:
-        bits = _measure_bits(position, inst, final, final_bits, column_of, index_of)
-        if bits is None:
-            bits = np.zeros((shots, len(inst.qubits)), dtype=np.int8)
-            for branch, rows in zip(branches, per_branch_shots, strict=True):
-                for slot in range(len(inst.qubits)):
-                    bits[rows, slot] = branch.bits[(position, slot)]
-        if model.readout:
-            _add_readout_noise(bits, inst.qubits, model.readout, rng)
-        results[inst.args["key"]] = bits
-    return results
+    return assemble_results(
+        branches,
+        np.array([_trace(b.rho) for b in branches]),
+        lambda branch, axes, count: _sample(branch.rho, n, axes, count, rng),
+        shots,
+        measures,
+        final,
+        index_of,
+        model.readout,
+        rng,
+    )
 
 
 def _sample(

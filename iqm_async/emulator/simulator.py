@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import cmath
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -254,6 +255,28 @@ def simulate_arrays(
             f"most {MAX_QUBITS} per circuit"
         )
     index_of = {name: axis for axis, name in enumerate(qubits)}
+    measures, final = measurement_plan(circuit)
+    branches, n_qubits = _run(circuit, index_of, final)
+    return assemble_results(
+        branches,
+        np.array([b.weight for b in branches]),
+        lambda branch, axes, count: _sample_final(branch, n_qubits, axes, count, rng),
+        shots,
+        measures,
+        final,
+        index_of,
+        readout_errors,
+        rng,
+    )
+
+
+Measures = list[tuple[int, Instruction]]
+"""A circuit's measurements: (position in the circuit, the instruction)."""
+
+
+def measurement_plan(circuit: Circuit) -> tuple[Measures, set[int]]:
+    """The circuit's measurements, and the positions of those that are final (nothing acts
+    on their qubits afterwards and no ``cc_prx`` reads them): those are sampled at the end."""
     used_feedback = {i.args["feedback_key"] for i in circuit.instructions if i.name == "cc_prx"}
     measures = [
         (position, inst)
@@ -261,16 +284,30 @@ def simulate_arrays(
         if inst.name in MEASURE_NAMES
     ]
     final = {p for p, _ in measures if _is_final_measure(p, circuit, used_feedback)}
-    branches, n_qubits = _run(circuit, index_of, final)
+    return measures, final
 
+
+def assemble_results(
+    branches: Sequence[Any],
+    weights: npt.NDArray[np.float64],
+    sample_branch: Callable[[Any, list[int], int], npt.NDArray[np.int8]],
+    shots: int,
+    measures: Measures,
+    final: set[int],
+    index_of: Mapping[str, int],
+    readout_errors: Mapping[str, tuple[float, float]] | None,
+    rng: np.random.Generator,
+) -> dict[str, npt.NDArray[np.int8]]:
+    """Each measurement key's ``shots x qubits`` bits: shots split over the branches by
+    weight, final measurements sampled per branch (``sample_branch(branch, axes, count)``),
+    mid-circuit ones read from the branch's recorded bits, then readout errors applied."""
     final_axes = sorted({index_of[q] for p, inst in measures if p in final for q in inst.qubits})
     column_of = {axis: column for column, axis in enumerate(final_axes)}
-    weights = np.array([b.weight for b in branches])
     choice = _draw(weights, shots, rng) if len(branches) > 1 else np.zeros(shots, dtype=np.intp)
     final_bits = np.zeros((shots, len(final_axes)), dtype=np.int8)
     per_branch_shots = [np.flatnonzero(choice == b) for b in range(len(branches))]
     for branch, rows in zip(branches, per_branch_shots, strict=True):
-        final_bits[rows] = _sample_final(branch, n_qubits, final_axes, rows.size, rng)
+        final_bits[rows] = sample_branch(branch, final_axes, rows.size)
 
     results: dict[str, npt.NDArray[np.int8]] = {}
     for position, inst in measures:
@@ -292,7 +329,7 @@ def _measure_bits(
     final: set[int],
     final_bits: npt.NDArray[np.int8],
     column_of: dict[int, int],
-    index_of: dict[str, int],
+    index_of: Mapping[str, int],
 ) -> npt.NDArray[np.int8] | None:
     if position not in final:
         return None
