@@ -111,11 +111,11 @@ def timed_run(name: str, url: str, backend: Any, circuits: Sequence[Circuit], sh
     return Run(name, len(circuits), submitted - started, finished - submitted, requests, by_route)
 
 
-def run_ours(url: str, circuits: Sequence[Circuit], shots: int, batch_size: int) -> Run:
-    with IQMBackend(url, batch_size=batch_size, progress=False) as backend:
+def run_ours(url: str, circuits: Sequence[Circuit], shots: int, batch_size: int, api: str) -> Run:
+    with IQMBackend(url, batch_size=batch_size, progress=False, api=api) as backend:
         # Compiling fetches the architecture once (not timed, as pytket-iqm's __init__).
         compiled = backend.get_compiled_circuits(circuits, optimisation_level=1)
-        name = f"iqm_async IQMBackend (batch_size={batch_size})"
+        name = f"iqm_async IQMBackend ({api}, batch_size={batch_size})"
         return timed_run(name, url, backend, compiled, shots)
 
 
@@ -195,6 +195,13 @@ def main() -> None:
         help="circuits for pytket-iqm (default: all; fewer are extrapolated)",
     )
     parser.add_argument("--shots", type=int, default=100)
+    parser.add_argument(
+        "--api",
+        default="cocos",
+        choices=["cocos", "iqm-server", "auto"],
+        help="the server API iqm_async speaks (default cocos: the V1 API pytket-iqm 0.18 "
+        "speaks, so both run the same protocol)",
+    )
     parser.add_argument("--batch-size", type=int, default=100, help="IQMBackend batch_size")
     parser.add_argument("--repeats", type=int, default=3, help="iqm_async runs; best is shown")
     args = parser.parse_args()
@@ -206,7 +213,7 @@ def main() -> None:
         print(f"{args.circuits} compiled 2-qubit circuits, {args.shots} shots each, level 1")
         ours_runs = []
         for _ in range(max(1, args.repeats)):
-            ours_runs.append(run_ours(url, circuits, args.shots, args.batch_size))
+            ours_runs.append(run_ours(url, circuits, args.shots, args.batch_size, args.api))
         ours = min(ours_runs, key=lambda r: r.seconds)
         print("iqm_async runs (s): " + ", ".join(f"{r.seconds:.2f}" for r in ours_runs))
         theirs = run_pytket_iqm(url, circuits[: args.pytket_circuits or len(circuits)], args.shots)
