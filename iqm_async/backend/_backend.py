@@ -36,7 +36,7 @@ from pytket.backends.resulthandle import ResultHandle, _ResultIdTuple
 from pytket.backends.status import CircuitStatus, StatusEnum
 from pytket.circuit import Circuit
 from pytket.passes import BasePass
-from pytket.predicates import Predicate
+from pytket.predicates import NoSymbolsPredicate, Predicate
 
 from .. import compiler
 from ..auth import Credentials, resolve_credentials
@@ -275,7 +275,7 @@ class IQMBackend(Backend):
 
     def process_circuits(
         self,
-        circuits: Sequence[Circuit],
+        circuits: Sequence[Circuit] | Circuit,
         n_shots: int | Sequence[int | None] | None = None,
         valid_check: bool = True,
         **kwargs: KwargTypes,
@@ -284,19 +284,33 @@ class IQMBackend(Backend):
 
         Supported kwargs: ``postprocess`` (bool, default False: contextual optimisation with
         classical post-processing), ``simplify_initial`` (bool, default False),
-        ``batch_size`` (int, default the backend's). Other kwargs (e.g. ``timeout`` passed on
-        by ``run_circuits``) are ignored here.
+        ``batch_size`` (int, default the backend's), ``symbol_bindings`` (a list of mappings
+        symbol -> value in half-turns: each circuit runs once per mapping, translated once;
+        handles come circuit by circuit, each circuit's in binding order; ``n_shots`` stays
+        per circuit). Other kwargs (e.g. ``timeout`` passed on by ``run_circuits``) are
+        ignored here.
+
+        Example (compile once, run 200 points)::
+
+            compiled = backend.get_compiled_circuit(ansatz)  # symbols stay symbolic
+            handles = backend.process_circuits(
+                compiled, n_shots=100, symbol_bindings=[{"theta": t / 100} for t in range(200)]
+            )
 
         Raises:
-            ConfigurationError: ``n_shots`` missing or invalid.
+            ConfigurationError: ``n_shots`` missing or invalid; a binding missing a symbol,
+                naming one the circuit does not have, or with a value that is not a finite
+                real number (no job is sent).
             CircuitValidationError: a circuit fails a required predicate (no job is sent).
             PartialSubmissionError: some jobs were submitted and some not; it carries the
                 handles of those that were.
         """
-        circuits = list(circuits)
+        circuits = [circuits] if isinstance(circuits, Circuit) else list(circuits)
         shots_list = shots_per_circuit(n_shots, len(circuits))
+        symbol_bindings = kwargs.get("symbol_bindings")
+        points = compiler.check_sweep(circuits, symbol_bindings)
         if valid_check:
-            self._validate(circuits)
+            self._validate(circuits, symbolic=symbol_bindings is not None)
         postprocess = bool(kwargs.get("postprocess", False))
         simplify_initial = bool(kwargs.get("simplify_initial", False))
         batch_size = int(kwargs.get("batch_size", self._batch_size))
@@ -314,18 +328,16 @@ class IQMBackend(Backend):
         # server works while this thread translates.
         translation_error: IQMError | None = None
         try:
-            for i, circuit in enumerate(circuits):
-                prepared, ppcirc = (
-                    compiler.prepare_circuit(circuit, postprocess, simplify_initial)
-                    if postprocess or simplify_initial
-                    else (circuit, None)  # translation never changes the circuit: no copy
-                )
-                wire, layout = compiler.translate_json(
-                    prepared, name=circuit.name or f"circuit_{i}"
-                )
+            translated = compiler.translate_for_run(
+                circuits,
+                postprocess=postprocess,
+                simplify_initial=simplify_initial,
+                symbol_bindings=symbol_bindings,
+            )
+            for i, (source, wire, layout, ppcirc) in enumerate(translated):
                 layouts.append(json.dumps(layout))
                 ppcircs.append("null" if ppcirc is None else json.dumps(ppcirc.to_dict()))
-                key = (shots_list[i], wire.measured)
+                key = (shots_list[source], wire.measured)
                 members, batch = filling.setdefault(key, ([], []))
                 members.append(i)
                 batch.append(wire)
@@ -340,7 +352,7 @@ class IQMBackend(Backend):
                 if isinstance(exc, IQMError)
                 else CircuitValidationError(f"Circuit {len(layouts)} cannot be prepared: {exc}")
             )
-        handles: list[ResultHandle | None] = [None] * len(circuits)
+        handles: list[ResultHandle | None] = [None] * (len(circuits) * points)
         failures: list[IQMError] = []
         for members, future in sent:
             outcome = future.result()
@@ -360,8 +372,10 @@ class IQMBackend(Backend):
             raise PartialSubmissionError(handles, failures)
         return cast(list[ResultHandle], handles)
 
-    def _validate(self, circuits: Sequence[Circuit]) -> None:
+    def _validate(self, circuits: Sequence[Circuit], symbolic: bool = False) -> None:
         predicates = self.required_predicates
+        if symbolic:  # symbols get values from the bindings
+            predicates = [p for p in predicates if not isinstance(p, NoSymbolsPredicate)]
         architecture = self._device()[1]
         for index, circuit in enumerate(circuits):
             check_circuit(index, circuit, predicates, architecture)
