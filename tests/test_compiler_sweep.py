@@ -28,6 +28,7 @@ from iqm_async.compiler import (
     translate_sweep,
 )
 from iqm_async.compiler import _pool as compile_pool
+from iqm_async.compiler._expressions import evaluate_columns
 from iqm_async.errors import CircuitValidationError, ConfigurationError
 
 ARCH = garnet(6)
@@ -342,3 +343,45 @@ def test_circuits_differing_only_in_phase_or_symbols_are_not_merged(
     other_symbol = Circuit(2).Rx(b, 0).CX(0, 1)
     compile_circuits([plain, phased, other_symbol], ARCH, 0)
     assert calls == [0, 1, 2]
+
+
+# --- evaluating the angle expressions ----------------------------------------------------------
+
+
+def test_expressions_evaluate_as_lambdify_does() -> None:
+    x, y = sympy.symbols("x y")
+    expressions = [
+        x + 1,
+        2 * x * y - sympy.pi / 3,
+        sympy.atan2(sympy.sin(x), sympy.cos(y)) / sympy.pi,
+        sympy.sqrt(x**2 + y**2) + sympy.exp(-x) * sympy.log(2 + y**2),
+        sympy.Abs(x - y) + sympy.sign(x) + sympy.floor(y) + sympy.ceiling(x),
+        sympy.tan(x / 3) + sympy.tanh(y) + sympy.sinh(x) - sympy.cosh(y) + sympy.atan(x),
+        sympy.asin(sympy.sin(x) / 2) + sympy.acos(sympy.cos(y) / 2),
+        x**y,  # a symbolic exponent
+        sympy.Max(x, y) + sympy.asinh(x),  # not in our table: lambdify evaluates them
+        sympy.Float(0.25),
+    ]
+    rng = np.random.default_rng(4)
+    columns = {"x": rng.uniform(0.1, 3, 7), "y": rng.uniform(-3, 3, 7)}
+    values = evaluate_columns(expressions, columns, 7)
+    for index, expression in enumerate(expressions):
+        expected = sympy.lambdify([x, y], expression, "numpy")(columns["x"], columns["y"])
+        assert np.allclose(values[:, index], expected, rtol=1e-12, atol=1e-12), expression
+
+
+def test_rounding_just_outside_a_domain_is_not_a_nan() -> None:
+    x = sympy.Symbol("x")
+    expressions = [sympy.acos(x), sympy.asin(-x), sympy.sqrt(x - 1)]
+    near = evaluate_columns(expressions, {"x": np.array([1 + 1e-15, 1 - 1e-15])}, 2)
+    assert np.isfinite(near).all()
+    assert np.allclose(near, [[0, -np.pi / 2, 0], [0, -np.pi / 2, 0]], atol=1e-7)
+    far = evaluate_columns(expressions, {"x": np.array([0.5])}, 1)
+    assert np.isnan(far[0, 2]) and np.isfinite(far[0, :2]).all()  # sqrt(-0.5) stays NaN
+    assert np.isnan(evaluate_columns([sympy.acos(x)], {"x": np.array([1.5])}, 1)).all()
+
+
+def test_complex_values_are_nan() -> None:
+    x = sympy.Symbol("x")
+    values = evaluate_columns([sympy.sqrt(x) * sympy.I + 1], {"x": np.array([0.0, 4.0])}, 2)
+    assert values[0, 0] == 1.0 and np.isnan(values[1, 0])

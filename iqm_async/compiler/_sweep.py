@@ -3,8 +3,8 @@
 A parameter sweep runs one circuit for many values of its symbols. Compiling (seconds for 20
 qubits at level 2) and translating (a walk over pytket's commands) are done once, on the
 symbolic circuit; each binding then only evaluates the angle expressions, all points at once
-with numpy (the expressions are turned into one numpy function with ``sympy.lambdify``), and
-writes the wire JSON from a template. No pytket pass runs per point.
+with numpy (:mod:`._expressions`), and writes the wire JSON from a template. No pytket pass
+runs per point.
 
 Compiling with symbols is exact for every binding: pytket's passes leave a symbolic rotation
 symbolic (or rewrite it into an expression of its symbols) and never use its value. The tests
@@ -18,7 +18,7 @@ Binding values are in half-turns, as in ``Circuit.symbol_substitution``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from numbers import Real
 from typing import Any, NamedTuple
 
@@ -29,6 +29,7 @@ from pytket.circuit import Bit, Circuit, Command, OpType
 
 from ..errors import CircuitValidationError, ConfigurationError
 from ..metadata import node_to_qubit_name
+from ._expressions import evaluate_columns
 from ._passes import prepare_circuit
 from ._translate import (
     CircuitJSON,
@@ -191,16 +192,17 @@ class CircuitSweep:
         self.measured: tuple[str, ...] = tuple(sorted(measured))
         self._template = '{"name":%s,"instructions":[' + ",".join(pieces) + "]}"
         self._periods = np.array([period for _, period in holes], dtype=np.float64)
-        self._evaluate = _numpy_function(self.symbols, [expr for expr, _ in holes])
+        self._expressions = [expr for expr, _ in holes]
 
     @staticmethod
     def _symbolic_prx(command: Command, holes: list[_Hole]) -> Any:
         """A symbolic PhasedX as a template op (its holes appended), else None."""
         if command.op.type != OpType.PhasedX:
             return None
-        params = command.op.params
-        if not any(isinstance(p, sympy.Expr) and p.free_symbols for p in params):
+        # op.free_symbols() asks pytket; reading params converts every one to sympy.
+        if not command.op.free_symbols():
             return None
+        params = command.op.params
         holes.append((sympy.sympify(params[0]), 4.0))
         holes.append((sympy.sympify(params[1]), 2.0))
         return "prx", tuple(node_to_qubit_name(q) for q in command.qubits), _HOLES
@@ -216,12 +218,8 @@ class CircuitSweep:
                 (e.g. a division by a symbol that is 0 there).
         """
         values = check_bindings(self.symbols, bindings, what=what)
-        columns = [values[:, i] for i in range(len(self.symbols))]
-        with np.errstate(all="ignore"):  # a non-finite angle is reported below, by point
-            raw = self._evaluate(*columns)
-            half_turns = np.empty((len(bindings), len(self._periods)), dtype=np.float64)
-            for hole, column in enumerate(raw):
-                half_turns[:, hole] = np.broadcast_to(np.asarray(column, np.float64), len(bindings))
+        columns = {name: values[:, i] for i, name in enumerate(self.symbols)}
+        half_turns = evaluate_columns(self._expressions, columns, len(bindings))
         bad = ~np.isfinite(half_turns)
         if bad.any():
             point = int(np.argwhere(bad)[0][0])
@@ -262,20 +260,6 @@ class CircuitSweep:
 # place of one angle in its JSON (a float whose repr occurs nowhere else in that text).
 _HOLES: dict[str, Any] = {}
 _MARK = 0.123456789012345
-
-
-def _numpy_function(
-    symbols: Sequence[str], expressions: Sequence[sympy.Expr]
-) -> Callable[..., Sequence[Any]]:
-    """One numpy function of the symbols' columns returning every expression's column."""
-    if not expressions:
-        return lambda *columns: []
-    arguments = [sympy.Symbol(name) for name in symbols]
-    # Symbols of the circuit are plain sympy Symbols with these names, so they match.
-    function: Callable[..., Sequence[Any]] = sympy.lambdify(
-        arguments, list(expressions), modules="numpy", cse=True
-    )
-    return function
 
 
 def translate_sweep(
