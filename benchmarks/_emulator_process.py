@@ -13,11 +13,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 START_TIMEOUT_S = 30.0
+_UNSIMULATED = Path(__file__).with_name("_emulator_unsimulated.py")
 
 
 def free_port() -> int:
@@ -29,18 +31,21 @@ def free_port() -> int:
 
 @contextmanager
 def emulator_process(
-    *options: str, any_answer: bool = False
+    *options: str, any_answer: bool = False, simulate: bool = True
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Start ``python -m iqm_async.emulator --port P *options``; yield ``(url, process)`` once
     ``/health`` answers 200 (any answer with ``any_answer``, for an emulator that faults
-    every route); terminate it on exit.
+    every route); terminate it on exit. With ``simulate=False`` the emulator returns random
+    bits instead of simulating (``_emulator_unsimulated.py``), for circuits too big to
+    simulate quickly.
 
     Raises:
         SystemExit: it did not answer within :data:`START_TIMEOUT_S`.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "iqm_async.emulator", "--port", str(port), *options]
+    launcher = ["-m", "iqm_async.emulator"] if simulate else [str(_UNSIMULATED)]
+    command = [sys.executable, *launcher, "--port", str(port), *options]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_until_up(url, any_answer)

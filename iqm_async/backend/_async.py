@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,7 +41,7 @@ from pytket.backends.resulthandle import ResultHandle
 from pytket.backends.status import CircuitStatus
 from pytket.circuit import Circuit
 from pytket.passes import BasePass
-from pytket.predicates import Predicate
+from pytket.predicates import NoSymbolsPredicate, Predicate
 
 from .. import compiler
 from ..client import AsyncIQMClient
@@ -198,14 +198,17 @@ class Device:
         for index, circuit in enumerate(circuits):
             check_width(index, circuit, self.architecture)
 
-    def validate(self, circuits: Sequence[Circuit]) -> None:
+    def validate(self, circuits: Sequence[Circuit], *, symbolic: bool = False) -> None:
         """Refuse a circuit the device cannot run as given, naming the first failure.
+        ``symbolic``: symbols are allowed (values come from symbol bindings).
 
         Raises:
             InvalidCircuitError: a failed predicate, an empty circuit, no measurement, or
                 an operation on a star chip's resonator.
         """
         predicates = self.required_predicates()
+        if symbolic:
+            predicates = [p for p in predicates if not isinstance(p, NoSymbolsPredicate)]
         for index, circuit in enumerate(circuits):
             check_no_resonator(index, circuit, self.star)
             check_circuit(index, circuit, predicates, self.architecture)
@@ -365,13 +368,14 @@ class AsyncIQMBackend:
 
     async def process_circuits(
         self,
-        circuits: Sequence[Circuit],
+        circuits: Sequence[Circuit] | Circuit,
         n_shots: int | Sequence[int | None] | None = None,
         valid_check: bool = True,
         *,
         postprocess: bool = False,
         simplify_initial: bool = False,
         batch_size: int | None = None,
+        symbol_bindings: Sequence[Mapping[Any, Any]] | None = None,
     ) -> list[ResultHandle]:
         """Validate, translate and submit circuits; return persistent handles.
 
@@ -379,16 +383,29 @@ class AsyncIQMBackend:
         ``batch_size`` circuits. A full job is submitted while later circuits are still
         being translated.
 
+        ``symbol_bindings`` (a list of mappings symbol -> value in half-turns) runs each
+        compiled symbolic circuit once per mapping, translated once (no pytket pass per
+        point); handles come circuit by circuit, each circuit's in binding order, and
+        ``n_shots`` stays per circuit. Example (compile once, run 200 points)::
+
+            (compiled,) = await backend.get_compiled_circuits([ansatz])
+            handles = await backend.process_circuits(
+                compiled, n_shots=100, symbol_bindings=[{"theta": t / 100} for t in range(200)]
+            )
+
         Raises:
-            ConfigurationError: ``n_shots`` missing or invalid.
+            ConfigurationError: ``n_shots`` missing or invalid; a binding missing a symbol,
+                naming one the circuit does not have, or with a value that is not a finite
+                real number (no job is sent).
             CircuitValidationError: a circuit fails a required predicate (no job is sent).
             PartialSubmissionError: some jobs were submitted and some not; it carries the
                 handles of those that were.
         """
-        circuits = list(circuits)
+        circuits = [circuits] if isinstance(circuits, Circuit) else list(circuits)
         shots_list = shots_per_circuit(n_shots, len(circuits))
+        points = compiler.check_sweep(circuits, symbol_bindings)
         if valid_check:
-            await self.validate(circuits)
+            (await self.device()).validate(circuits, symbolic=symbol_bindings is not None)
         size = self.batch_size if batch_size is None else batch_size
         rewrite = star_rewrite((await self.device()).star)
         layouts: list[MeasurementLayout] = []
@@ -406,18 +423,17 @@ class AsyncIQMBackend:
                 submits.start_soon(self._submit, batch, shots, outcome)
 
             try:
-                for i, circuit in enumerate(circuits):
-                    prepared, ppcirc = (
-                        compiler.prepare_circuit(circuit, postprocess, simplify_initial)
-                        if postprocess or simplify_initial
-                        else (circuit, None)  # translation never changes the circuit
-                    )
-                    wire, layout = compiler.translate_json(
-                        prepared, name=circuit.name or f"circuit_{i}", rewrite=rewrite
-                    )
+                translated = compiler.translate_for_run(
+                    circuits,
+                    postprocess=postprocess,
+                    simplify_initial=simplify_initial,
+                    symbol_bindings=symbol_bindings,
+                    rewrite=rewrite,
+                )
+                for i, (source, wire, layout, ppcirc) in enumerate(translated):
                     layouts.append(layout)
                     ppcircs.append("null" if ppcirc is None else json.dumps(ppcirc.to_dict()))
-                    key = (shots_list[i], wire.measured)
+                    key = (shots_list[source], wire.measured)
                     members, batch = filling.setdefault(key, ([], []))
                     members.append(i)
                     batch.append(wire)
@@ -434,7 +450,7 @@ class AsyncIQMBackend:
                     if isinstance(exc, IQMError)
                     else CircuitValidationError(f"Circuit {len(layouts)} cannot be prepared: {exc}")
                 )
-        handles: list[ResultHandle | None] = [None] * len(circuits)
+        handles: list[ResultHandle | None] = [None] * (len(circuits) * points)
         failures: list[IQMError] = []
         for members, (outcome,) in sent:
             if isinstance(outcome, IQMError):

@@ -346,7 +346,7 @@ class IQMBackend(Backend):
 
     def process_circuits(
         self,
-        circuits: Sequence[Circuit],
+        circuits: Sequence[Circuit] | Circuit,
         n_shots: int | Sequence[int | None] | None = None,
         valid_check: bool = True,
         **kwargs: KwargTypes,
@@ -355,17 +355,30 @@ class IQMBackend(Backend):
 
         Supported kwargs: ``postprocess`` (bool, default False: contextual optimisation with
         classical post-processing), ``simplify_initial`` (bool, default False),
-        ``batch_size`` (int, default the backend's). Other kwargs (e.g. ``timeout`` passed on
-        by ``run_circuits``) are ignored here.
+        ``batch_size`` (int, default the backend's), ``symbol_bindings`` (a list of mappings
+        symbol -> value in half-turns: each circuit runs once per mapping, translated once;
+        handles come circuit by circuit, each circuit's in binding order; ``n_shots`` stays
+        per circuit). Other kwargs (e.g. ``timeout`` passed on by ``run_circuits``) are
+        ignored here.
+
+        Example (compile once, run 200 points)::
+
+            compiled = backend.get_compiled_circuit(ansatz)  # symbols stay symbolic
+            handles = backend.process_circuits(
+                compiled, n_shots=100, symbol_bindings=[{"theta": t / 100} for t in range(200)]
+            )
 
         Raises:
-            ConfigurationError: ``n_shots`` missing or invalid.
+            ConfigurationError: ``n_shots`` missing or invalid; a binding missing a symbol,
+                naming one the circuit does not have, or with a value that is not a finite
+                real number (no job is sent).
             CircuitValidationError: a circuit fails a required predicate (no job is sent).
             PartialSubmissionError: some jobs were submitted and some not; it carries the
                 handles of those that were.
         """
-        circuits = list(circuits)
+        circuits = [circuits] if isinstance(circuits, Circuit) else list(circuits)
         batch_size = kwargs.get("batch_size")
+        symbol_bindings = kwargs.get("symbol_bindings")
         try:
             handles = self._loop.call(
                 lambda b: b.process_circuits(
@@ -375,6 +388,7 @@ class IQMBackend(Backend):
                     postprocess=bool(kwargs.get("postprocess", False)),
                     simplify_initial=bool(kwargs.get("simplify_initial", False)),
                     batch_size=None if batch_size is None else int(batch_size),
+                    symbol_bindings=symbol_bindings,
                 )
             )
         except PartialSubmissionError as exc:

@@ -9,6 +9,11 @@ Pure functions without network I/O::
     ...                                              # submit wire, get measurements back
     result = to_backend_result(measurements, layout, ppcirc)   # pytket BackendResult
 
+A parameter sweep compiles once and translates once; each binding only evaluates angles::
+
+    compiled = compile_circuits([symbolic], architecture)[0]     # symbols stay symbolic
+    wires, layout = translate_sweep(compiled, [{"theta": 0.1}, {"theta": 0.2}, ...])
+
 Qubit names: a translated circuit uses the physical names directly (``node[i]`` ->
 ``QB{i+1}``), so it needs no qubit mapping in the run request. Measurement keys are the
 classical bits' names (``"c[0]"``), one single-qubit ``measure`` per bit.
@@ -49,6 +54,14 @@ from ._star import (
     star_device,
     star_link_errors,
 )
+from ._sweep import (
+    CircuitSweep,
+    Translated,
+    check_bindings,
+    check_sweep,
+    translate_for_run,
+    translate_sweep,
+)
 from ._translate import (
     CircuitJSON,
     MeasurementLayout,
@@ -62,12 +75,16 @@ from ._translate import (
 __all__ = [
     "X_CIRCUIT",
     "CircuitJSON",
+    "CircuitSweep",
     "DeviceErrors",
     "MeasurementLayout",
     "Rewrite",
     "StarDevice",
+    "Translated",
     "architecture_from_dqa",
     "backend_info_errors",
+    "check_bindings",
+    "check_sweep",
     "compile_circuits",
     "compile_from_dicts",
     "default_compilation_pass",
@@ -90,5 +107,7 @@ __all__ = [
     "to_backend_result",
     "to_iqm_circuit",
     "translate",
+    "translate_for_run",
     "translate_json",
+    "translate_sweep",
 ]

@@ -9,6 +9,7 @@ cluster's ``distributed.Client(...).get_executor()``.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -73,6 +74,11 @@ def compile_circuits(
     """Compile circuits with :func:`default_compilation_pass`; the output equals serial
     compilation, circuit for circuit, in the input order. Inputs are not changed.
 
+    Identical circuits (equal but for their names) are compiled once; each gets its own
+    copy of the result, under its own name. Symbols stay symbolic: compile a parameterised
+    circuit once and run it for many values (``IQMBackend.process_circuits(...,
+    symbol_bindings=...)`` or :func:`translate_sweep`).
+
     Args:
         circuits: pytket circuits.
         architecture: a pytket ``Architecture`` or a ``DynamicQuantumArchitecture``.
@@ -92,25 +98,71 @@ def compile_circuits(
     """
     pass_ = default_compilation_pass(architecture, optimisation_level, metrics)
     circuits = list(circuits)
+    unique, first_of = distinct_circuits(circuits)
+    compiled = _compile_distinct(pass_, [circuits[i] for i in unique], unique, executor)
+    by_index = dict(zip(unique, compiled, strict=True))
+    return [_as_copy_of(by_index[first_of[i]], c, i in by_index) for i, c in enumerate(circuits)]
+
+
+def distinct_circuits(circuits: Sequence[Circuit]) -> tuple[list[int], list[int]]:
+    """Which circuits to compile: ``(index of the first of each distinct circuit, index of
+    the first circuit equal to each circuit)``. Names are ignored (a pass never reads them);
+    every other part of the circuit, its phase and symbols included, must be equal."""
+    first_by_content: dict[str, int] = {}
+    unique: list[int] = []
+    first_of: list[int] = []
+    for index, circuit in enumerate(circuits):
+        content = circuit.to_dict()
+        content.pop("name", None)
+        key = json.dumps(content, sort_keys=True)
+        first = first_by_content.setdefault(key, index)
+        if first == index:
+            unique.append(index)
+        first_of.append(first)
+    return unique, first_of
+
+
+def _as_copy_of(compiled: Circuit, source: Circuit, is_first: bool) -> Circuit:
+    """``compiled`` for ``source``: its own object (and name) when it repeats an earlier one."""
+    if is_first:
+        return compiled
+    if source.name == compiled.name:
+        return compiled.copy()
+    # pytket cannot set a name back to None, so the copy is rebuilt from its dict.
+    content = compiled.to_dict()
+    content["name"] = source.name
+    if source.name is None:
+        del content["name"]
+    return Circuit.from_dict(content)
+
+
+def _compile_distinct(
+    pass_: BasePass, circuits: list[Circuit], indices: list[int], executor: Executor | None
+) -> list[Circuit]:
     if executor is None and not worth_a_pool(circuits, os.cpu_count()):
-        return [_compile_one(pass_, c, i) for i, c in enumerate(circuits)]
+        return [_compile_one(pass_, c, i) for i, c in zip(indices, circuits, strict=True)]
     if executor is not None:
-        return _compile_in(executor, pass_, circuits)
+        return _compile_in(executor, pass_, circuits, indices)
     workers = min(len(circuits), os.cpu_count() or 1)
     # spawn, never fork: the caller may hold threads or a running event loop.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return _compile_in(pool, pass_, circuits)
+        return _compile_in(pool, pass_, circuits, indices)
 
 
-def _compile_in(executor: Executor, pass_: BasePass, circuits: list[Circuit]) -> list[Circuit]:
+def _compile_in(
+    executor: Executor, pass_: BasePass, circuits: list[Circuit], indices: list[int]
+) -> list[Circuit]:
+    """Compile on ``executor``; ``indices`` are the circuits' places in the caller's list."""
     pass_dict = pass_.to_dict()
     # Longest first, so the last circuit to start is a short one (better load balance).
     order = sorted(range(len(circuits)), key=lambda i: -estimated_work(circuits[i]))
     futures: dict[int, Future[dict[str, Any]]] = {}
     try:
         for i in order:
-            futures[i] = executor.submit(compile_from_dicts, pass_dict, circuits[i].to_dict(), i)
+            futures[i] = executor.submit(
+                compile_from_dicts, pass_dict, circuits[i].to_dict(), indices[i]
+            )
         return [Circuit.from_dict(futures[i].result()) for i in range(len(circuits))]
     finally:
         for future in futures.values():

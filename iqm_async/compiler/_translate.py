@@ -29,7 +29,7 @@ MeasurementLayout = dict[str, Any]
 """
 
 _FIX_REBASE = "apply rebase_pass() or default_compilation_pass() first"
-_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+json_string = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def _bad_command(index: int, command: Command, why: str, fix: str) -> CircuitValidationError:
@@ -62,7 +62,7 @@ Rewrite = Callable[[list[NativeOp]], list[NativeOp]]
 star chip: :func:`iqm_async.compiler.insert_moves`)."""
 
 
-def _native_op(index: int, command: Command, measured: set[Bit]) -> NativeOp | None:
+def native_op(index: int, command: Command, measured: set[Bit]) -> NativeOp | None:
     """The IQM operation for one pytket command (None for a barrier on bits only)."""
     optype = command.op.type
     qubits = tuple(node_to_qubit_name(q) for q in command.qubits)
@@ -97,12 +97,17 @@ def _native_op(index: int, command: Command, measured: set[Bit]) -> NativeOp | N
 def _native_ops(commands: list[Command], rewrite: Rewrite | None = None) -> list[NativeOp]:
     """Every command as an IQM operation; the checks of :func:`to_iqm_circuit`."""
     measured: set[Bit] = set()
-    ops = [op for i, command in enumerate(commands) if (op := _native_op(i, command, measured))]
+    ops = [op for i, command in enumerate(commands) if (op := native_op(i, command, measured))]
     if not ops:
-        raise CircuitValidationError(
-            "The circuit has no operations; add gates and measurements before submitting it."
-        )
+        raise no_operations()
     return ops if rewrite is None else rewrite(ops)
+
+
+def no_operations() -> CircuitValidationError:
+    """The error for a circuit with nothing to run."""
+    return CircuitValidationError(
+        "The circuit has no operations; add gates and measurements before submitting it."
+    )
 
 
 def to_iqm_circuit(
@@ -133,7 +138,7 @@ def measurement_layout(circuit: Circuit) -> MeasurementLayout:
     JSON-able, so it can be stored in a persistent result handle. Every classical bit of the
     circuit gets a column, including bits no measurement writes (they read 0).
     """
-    return _layout(circuit, circuit.get_commands())
+    return layout_of(circuit, circuit.get_commands())
 
 
 def translate(
@@ -143,14 +148,14 @@ def translate(
     circuit's commands (reading them from pytket is much of the cost). Same errors.
     """
     commands = circuit.get_commands()
-    return _wire_model(circuit, commands, name, rewrite), _layout(circuit, commands)
+    return _wire_model(circuit, commands, name, rewrite), layout_of(circuit, commands)
 
 
 def _wire_model(
     circuit: Circuit, commands: list[Command], name: str | None, rewrite: Rewrite | None = None
 ) -> IQMCircuit:
     # Built with model_construct, without re-validation: every operation is well formed
-    # (see _native_op; the tests validate the output), the name is not empty, and keys are
+    # (see native_op; the tests validate the output), the name is not empty, and keys are
     # unique because each bit is measured once and bit names are unique. Pydantic's checks
     # were most of the translation time.
     instructions = tuple(
@@ -192,29 +197,44 @@ def translate_json(
     ops = _native_ops(commands, rewrite)
     parts = []
     for op_name, qubits, args in ops:
-        # Qubit names are QB<n> (node_to_qubit_name), so they need no escaping; a rewrite may
-        # add components named by the server (a resonator), which are escaped.
-        locus = '["' + '","'.join(qubits) + '"]' if rewrite is None else _json(list(qubits))
         if op_name == "prx":
             angle, phase = args["angle_t"], args["phase_t"]
-            # repr of a finite float (_half_turns refused others) is valid JSON and
-            # round-trips exactly.
-            arguments = f'{{"angle_t":{angle!r},"phase_t":{phase!r}}}'
-        elif op_name == "measure":
-            arguments = f'{{"key":{_json(args["key"])}}}'
-        else:
-            arguments = "{}"
-        parts.append(f'{{"name":"{op_name}","qubits":{locus},"args":{arguments}}}')
-    title = _json(name or circuit.name or "circuit")
+            if not (math.isfinite(angle) and math.isfinite(phase)):
+                raise CircuitValidationError(
+                    f"A PhasedX on {list(qubits)} has an angle that is not a finite number "
+                    f"({args}); give finite angles."
+                )
+        parts.append(instruction_json(op_name, qubits, args, escape=rewrite is not None))
+    title = json_string(name or circuit.name or "circuit")
     text = f'{{"name":{title},"instructions":[{",".join(parts)}]}}'
     used = tuple(dict.fromkeys(q for _, qubits, _ in ops for q in qubits))
     measured = tuple(
         sorted({q for op_name, qubits, _ in ops if op_name == "measure" for q in qubits})
     )
-    return CircuitJSON(text, used, measured), _layout(circuit, commands)
+    return CircuitJSON(text, used, measured), layout_of(circuit, commands)
 
 
-def _layout(circuit: Circuit, commands: list[Command]) -> MeasurementLayout:
+def instruction_json(
+    op_name: str, qubits: tuple[str, ...], args: dict[str, Any], *, escape: bool = False
+) -> str:
+    """One native operation as wire JSON; prx angles must be finite floats.
+
+    Qubit names are QB<n> (node_to_qubit_name), so they need no escaping; ``escape`` when a
+    rewrite may have added components named by the server (a star chip's resonator).
+    """
+    locus = json_string(list(qubits)) if escape else '["' + '","'.join(qubits) + '"]'
+    if op_name == "prx":
+        # repr of a finite float is valid JSON and round-trips exactly.
+        arguments = f'{{"angle_t":{args["angle_t"]!r},"phase_t":{args["phase_t"]!r}}}'
+    elif op_name == "measure":
+        arguments = f'{{"key":{json_string(args["key"])}}}'
+    else:
+        arguments = "{}"
+    return f'{{"name":"{op_name}","qubits":{locus},"args":{arguments}}}'
+
+
+def layout_of(circuit: Circuit, commands: list[Command]) -> MeasurementLayout:
+    """The measurement layout from the circuit's commands (see :func:`measurement_layout`)."""
     bits = list(circuit.bits)
     column = {bit: i for i, bit in enumerate(bits)}
     keys = {
