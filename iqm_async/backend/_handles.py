@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from typing import Any, cast
 from uuid import UUID
 
@@ -59,6 +60,33 @@ def read_handle(handle: ResultHandle) -> tuple[str, int, MeasurementLayout, Any]
         ConfigurationError: a field that is malformed, or that does not match the digest.
     """
     job_id, index, layout_json, ppcirc_json = (cast(Any, part) for part in handle)
+    return _read(job_id, index, layout_json, ppcirc_json, handle)
+
+
+@lru_cache(maxsize=4096)
+def _read_fields(
+    job_id: Any, index: Any, layout_json: Any, ppcirc_json: Any
+) -> tuple[str, int, MeasurementLayout, Any]:
+    # Handles are checked before a wait and again when decoded: read each once. The
+    # layout and circuit dicts are shared between callers, who only read them.
+    handle = ResultHandle(job_id, index, layout_json, ppcirc_json)
+    return _check(job_id, index, layout_json, ppcirc_json, handle)
+
+
+def _read(
+    job_id: Any, index: Any, layout_json: Any, ppcirc_json: Any, handle: Any
+) -> tuple[str, int, MeasurementLayout, Any]:
+    if type(index) is not int or not all(
+        type(part) is str for part in (job_id, layout_json, ppcirc_json)
+    ):
+        # Not cached: True == 1 as a key, and only exact types are hashable for sure.
+        return _check(job_id, index, layout_json, ppcirc_json, handle)
+    return _read_fields(job_id, index, layout_json, ppcirc_json)
+
+
+def _check(
+    job_id: Any, index: Any, layout_json: Any, ppcirc_json: Any, handle: Any
+) -> tuple[str, int, MeasurementLayout, Any]:
     try:
         if str(UUID(job_id)) != job_id:
             raise ValueError
