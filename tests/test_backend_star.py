@@ -170,3 +170,31 @@ def test_arch_override_pairs_are_checked_against_the_star() -> None:
         device_architecture(dqa, [["QB2", "QB3"]])
     with pytest.raises(ConfigurationError, match="arch names no qubit pairs"):
         device_architecture(dqa, [])
+
+
+def test_a_whole_star_with_metrics_compiles_with_the_noise_aware_star_pass() -> None:
+    from iqm_async import compiler
+    from iqm_async.backend._async import Device
+    from iqm_async.emulator.architectures import load_architecture
+    from iqm_async.metadata import node_to_qubit_name
+
+    chip = load_architecture("deneb")
+    assert chip.metrics is not None
+    with_metrics = Device.of(chip.dqa, None, chip.metrics)
+    assert with_metrics.star is not None and with_metrics.whole_star
+    expected = compiler.star_compilation_pass(with_metrics.star, 2).to_dict()
+    assert with_metrics.compilation_pass(2).to_dict() == expected
+    # The best pair is used for a two-qubit circuit: its composed error is the lowest.
+    bell = Circuit(2, 2).H(0).CX(0, 1).measure_all()
+    (compiled,) = with_metrics.compile([bell], 2)
+    errors = compiler.star_link_errors(with_metrics.star)
+    used = tuple(sorted(node_to_qubit_name(q) for q in compiled.qubits))
+    best = min(errors.values())
+    assert errors.get(used, errors.get(used[::-1])) == best
+    # Without metrics, and with an arch override, the plain pass on the shown couplings.
+    plain = Device.of(chip.dqa)
+    assert plain.compilation_pass(2).to_dict() == compiler.default_compilation_pass(
+        plain.architecture, 2
+    ).to_dict()
+    part = Device.of(chip.dqa, [["QB1", "QB2"]], chip.metrics)
+    assert not part.whole_star

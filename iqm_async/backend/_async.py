@@ -179,18 +179,26 @@ class Device:
 
     def compilation_pass(self, optimisation_level: int) -> BasePass:
         """The device's compilation pass at level 0, 1 or 2, noise-aware where the server
-        publishes quality metrics."""
+        publishes quality metrics: on a square lattice by the couplers' figures, on a star
+        chip (shown whole) by each pair's composed MOVE and CZ error."""
+        if self.star is not None and self.whole_star:
+            return compiler.star_compilation_pass(self.star, optimisation_level)
         return compiler.default_compilation_pass(
             self.architecture, optimisation_level, self.placement_metrics
+        )
+
+    @property
+    def whole_star(self) -> bool:
+        """A star chip compiled for all its qubit pairs (no ``arch`` override)."""
+        return self.star is not None and len(self.architecture.coupling) == len(
+            compiler.star_architecture(self.star).coupling
         )
 
     def compile(self, circuits: Sequence[Circuit], optimisation_level: int) -> list[Circuit]:
         """Compile in the calling thread (a process pool for many circuits): never call
         this on an event loop."""
         self.check_widths(circuits)
-        return compiler.compile_circuits(
-            circuits, self.architecture, optimisation_level, metrics=self.placement_metrics
-        )
+        return compiler.compile_with_pass(circuits, self.compilation_pass(optimisation_level))
 
     def check_widths(self, circuits: Sequence[Circuit]) -> None:
         """Refuse circuits wider than the device before compiling them (pytket would raise

@@ -43,7 +43,7 @@ from ._passes import (
     rebase_pass,
     required_predicates,
 )
-from ._pool import compile_circuits, compile_from_dicts
+from ._pool import compile_circuits, compile_from_dicts, compile_with_pass
 from ._star import (
     StarDevice,
     insert_moves,
@@ -87,6 +87,7 @@ __all__ = [
     "check_sweep",
     "compile_circuits",
     "compile_from_dicts",
+    "compile_with_pass",
     "default_compilation_pass",
     "estimated_success_probability",
     "gate_set",

@@ -97,6 +97,19 @@ def compile_circuits(
         ConfigurationError: an optimisation level outside 0-2.
     """
     pass_ = default_compilation_pass(architecture, optimisation_level, metrics)
+    return compile_with_pass(circuits, pass_, executor)
+
+
+def compile_with_pass(
+    circuits: Sequence[Circuit], pass_: BasePass, executor: Executor | None = None
+) -> list[Circuit]:
+    """Compile circuits with ``pass_`` (e.g. a star chip's
+    :func:`~iqm_async.compiler.star_compilation_pass`), as :func:`compile_circuits` does:
+    identical circuits once, many in worker processes, the output in the input order.
+
+    Raises:
+        CircuitValidationError: a circuit cannot be compiled for the device.
+    """
     circuits = list(circuits)
     unique, first_of = distinct_circuits(circuits)
     compiled = _compile_distinct(pass_, [circuits[i] for i in unique], unique, executor)
