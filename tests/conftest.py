@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,3 +188,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line("Secrets leaked outside the tests that ran:", red=True)
             for leak in leaks:
                 reporter.write_line(f"  {leak}", red=True)
+
+
+@pytest.fixture
+def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The test sees no ``IQM_*`` credentials and an empty pytket config file unless it sets
+    them (modules that build backends use it for every test)."""
+    for var in (
+        "IQM_TOKEN",
+        "IQM_TOKENS_FILE",
+        "IQM_AUTH_SERVER",
+        "IQM_AUTH_USERNAME",
+        "IQM_AUTH_PASSWORD",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))

@@ -38,12 +38,8 @@ from iqm_async.models import Metadata
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests see no IQM_* variables and an empty pytket config unless they set them."""
-    for var in ("IQM_TOKEN", "IQM_TOKENS_FILE", "IQM_AUTH_SERVER", "IQM_AUTH_USERNAME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("IQM_AUTH_PASSWORD", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+def _no_ambient_credentials(no_ambient_credentials: None) -> None:
+    """Every test here runs without ambient credentials (see conftest)."""
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import psutil
 import pytest
@@ -25,11 +24,8 @@ EXIT_TIMEOUT_S = 60.0
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("IQM_TOKEN", "IQM_TOKENS_FILE", "IQM_AUTH_SERVER", "IQM_AUTH_USERNAME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("IQM_AUTH_PASSWORD", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+def _no_ambient_credentials(no_ambient_credentials: None) -> None:
+    """Every test here runs without ambient credentials (see conftest)."""
 
 
 def bit(value: int) -> Circuit:

@@ -10,7 +10,6 @@ correct sampler exceeds with probability 1e-6 (``tvd_bound``); the 20,000-shot f
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,11 +36,8 @@ APIS = {
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("IQM_TOKEN", "IQM_TOKENS_FILE", "IQM_AUTH_SERVER", "IQM_AUTH_USERNAME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("IQM_AUTH_PASSWORD", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+def _no_ambient_credentials(no_ambient_credentials: None) -> None:
+    """Every test here runs without ambient credentials (see conftest)."""
 
 
 @pytest.fixture(scope="module")
@@ -193,8 +189,9 @@ def test_a_whole_star_with_metrics_compiles_with_the_noise_aware_star_pass() -> 
     assert errors.get(used, errors.get(used[::-1])) == best
     # Without metrics, and with an arch override, the plain pass on the shown couplings.
     plain = Device.of(chip.dqa)
-    assert plain.compilation_pass(2).to_dict() == compiler.default_compilation_pass(
-        plain.architecture, 2
-    ).to_dict()
+    assert (
+        plain.compilation_pass(2).to_dict()
+        == compiler.default_compilation_pass(plain.architecture, 2).to_dict()
+    )
     part = Device.of(chip.dqa, [["QB1", "QB2"]], chip.metrics)
     assert not part.whole_star

@@ -60,16 +60,8 @@ BELL = circuit(prx("q0"), Instruction(name="cz", qubits=("q0", "q1")), measure("
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
-    for var in (
-        "IQM_TOKEN",
-        "IQM_TOKENS_FILE",
-        "IQM_AUTH_SERVER",
-        "IQM_AUTH_USERNAME",
-        "IQM_AUTH_PASSWORD",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+def _no_ambient_credentials(no_ambient_credentials: None) -> None:
+    """Every test here runs without ambient credentials (see conftest)."""
 
 
 @pytest.fixture

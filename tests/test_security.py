@@ -55,10 +55,8 @@ BELL = Circuit(
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("IQM_TOKEN", "IQM_TOKENS_FILE", "IQM_AUTH_SERVER", "IQM_AUTH_USERNAME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("IQM_AUTH_PASSWORD", raising=False)
+def _no_ambient_credentials(no_ambient_credentials: None) -> None:
+    """Every test here runs without ambient credentials (see conftest)."""
 
 
 @pytest.fixture

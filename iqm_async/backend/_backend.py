@@ -351,30 +351,15 @@ class IQMBackend(Backend):
         valid_check: bool = True,
         **kwargs: KwargTypes,
     ) -> list[ResultHandle]:
-        """Validate, translate and submit circuits concurrently; return persistent handles.
+        """Validate, translate and submit circuits concurrently; return persistent handles:
+        :meth:`AsyncIQMBackend.process_circuits`, with its errors and its ``symbol_bindings``
+        sweeps (compile once, run many points).
 
         Supported kwargs: ``postprocess`` (bool, default False: contextual optimisation with
         classical post-processing), ``simplify_initial`` (bool, default False),
         ``batch_size`` (int, default the backend's), ``symbol_bindings`` (a list of mappings
-        symbol -> value in half-turns: each circuit runs once per mapping, translated once;
-        handles come circuit by circuit, each circuit's in binding order; ``n_shots`` stays
-        per circuit). Other kwargs (e.g. ``timeout`` passed on by ``run_circuits``) are
-        ignored here.
-
-        Example (compile once, run 200 points)::
-
-            compiled = backend.get_compiled_circuit(ansatz)  # symbols stay symbolic
-            handles = backend.process_circuits(
-                compiled, n_shots=100, symbol_bindings=[{"theta": t / 100} for t in range(200)]
-            )
-
-        Raises:
-            ConfigurationError: ``n_shots`` missing or invalid; a binding missing a symbol,
-                naming one the circuit does not have, or with a value that is not a finite
-                real number (no job is sent).
-            CircuitValidationError: a circuit fails a required predicate (no job is sent).
-            PartialSubmissionError: some jobs were submitted and some not; it carries the
-                handles of those that were.
+        symbol -> value in half-turns). Other kwargs (e.g. ``timeout`` passed on by
+        ``run_circuits``) are ignored here.
         """
         circuits = [circuits] if isinstance(circuits, Circuit) else list(circuits)
         batch_size = kwargs.get("batch_size")
