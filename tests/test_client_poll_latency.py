@@ -189,6 +189,7 @@ async def test_when_the_head_s_waits_end_the_next_oldest_is_polled_fast(
             tg.cancel_scope.cancel()
         then = app.polls - first
     # 1 s as the head: ~10 polls; 1 s of backoff from the start: 0.05, 0.125, 0.24, 0.41, 0.66
+    # (5 polls). A loaded 2-core machine may lose a few head polls, never gain backoff ones.
     print(f"\n[{anyio_backend}] polls in the 1st second {dict(first)}, in the 2nd {dict(then)}")
-    assert first[old.id] >= 9 and first[young.id] <= 6
-    assert then[old.id] <= 1 and then[young.id] >= 9  # (one poll may have been in flight)
+    assert first[old.id] >= 7 and first[young.id] <= 6
+    assert then[old.id] <= 1 and then[young.id] >= 7  # (one poll may have been in flight)
