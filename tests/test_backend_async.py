@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.to_process
 import httpx
 import psutil
 import pytest
@@ -210,3 +211,27 @@ async def test_an_error_in_its_body_is_not_wrapped(anyio_backend: str) -> None:
     with pytest.raises(KeyError, match="mine"):
         async with backend_on("cocos"):
             raise KeyError("mine")
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # worker start-up: once is enough
+async def test_identical_circuits_compile_once_under_their_own_names(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    circuits = [bell("first"), bell("second"), bit(1)]
+    sent = anyio.to_process.run_sync
+    jobs: list[int] = []
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        jobs.append(args[-1])  # the circuit's index
+        return await sent(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_process, "run_sync", counted)
+    async with backend_on("cocos") as backend:
+        compiled = await backend.get_compiled_circuits(circuits, optimisation_level=2)
+        architecture = (await backend.device()).architecture
+        info = await backend.backend_info("garnet")
+        assert await backend.backend_info("garnet") is info  # built once per device
+    assert sorted(jobs) == [0, 2]  # the second Bell circuit is the first's, renamed
+    assert [c.name for c in compiled] == ["first", "second", "bit1"]
+    assert compiled[0] is not compiled[1]
+    assert compiled == compile_circuits(circuits, architecture, 2)

@@ -25,7 +25,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, cast
@@ -100,6 +100,9 @@ class Device:
     architecture: Architecture
     star: StarDevice | None
     metrics: QualityMetrics | None = None
+    whole_star: bool = False
+    """A star chip compiled for all its qubit pairs (no ``arch`` override)."""
+    _infos: dict[str, BackendInfo] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(
@@ -117,7 +120,7 @@ class Device:
         architecture, star = device_architecture(
             dqa, [list(pair) for pair in arch] if arch is not None else None, usable
         )
-        return cls(dqa, architecture, star, usable)
+        return cls(dqa, architecture, star, usable, whole_star=star is not None and arch is None)
 
     @property
     def placement_metrics(self) -> QualityMetrics | None:
@@ -130,6 +133,12 @@ class Device:
         and, where the server publishes quality metrics, pytket's per-node, per-edge (both
         directions) and readout error fields (the worst published figure where one is
         missing) and T1/T2 per qubit in ``misc``."""
+        info = self._infos.get(device_name)
+        if info is None:  # built once: pytket reads backend_info often
+            info = self._infos[device_name] = self._backend_info(device_name)
+        return info
+
+    def _backend_info(self, device_name: str) -> BackendInfo:
         from .. import __version__
 
         misc: dict[str, Any] = {
@@ -185,13 +194,6 @@ class Device:
             return compiler.star_compilation_pass(self.star, optimisation_level)
         return compiler.default_compilation_pass(
             self.architecture, optimisation_level, self.placement_metrics
-        )
-
-    @property
-    def whole_star(self) -> bool:
-        """A star chip compiled for all its qubit pairs (no ``arch`` override)."""
-        return self.star is not None and len(self.architecture.coupling) == len(
-            compiler.star_architecture(self.star).coupling
         )
 
     def compile(self, circuits: Sequence[Circuit], optimisation_level: int) -> list[Circuit]:
@@ -306,7 +308,7 @@ class AsyncIQMBackend:
             return None
 
     async def backend_info(self, device_name: str) -> BackendInfo:
-        """Device name, architecture, gate set and calibration set."""
+        """Device name, architecture, gate set and calibration set (built once)."""
         return (await self.device()).backend_info(device_name)
 
     async def required_predicates(self) -> list[Predicate]:
@@ -337,15 +339,16 @@ class AsyncIQMBackend:
     ) -> list[Circuit]:
         """Compile circuits for the device in worker processes (never in this thread).
 
-        The output equals :func:`iqm_async.compiler.compile_circuits`, circuit for circuit.
-        The first call starts the workers (about a second: each imports pytket); later
-        calls reuse them.
+        The output equals :func:`iqm_async.compiler.compile_circuits`, circuit for circuit;
+        identical circuits (equal but for their names) are compiled once. The first call
+        starts the workers (about a second: each imports pytket); later calls reuse them.
         """
         device = await self.device()
         circuits = list(circuits)
         device.check_widths(circuits)
         pass_dict = device.compilation_pass(optimisation_level).to_dict()
-        compiled: list[dict[str, Any] | None] = [None] * len(circuits)
+        unique, first_of = compiler.distinct_circuits(circuits)
+        compiled: dict[int, dict[str, Any]] = {}
         failures: list[IQMError] = []  # raised after the task group, not wrapped by it
 
         async def compile_one(index: int) -> None:
@@ -358,11 +361,12 @@ class AsyncIQMBackend:
                 workers.cancel_scope.cancel()
 
         async with anyio.create_task_group() as workers:
-            for index in range(len(circuits)):
+            for index in unique:
                 workers.start_soon(compile_one, index)
         if failures:
             raise failures[0]
-        return [Circuit.from_dict(cast(dict[str, Any], c)) for c in compiled]
+        distinct = [Circuit.from_dict(compiled[index]) for index in unique]
+        return compiler.spread_compiled(circuits, unique, first_of, distinct)
 
     async def validate(self, circuits: Sequence[Circuit]) -> None:
         """Check circuits against the device, naming the first failure.

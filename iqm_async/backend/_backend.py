@@ -216,7 +216,6 @@ class IQMBackend(Backend):
         self._url = target.url
         self._device_name = target.quantum_computer or options.get("quantum_computer")
         self._progress = progress
-        self._device: Device | None = None
         self._loop = BackendLoop(
             lambda: AsyncIQMClient(target.url, credentials=credentials, **options),
             lambda client: AsyncIQMBackend(
@@ -230,13 +229,14 @@ class IQMBackend(Backend):
         # A backend nobody closes is closed when it is collected or when the interpreter
         # exits (logging out, stopping its thread), whichever comes first.
         self._closer = weakref.finalize(self, self._loop.close)
-        if dqa is not None:
-            self._device = Device.of(dqa, target.arch)
-            return
         # As pytket-iqm: log in and fetch the architecture now, so that bad credentials,
-        # URLs or devices fail here rather than at the first compile.
+        # URLs or devices fail here rather than at the first compile; given offline, no I/O.
         try:
-            self._device = self._loop.call(lambda b: b.device())
+            self._device = (
+                Device.of(dqa, target.arch)
+                if dqa is not None
+                else self._loop.call(lambda b: b.device())
+            )
         except BaseException:
             self.close()
             raise
@@ -276,21 +276,16 @@ class IQMBackend(Backend):
 
     # --- device -------------------------------------------------------------------------------
 
-    def _the_device(self) -> Device:
-        if self._device is None:  # only after construction failed half-way
-            self._device = self._loop.call(lambda b: b.device())
-        return self._device
-
     @property
     def backend_info(self) -> BackendInfo:
         """Device name, architecture, gate set and calibration set (no I/O)."""
         name = self._device_name or self._url.rstrip("/").rsplit("/", 1)[-1]
-        return self._the_device().backend_info(name)
+        return self._device.backend_info(name)
 
     @property
     def required_predicates(self) -> list[Predicate]:
         """Native gates on coupled qubits, no classical control or mid-circuit measurement."""
-        return self._the_device().required_predicates()
+        return self._device.required_predicates()
 
     def rebase_pass(self) -> BasePass:
         """Rebase to {PhasedX, CZ} (Measure and Barrier pass through)."""
@@ -301,7 +296,7 @@ class IQMBackend(Backend):
 
         ``get_compiled_circuit(s)`` default to level 2, as everywhere in pytket.
         """
-        return self._the_device().compilation_pass(optimisation_level)
+        return self._device.compilation_pass(optimisation_level)
 
     def get_compiled_circuit(self, circuit: Circuit, optimisation_level: int = 2) -> Circuit:
         """Compile one circuit for the device (a copy; the input is not changed).
@@ -318,14 +313,14 @@ class IQMBackend(Backend):
         """Compile circuits for the device, in this thread (never the event loop's),
         noise-aware where the server publishes quality metrics; many circuits compile in a
         process pool."""
-        return self._the_device().compile(circuits, optimisation_level)
+        return self._device.compile(circuits, optimisation_level)
 
     @property
     def quality_metrics(self) -> QualityMetrics | None:
         """The calibration set's quality metrics (fetched with the architecture), or
         ``None`` when the server publishes none: then placement counts CZs only and
         ``backend_info`` has no error figures."""
-        return self._the_device().metrics
+        return self._device.metrics
 
     def estimated_success_probability(self, circuit: Circuit) -> float | None:
         """The estimated chance that a compiled circuit runs without a gate or readout error
@@ -335,7 +330,7 @@ class IQMBackend(Backend):
         Raises:
             CircuitValidationError: the circuit is not compiled for the device.
         """
-        return self._the_device().estimated_success_probability(circuit)
+        return self._device.estimated_success_probability(circuit)
 
     # --- submitting ---------------------------------------------------------------------------
 

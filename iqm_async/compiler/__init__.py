@@ -43,7 +43,13 @@ from ._passes import (
     rebase_pass,
     required_predicates,
 )
-from ._pool import compile_circuits, compile_from_dicts, compile_with_pass
+from ._pool import (
+    compile_circuits,
+    compile_from_dicts,
+    compile_with_pass,
+    distinct_circuits,
+    spread_compiled,
+)
 from ._star import (
     StarDevice,
     insert_moves,
@@ -89,6 +95,7 @@ __all__ = [
     "compile_from_dicts",
     "compile_with_pass",
     "default_compilation_pass",
+    "distinct_circuits",
     "estimated_success_probability",
     "gate_set",
     "insert_moves",
@@ -101,6 +108,7 @@ __all__ = [
     "prepare_circuit",
     "rebase_pass",
     "required_predicates",
+    "spread_compiled",
     "star_architecture",
     "star_compilation_pass",
     "star_device",

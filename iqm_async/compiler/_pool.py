@@ -113,6 +113,18 @@ def compile_with_pass(
     circuits = list(circuits)
     unique, first_of = distinct_circuits(circuits)
     compiled = _compile_distinct(pass_, [circuits[i] for i in unique], unique, executor)
+    return spread_compiled(circuits, unique, first_of, compiled)
+
+
+def spread_compiled(
+    circuits: Sequence[Circuit],
+    unique: Sequence[int],
+    first_of: Sequence[int],
+    compiled: Sequence[Circuit],
+) -> list[Circuit]:
+    """Every circuit's compiled form from the distinct ones' (see :func:`distinct_circuits`):
+    ``compiled[k]`` is circuit ``unique[k]`` compiled; a repeat gets its own copy, under its
+    own name."""
     by_index = dict(zip(unique, compiled, strict=True))
     return [_as_copy_of(by_index[first_of[i]], c, i in by_index) for i, c in enumerate(circuits)]
 
