@@ -59,34 +59,14 @@ def read_handle(handle: ResultHandle) -> tuple[str, int, MeasurementLayout, Any]
     Raises:
         ConfigurationError: a field that is malformed, or that does not match the digest.
     """
+    exact = type(handle[1]) is int and all(type(handle[i]) is str for i in (0, 2, 3))
+    # Handles are checked before a wait and again when decoded: each is read once. Only
+    # exact types are cached (True == 1 as a key); the dicts are shared, and only read.
+    return _read_once(handle) if exact else _read(handle)
+
+
+def _read(handle: ResultHandle) -> tuple[str, int, MeasurementLayout, Any]:
     job_id, index, layout_json, ppcirc_json = (cast(Any, part) for part in handle)
-    return _read(job_id, index, layout_json, ppcirc_json, handle)
-
-
-@lru_cache(maxsize=4096)
-def _read_fields(
-    job_id: Any, index: Any, layout_json: Any, ppcirc_json: Any
-) -> tuple[str, int, MeasurementLayout, Any]:
-    # Handles are checked before a wait and again when decoded: read each once. The
-    # layout and circuit dicts are shared between callers, who only read them.
-    handle = ResultHandle(job_id, index, layout_json, ppcirc_json)
-    return _check(job_id, index, layout_json, ppcirc_json, handle)
-
-
-def _read(
-    job_id: Any, index: Any, layout_json: Any, ppcirc_json: Any, handle: Any
-) -> tuple[str, int, MeasurementLayout, Any]:
-    if type(index) is not int or not all(
-        type(part) is str for part in (job_id, layout_json, ppcirc_json)
-    ):
-        # Not cached: True == 1 as a key, and only exact types are hashable for sure.
-        return _check(job_id, index, layout_json, ppcirc_json, handle)
-    return _read_fields(job_id, index, layout_json, ppcirc_json)
-
-
-def _check(
-    job_id: Any, index: Any, layout_json: Any, ppcirc_json: Any, handle: Any
-) -> tuple[str, int, MeasurementLayout, Any]:
     try:
         if str(UUID(job_id)) != job_id:
             raise ValueError
@@ -106,6 +86,9 @@ def _check(
     if check is not None and check != _digest(job_id, index, layout, ppcirc_json):
         raise _damaged(handle, "its fields do not match its check digest")
     return job_id, index, layout, ppcirc
+
+
+_read_once = lru_cache(maxsize=4096)(_read)
 
 
 def _check_layout(handle: ResultHandle, layout: object) -> None:
