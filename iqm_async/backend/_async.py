@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -568,15 +568,17 @@ class AsyncIQMBackend:
         handles: Iterable[ResultHandle],
         *,
         timeout: float | None = DEFAULT_TIMEOUT_S,  # noqa: ASYNC109 - JobTimeoutError, not cancel
+        on_each: Callable[[], object] | None = None,
     ) -> list[BackendResult]:
         """Wait for all handles' jobs at once (each job fetched once for all its circuits)
-        and decode their results, in the order given."""
+        and decode their results, in the order given. ``on_each()`` is called as each job
+        that was not here yet arrives (e.g. a progress bar's update)."""
         handles = list(handles)
         for handle in handles:
             check_handle(handle)
             read_handle(handle)  # a damaged handle is refused before any wait
         job_ids = list(dict.fromkeys(cast(str, h[0]) for h in handles))
-        await self.fetch(job_ids, timeout=timeout)
+        await self.fetch(job_ids, timeout=timeout, on_each=on_each)
         return [self.decode(handle) for handle in handles]
 
     async def fetch(
@@ -584,7 +586,7 @@ class AsyncIQMBackend:
         job_ids: Sequence[str],
         *,
         timeout: float | None,  # noqa: ASYNC109 - JobTimeoutError, not cancel
-        on_each: Any = None,
+        on_each: Callable[[], object] | None = None,
     ) -> None:
         """Wait for the jobs and keep their measurements; each is kept as it arrives, so a
         failed job or a timeout loses no other. ``on_each()`` is called per job kept.

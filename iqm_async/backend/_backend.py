@@ -458,28 +458,29 @@ async def _fetch_and_decode(
     timeout: float,  # noqa: ASYNC109 - JobTimeoutError, not cancellation
     show: bool,
 ) -> list[BackendResult]:
-    """Wait for the jobs (with a progress bar when ``show`` and there are several) and
-    decode the handles' results."""
+    """:meth:`AsyncIQMBackend.get_results`, with a progress bar when ``show`` and several
+    jobs are still to come."""
     waiting = [j for j in job_ids if not backend.has_job(j)]
     if not show or len(waiting) < 2:
-        await backend.fetch(job_ids, timeout=timeout)
-    else:
-        bar = _progress_bar(len(waiting))
-        ended: IQMError | None = None  # raised after the task group, not wrapped by it
-        try:
-            async with anyio.create_task_group() as shown:
-                jobs = [backend.client.job(j) for j in waiting]
-                shown.start_soon(_show_queue, bar, jobs)
-                try:
-                    await backend.fetch(job_ids, timeout=timeout, on_each=lambda: bar.update(1))
-                except IQMError as exc:
-                    ended = exc
-                shown.cancel_scope.cancel()
-        finally:
-            bar.close()
-        if ended is not None:
-            raise ended
-    return [backend.decode(handle) for handle in handles]
+        return await backend.get_results(handles, timeout=timeout)
+    bar = _progress_bar(len(waiting))
+    ended: IQMError | None = None  # raised after the task group, not wrapped by it
+    results: list[BackendResult] = []
+    try:
+        async with anyio.create_task_group() as shown:
+            shown.start_soon(_show_queue, bar, [backend.client.job(j) for j in waiting])
+            try:
+                results = await backend.get_results(
+                    handles, timeout=timeout, on_each=lambda: bar.update(1)
+                )
+            except IQMError as exc:
+                ended = exc
+            shown.cancel_scope.cancel()
+    finally:
+        bar.close()
+    if ended is not None:
+        raise ended
+    return results
 
 
 def queue_text(status: JobStatus | None) -> str:
