@@ -35,7 +35,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..models import DynamicQuantumArchitecture, Locus
 from ..quality import QualityMetrics
-from .metrics import SNAPSHOT_FORMAT, metrics_from_reply
+from .metrics import SNAPSHOT_FORMAT, metrics_from_pairs, metrics_from_reply
 
 __all__ = ["BUILTIN_ARCHITECTURES", "SYMMETRIC_GATES", "Architecture", "load_architecture"]
 
@@ -132,10 +132,15 @@ def _from_json(name: str, raw: dict[str, Any]) -> Architecture:
         qubit: (float(pair[0]), float(pair[1]))
         for qubit, pair in (raw.pop("readout_errors", None) or {}).items()
     }
-    named = raw.pop("quality_metrics", None)
-    if named and carried is None:
-        carried = {"observations": [{"dut_field": k, "value": v} for k, v in named.items()]}
+    named = raw.pop("quality_metrics", None) or {}
     dqa = DynamicQuantumArchitecture.model_validate(raw)
+    metrics = (
+        metrics_from_reply(carried, dqa)
+        if carried
+        else metrics_from_pairs(named.items(), dqa)
+        if named
+        else None
+    )
     body = dqa.model_dump(mode="json")
     return Architecture(
         name=name,
@@ -145,7 +150,7 @@ def _from_json(name: str, raw: dict[str, Any]) -> Architecture:
         quantum_architecture_json=json.dumps(
             _old_quantum_architecture(name, dqa), separators=(",", ":")
         ).encode(),
-        metrics=metrics_from_reply(carried, dqa) if carried else None,
+        metrics=metrics,
     )
 
 

@@ -222,8 +222,16 @@ def metrics_from_reply(body: Mapping[str, Any], dqa: DynamicQuantumArchitecture)
     Raises:
         ValueError: ``body`` holds neither reply shape.
     """
+    return metrics_from_pairs(_pairs(body), dqa)
+
+
+def metrics_from_pairs(
+    pairs: Iterable[tuple[str, object]], dqa: DynamicQuantumArchitecture
+) -> QualityMetrics:
+    """``(metric name, value)`` pairs as ``dqa``'s calibration set's metrics, preferring its
+    default implementations' figures."""
     return metrics_from_observations(
-        _pairs(body),
+        pairs,
         calibration_set_id=dqa.calibration_set_id,
         default_implementations=_implementations(dqa),
     )
