@@ -37,13 +37,13 @@ import numpy.typing as npt
 
 from ..models import MEASURE_NAMES, PRX_NAMES, Circuit
 from ..quality import QualityMetrics
+from ..statevector import prx_matrix
 from .simulator import (
     MAX_BRANCHES,
     SimulationError,
     _draw,
     assemble_results,
     measurement_plan,
-    prx_matrix,
 )
 
 __all__ = ["NOISY_MAX_QUBITS", "GateDurations", "NoiseModel", "noise_model", "simulate_noisy"]

@@ -18,8 +18,6 @@ the order the circuit measures them.
 
 from __future__ import annotations
 
-import cmath
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..models import MEASURE_NAMES, PRX_NAMES, Circuit, Instruction
+from ..statevector import State, apply_1q, apply_cz, ground_state, prx_matrix, swapped
 
 __all__ = [
     "MAX_BRANCHES",
@@ -48,20 +47,9 @@ _ZERO_WEIGHT = 1e-14
 # Operations that leave a qubit's state alone; they do not stop a measure being "final".
 _PASSIVE = frozenset({"barrier", "delay"})
 
-State = npt.NDArray[np.complex128]
-
 
 class SimulationError(ValueError):
     """The circuit is valid but beyond what the emulator simulates (too many qubits, ...)."""
-
-
-def prx_matrix(angle_t: float, phase_t: float) -> npt.NDArray[np.complex128]:
-    """The 2x2 unitary of ``prx`` with both angles in full turns."""
-    # Scalar math, then one array: numpy calls on scalars cost more than the arithmetic.
-    c = math.cos(math.pi * angle_t)
-    s = math.sin(math.pi * angle_t)
-    phase = cmath.exp(2j * math.pi * phase_t)
-    return np.array([[c, -1j * s / phase], [-1j * s * phase, c]], dtype=np.complex128)
 
 
 @dataclass
@@ -75,25 +63,6 @@ class _Branch:
     @property
     def weight(self) -> float:
         return float(np.vdot(self.state, self.state).real)
-
-
-def _apply_1q(state: State, unitary: npt.NDArray[np.complex128], axis: int) -> None:
-    """Apply a single-qubit unitary to ``axis`` in place (qubit 0 is the most significant)."""
-    view = state.reshape(1 << axis, 2, -1)
-    view[...] = unitary @ view  # one broadcast matmul: (2, 2) @ (before, 2, after)
-
-
-def _apply_cz(state: State, n_qubits: int, a: int, b: int) -> None:
-    index: list[int | slice] = [slice(None)] * n_qubits
-    index[a] = 1
-    index[b] = 1
-    state.reshape((2,) * n_qubits)[tuple(index)] *= -1
-
-
-def _apply_swap(state: State, n_qubits: int, a: int, b: int) -> State:
-    swapped = np.swapaxes(state.reshape((2,) * n_qubits), a, b)
-    result: State = np.ascontiguousarray(swapped).reshape(-1)
-    return result
 
 
 def _project(state: State, axis: int, bit: int) -> State:
@@ -139,28 +108,26 @@ def _split(branches: list[_Branch], axis: int, record: tuple[int, int] | None) -
 
 def _run(circuit: Circuit, index_of: dict[str, int], final: set[int]) -> tuple[list[_Branch], int]:
     n_qubits = len(index_of)
-    state: State = np.zeros(1 << n_qubits, dtype=np.complex128)
-    state[0] = 1.0
-    branches = [_Branch(state)]
+    branches = [_Branch(ground_state(n_qubits))]
     for position, inst in enumerate(circuit.instructions):
         name = inst.name
         axes = [index_of[q] for q in inst.qubits]
         if name in PRX_NAMES:
             unitary = prx_matrix(inst.args["angle_t"], inst.args["phase_t"])
             for branch in branches:
-                _apply_1q(branch.state, unitary, axes[0])
+                apply_1q(branch.state, unitary, axes[0])
         elif name == "cc_prx":
             unitary = prx_matrix(inst.args["angle_t"], inst.args["phase_t"])
             control = (inst.args["feedback_key"], index_of[inst.args["feedback_qubit"]])
             for branch in branches:
                 if branch.feedback.get(control, 0):
-                    _apply_1q(branch.state, unitary, axes[0])
+                    apply_1q(branch.state, unitary, axes[0])
         elif name == "cz":
             for branch in branches:
-                _apply_cz(branch.state, n_qubits, axes[0], axes[1])
+                apply_cz(branch.state, n_qubits, axes[0], axes[1])
         elif name == "move":
             for branch in branches:
-                branch.state = _apply_swap(branch.state, n_qubits, axes[0], axes[1])
+                branch.state = swapped(branch.state, n_qubits, axes[0], axes[1])
         elif name in MEASURE_NAMES and position not in final:
             feedback_key = inst.args.get("feedback_key")
             for slot, axis in enumerate(axes):
@@ -174,7 +141,7 @@ def _run(circuit: Circuit, index_of: dict[str, int], final: set[int]) -> tuple[l
                 branches = _split(branches, axis, None)
                 for branch in branches:
                     if np.any(branch.state.reshape(1 << axis, 2, -1)[:, 1, :]):
-                        _apply_1q(branch.state, flip, axis)
+                        apply_1q(branch.state, flip, axis)
         # barrier, delay and final measurements change nothing during the run
     return branches, n_qubits
 
