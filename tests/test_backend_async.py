@@ -18,7 +18,11 @@ from pytket.circuit import Circuit
 
 from iqm_async.backend import AsyncIQMBackend
 from iqm_async.client import AsyncIQMClient
-from iqm_async.compiler import compile_circuits
+from iqm_async.compiler import (
+    compile_circuits,
+    estimated_fidelity,
+    estimated_success_probability,
+)
 from iqm_async.emulator import EmulatorConfig, create_app
 from iqm_async.errors import (
     CircuitValidationError,
@@ -235,3 +239,37 @@ async def test_identical_circuits_compile_once_under_their_own_names(
     assert [c.name for c in compiled] == ["first", "second", "bit1"]
     assert compiled[0] is not compiled[1]
     assert compiled == compile_circuits(circuits, architecture, 2)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # worker start-up: once is enough
+async def test_fidelity_is_estimated_in_a_worker_process(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = anyio.to_process.run_sync
+    workers: list[str] = []
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        workers.append(func.__name__)
+        return await sent(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_process, "run_sync", counted)
+    async with backend_on("iqm-server", metrics="generated") as backend:
+        compiled = (await compiled_for(backend, [bell()]))[0]
+        metrics = backend.quality_metrics  # known once the device is
+        assert metrics is not None
+        predicted = await backend.estimated_fidelity(compiled)
+        assert workers == ["estimated_fidelity_from_dicts"]
+        assert predicted == pytest.approx(estimated_fidelity(compiled, metrics))
+        # Given the ideal distribution, nothing is simulated (and no worker is needed).
+        assert await backend.estimated_fidelity(compiled, ideal=[0.5, 0.5]) == predicted
+        assert workers == ["estimated_fidelity_from_dicts"]
+        success = await backend.estimated_success_probability(compiled)
+        assert success == pytest.approx(estimated_success_probability(compiled, metrics))
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_without_metrics_there_are_no_estimates(anyio_backend: str, api: str) -> None:
+    async with backend_on(api) as backend:
+        compiled = (await compiled_for(backend, [bell()]))[0]
+        assert await backend.estimated_fidelity(compiled) is None
+        assert await backend.estimated_success_probability(compiled) is None

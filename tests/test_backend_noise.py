@@ -1,5 +1,5 @@
 """IQMBackend with quality metrics: backend_info's error fields, noise-aware compilation,
-the success estimate and readout mitigation, against the emulator over loopback."""
+the success and fidelity estimates and readout mitigation, against the emulator over loopback."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sample_circuits import ghz
 from iqm_async import IQMBackend
 from iqm_async.compiler import (
     default_compilation_pass,
+    estimated_fidelity,
     estimated_success_probability,
     mitigated_distribution,
 )
@@ -125,3 +126,26 @@ def test_readout_mitigation_raises_ghz_fidelity(live_emulator_factory: Start) ->
     assert sum(corrected.values()) == pytest.approx(1.0)
     assert corrected.get((0, 0, 0), 0) + corrected.get((1, 1, 1), 0) > raw
     assert compiled.n_gates_of_type(OpType.CZ) == 2
+
+
+def test_backend_estimates_the_fidelity_a_circuit_should_reach(
+    live_emulator_factory: Start,
+) -> None:
+    live = live_emulator_factory(
+        EmulatorConfig(seed=3, parallel=True, job_seconds=0.0, metrics="generated")
+    )
+    with IQMBackend(live.url, progress=False) as backend:
+        metrics = backend.quality_metrics
+        assert metrics is not None
+        compiled = backend.get_compiled_circuit(ghz(4).measure_all())
+        predicted = backend.estimated_fidelity(compiled)
+        assert predicted == pytest.approx(estimated_fidelity(compiled, metrics))
+        assert backend.estimated_fidelity(compiled, ideal=[0.5, 0.5]) == pytest.approx(predicted)
+
+
+def test_without_published_metrics_there_is_no_fidelity_estimate(
+    live_emulator: LiveEmulator,
+) -> None:
+    with IQMBackend(live_emulator.url, progress=False) as backend:
+        compiled = backend.get_compiled_circuit(ghz(3).measure_all())
+        assert backend.estimated_fidelity(compiled) is None

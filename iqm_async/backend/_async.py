@@ -182,6 +182,25 @@ class Device:
             return None
         return compiler.estimated_success_probability(circuit, metrics)
 
+    def estimated_fidelity(
+        self, circuit: Circuit, ideal: Iterable[float] | None = None
+    ) -> float | None:
+        """The Hellinger fidelity a compiled circuit's estimated success probability
+        predicts on this device (:func:`~iqm_async.compiler.estimated_fidelity`); ``None``
+        without metrics. Simulates the circuit unless ``ideal`` is given: call it off the
+        event loop.
+
+        Raises:
+            CircuitValidationError: the circuit is not compiled for the device, or cannot be
+                simulated.
+            InputError: ``ideal`` is not a distribution, or the circuit is too wide to
+                simulate and ``ideal`` is missing.
+        """
+        metrics = self.placement_metrics
+        if metrics is None:
+            return None
+        return compiler.estimated_fidelity(circuit, metrics, ideal=ideal)
+
     def required_predicates(self) -> list[Predicate]:
         """Native gates on coupled qubits, no classical control or mid-circuit measurement."""
         return compiler.required_predicates(self.architecture, compiler.gate_set(self.dqa))
@@ -327,6 +346,27 @@ class AsyncIQMBackend:
         """The estimated chance that a compiled circuit runs without a gate or readout error
         on this device; ``None`` when the server publishes no quality metrics."""
         return (await self.device()).estimated_success_probability(circuit)
+
+    async def estimated_fidelity(
+        self, circuit: Circuit, ideal: Iterable[float] | None = None
+    ) -> float | None:
+        """The Hellinger fidelity to the ideal distribution that a compiled circuit's
+        estimated success probability predicts on this device
+        (:func:`~iqm_async.compiler.estimated_fidelity`); ``None`` when the server publishes
+        no quality metrics. Without ``ideal`` the circuit is simulated in a worker process
+        (at most ``compiler.MAX_SIMULATED_QUBITS`` active qubits), never in the event loop.
+        """
+        device = await self.device()
+        metrics = device.placement_metrics
+        if metrics is None:
+            return None
+        if ideal is not None:
+            return device.estimated_fidelity(circuit, ideal)
+        errors = compiler.DeviceErrors.from_metrics(metrics).to_json()
+        fidelity: float = await anyio.to_process.run_sync(
+            compiler.estimated_fidelity_from_dicts, circuit.to_dict(), errors
+        )
+        return fidelity
 
     @property
     def quality_metrics(self) -> QualityMetrics | None:

@@ -332,6 +332,27 @@ class IQMBackend(Backend):
         """
         return self._device.estimated_success_probability(circuit)
 
+    def estimated_fidelity(
+        self, circuit: Circuit, ideal: Iterable[float] | None = None
+    ) -> float | None:
+        """The Hellinger fidelity to the ideal distribution that a compiled circuit's
+        estimated success probability predicts on this device, if every failed run gives a
+        uniformly random outcome (:func:`~iqm_async.compiler.estimated_fidelity`); ``None``
+        when the server publishes no quality metrics.
+
+        The success probability ranks placements of one circuit; this ranks different
+        circuits as their measured fidelities do, since a circuit whose ideal outcomes are
+        spread out loses little fidelity to a failed run. Simulates the circuit in this
+        thread unless ``ideal`` (its ideal outcome probabilities, any order) is given.
+
+        Raises:
+            CircuitValidationError: the circuit is not compiled for the device, or cannot be
+                simulated (a symbol, a gate after a measurement).
+            InputError: ``ideal`` is not a distribution, or the circuit acts on more than
+                ``compiler.MAX_SIMULATED_QUBITS`` qubits and ``ideal`` is missing.
+        """
+        return self._device.estimated_fidelity(circuit, ideal)
+
     # --- submitting ---------------------------------------------------------------------------
 
     @property

@@ -25,12 +25,19 @@ Star chips (qubits coupled through a computational resonator): compile for
 Placement is deterministic: compiling the same circuit twice gives the same circuit, on any
 machine load, in this process or a worker. Given the device's quality metrics
 (``default_compilation_pass(arch, level, metrics)``), it is noise-aware: it picks the
-circuit with the highest :func:`estimated_success_probability`.
+circuit with the highest :func:`estimated_success_probability`. :func:`estimated_fidelity`
+turns that estimate into the Hellinger fidelity it predicts for the circuit's own output.
 """
 
 from __future__ import annotations
 
 from ._decode import to_backend_result
+from ._fidelity import (
+    MAX_SIMULATED_QUBITS,
+    estimated_fidelity,
+    estimated_fidelity_from_dicts,
+    ideal_probabilities,
+)
 from ._mitigate import measured_qubits, mitigated_distribution
 from ._noise import DeviceErrors, backend_info_errors, estimated_success_probability
 from ._passes import (
@@ -79,6 +86,7 @@ from ._translate import (
 )
 
 __all__ = [
+    "MAX_SIMULATED_QUBITS",
     "X_CIRCUIT",
     "CircuitJSON",
     "CircuitSweep",
@@ -96,8 +104,11 @@ __all__ = [
     "compile_with_pass",
     "default_compilation_pass",
     "distinct_circuits",
+    "estimated_fidelity",
+    "estimated_fidelity_from_dicts",
     "estimated_success_probability",
     "gate_set",
+    "ideal_probabilities",
     "insert_moves",
     "measured_qubits",
     "measurement_layout",
