@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from sample_circuits import bit_circuit, garnet, ghz, pytket_iqm_decode, qft
+from sample_circuits import bit_circuit, garnet, ghz, periodic_qft, pytket_iqm_decode, qft
 from side_env import IQM36_REQUIREMENT, SideEnvError, side_env_python
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "bit_circuit",
     "garnet",
     "ghz",
+    "periodic_qft",
     "pytket_iqm_decode",
     "qft",
     "side_env_python",

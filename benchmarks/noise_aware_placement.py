@@ -3,18 +3,23 @@
 The emulator serves Garnet with seeded, heterogeneous quality metrics (``--metrics
 generated``) and simulates the noise they imply (``--noise``: depolarising after every prx
 and CZ, readout flips). The circuits, each with every qubit measured: GHZ-5 to GHZ-10, QFT-5
-and 20 seeded random 6-qubit circuits. Each is compiled three ways at level 2 (what
-``get_compiled_circuits`` uses): our pass with the metrics (noise-aware), our pass without
-them (fewest CZs, the previous behaviour), and pytket-iqm 0.18's ``default_compilation_pass``.
+of a periodic input and 20 seeded random 6-qubit circuits. (The QFT of |0...0> is uniform:
+every arm measures the same fidelity whatever the noise, so it would compare nothing.) Each
+is compiled three ways at level 2 (what ``get_compiled_circuits`` uses): our pass with the
+metrics (noise-aware), our pass without them (fewest CZs, the previous behaviour), and
+pytket-iqm 0.18's ``default_compilation_pass``.
 All compiled circuits run in one ``process_circuits`` call, so every arm sees the same server.
 
-Prints, per circuit and arm: CZ count, estimated success probability ``s``, the fidelity
-``s`` predicts (failed runs read as uniform noise) and the Hellinger fidelity
+Prints, per circuit and arm: CZ count, estimated success probability ``s``
+(``compiler.estimated_success_probability``), the measured success ``x`` (normalised linear
+cross-entropy of the counts against the ideal distribution, ``(2**n sum_x q_x p_x - 1) /
+(2**n sum_x p_x**2 - 1)``, which is ``s`` on average when failed runs give uniform noise),
+the fidelity ``s`` predicts (``compiler.estimated_fidelity``) and the Hellinger fidelity
 ``(sum_x sqrt(p_x q_x))**2`` of the measured counts to the ideal distribution; then the win
-rate and mean gain of noise-aware over each other arm; Spearman rank correlations of the
-estimate, and of the predicted fidelity, with the measured fidelity; GHZ-5's fidelity with
-and without readout mitigation; whether compiling twice gives the same circuit; and the
-compile time with metrics over without.
+rate and mean gain of noise-aware over each other arm; Spearman rank correlations of ``s``
+with the measured success and with the measured fidelity, and of the predicted fidelity with
+the measured fidelity; GHZ-5's fidelity with and without readout mitigation; whether
+compiling twice gives the same circuit; and the compile time with metrics over without.
 
 Run: ``python benchmarks/noise_aware_placement.py`` (about 5 minutes on 2 cores;
 ``--seed=N`` picks the chip's metrics and the shots, default 1; ``--shots=N``, default
@@ -35,7 +40,7 @@ from typing import Any
 
 import numpy as np
 from _emulator_process import emulator_process
-from _shared import ghz, qft
+from _shared import ghz, periodic_qft
 from pytket.architecture import Architecture
 from pytket.backends.backendresult import BackendResult
 from pytket.circuit import Bit, Circuit, OpType
@@ -44,6 +49,7 @@ from pytket.passes import BasePass
 from iqm_async import IQMBackend
 from iqm_async.compiler import (
     default_compilation_pass,
+    estimated_fidelity,
     estimated_success_probability,
     mitigated_distribution,
 )
@@ -68,10 +74,11 @@ def random_circuit(n: int, depth: int, seed: int) -> Circuit:
 
 
 def workload() -> list[Circuit]:
-    """GHZ-5..10, QFT-5 and 20 random 6-qubit depth-4 circuits (no measurements yet)."""
+    """GHZ-5..10, QFT-5 of a periodic input and 20 random 6-qubit depth-4 circuits (no
+    measurements yet)."""
     return [
         *(ghz(n) for n in range(5, 11)),
-        qft(5),
+        periodic_qft(5),
         *(random_circuit(6, 4, seed=1000 + i) for i in range(20)),
     ]
 
@@ -92,14 +99,14 @@ def hellinger_fidelity(p: dict[tuple[int, ...], float], q: dict[tuple[int, ...],
     return overlap**2
 
 
-def predicted_fidelity(estimate: float, ideal: dict[tuple[int, ...], float]) -> float:
-    """The Hellinger fidelity the estimate predicts if every failed run gave a uniformly
-    random outcome: ``s * ideal + (1 - s) * uniform`` against the ideal distribution. A
-    spread-out distribution (QFT-5 of |0...0> is uniform) keeps a high fidelity whatever
-    the noise; a GHZ state does not."""
-    n = len(next(iter(ideal)))
-    noisy = {x: estimate * p + (1.0 - estimate) * 2.0**-n for x, p in ideal.items()}
-    return hellinger_fidelity(ideal, noisy)
+def measured_success(p: dict[tuple[int, ...], float], q: dict[tuple[int, ...], float]) -> float:
+    """Normalised linear cross-entropy of measured ``q`` against ideal ``p``: 1 for a perfect
+    run, 0 for uniform noise, so the fraction of runs that went right if failed runs give
+    uniform noise (what the success probability estimates)."""
+    dimension = 2 ** len(next(iter(p)))
+    overlap = sum(q.get(x, 0.0) * px for x, px in p.items())
+    purity = sum(px * px for px in p.values())
+    return (dimension * overlap - 1) / (dimension * purity - 1)
 
 
 def measured(result: BackendResult, n: int) -> dict[tuple[int, ...], float]:
@@ -146,8 +153,9 @@ class Row:
     arm: str
     cz: int
     estimate: float
+    predicted: float
+    success: float = float("nan")
     fidelity: float = float("nan")
-    predicted: float = float("nan")
 
 
 def timed(action: Callable[[], Any]) -> float:
@@ -211,6 +219,7 @@ def main() -> None:
                             arm,
                             done.n_gates_of_type(OpType.CZ),
                             estimated_success_probability(done, metrics),
+                            estimated_fidelity(done, metrics),  # simulates done itself
                         )
                     )
         order = [(row.name, row.arm) for row in rows]
@@ -224,10 +233,9 @@ def main() -> None:
         ideals = {c.name: ideal(c) for c in circuits}
         for row in rows:
             n = len(next(iter(ideals[row.name])))
-            row.fidelity = hellinger_fidelity(
-                ideals[row.name], measured(by_key[(row.name, row.arm)], n)
-            )
-            row.predicted = predicted_fidelity(row.estimate, ideals[row.name])
+            counts = measured(by_key[(row.name, row.arm)], n)
+            row.fidelity = hellinger_fidelity(ideals[row.name], counts)
+            row.success = measured_success(ideals[row.name], counts)
         report(rows)
 
         # Readout mitigation on GHZ-5, noise-aware arm.
@@ -254,12 +262,15 @@ def main() -> None:
 def report(rows: list[Row]) -> None:
     table = {(row.name, row.arm): row for row in rows}
     names = list(dict.fromkeys(row.name for row in rows))
-    print(f"{'circuit':<14}" + "".join(f"{arm:>32}" for arm in ARMS))
-    print(f"{'':<14}" + "".join(f"{'CZ estimate predicted fidelity':>32}" for _ in ARMS))
+    print(f"{'circuit':<16}" + "".join(f"{arm:>40}" for arm in ARMS))
+    header = f"{'CZ':>4} {'s':>6} {'success':>8} {'predicted':>9} {'fidelity':>9}"
+    print(f"{'':<16}" + "".join(f"{header:>40}" for _ in ARMS))
     for name in names:
         cells = [table[(name, arm)] for arm in ARMS]
-        print(f"{name:<14}" + "".join(
-            f"{c.cz:>5} {c.estimate:>8.3f} {c.predicted:>9.4f} {c.fidelity:>8.4f}" for c in cells
+        print(f"{name:<16}" + "".join(
+            f"{c.cz:>6} {c.estimate:>7.3f} {c.success:>8.3f} {c.predicted:>9.4f} "
+            f"{c.fidelity:>9.4f}"
+            for c in cells
         ))  # fmt: skip
     print()
     ours = [table[(name, "noise-aware")] for name in names]
@@ -278,11 +289,21 @@ def report(rows: list[Row]) -> None:
         for n in names
     )
     print(f"noise-aware better than both: {both}/{len(names)} ({both / len(names):.0%})")
-    for label, field in (("estimate", "estimate"), ("predicted fidelity", "predicted")):
-        rho = spearman([getattr(r, field) for r in ours], [r.fidelity for r in ours])
-        rho_all = spearman([getattr(r, field) for r in rows], [r.fidelity for r in rows])
-        print(f"Spearman({label}, measured fidelity): the {len(ours)} noise-aware circuits "
+    pairs = (
+        ("s", "estimate", "measured success", "success"),
+        ("s", "estimate", "measured fidelity", "fidelity"),
+        ("predicted fidelity", "predicted", "measured fidelity", "fidelity"),
+    )
+    for label, field, other_label, other_field in pairs:
+        rho = spearman([getattr(r, field) for r in ours], [getattr(r, other_field) for r in ours])
+        rho_all = spearman(
+            [getattr(r, field) for r in rows], [getattr(r, other_field) for r in rows]
+        )
+        print(f"Spearman({label}, {other_label}): the {len(ours)} noise-aware circuits "
               f"{rho:.3f}; all {len(rows)} compiled circuits {rho_all:.3f}")  # fmt: skip
+    error = [r.success - r.estimate for r in rows]
+    print(f"measured success - s over all {len(rows)}: mean {statistics.mean(error):+.4f}, "
+          f"mean |.| {statistics.mean(abs(e) for e in error):.4f}")  # fmt: skip
     # Within each circuit: do the estimate and the fidelity order the three arms alike?
     agree = total = 0
     for name in names:
