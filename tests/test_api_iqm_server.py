@@ -221,6 +221,53 @@ def test_counts_and_static_architecture() -> None:
         API.read_architecture(reply([]))
 
 
+def test_the_payload_echo_is_read_back_in_v1_words() -> None:
+    # A server that echoes only this API's names (no deprecated duplicates): locus, radians,
+    # move_gate_validation. Users read metadata.request in V1's words on either API.
+    payload = {
+        "circuits": [
+            {
+                "name": "bell",
+                "instructions": [
+                    {"name": "prx", "locus": ["alice"], "args": {"angle": math.pi / 2,
+                     "phase": math.pi / 2}, "implementation": None},
+                    {"name": "cz", "locus": ["alice", "bob"], "args": {}},
+                    {"name": "measure", "locus": ["alice", "bob"], "args": {"key": "m"}},
+                ],
+                "metadata": None,
+            }
+        ],
+        "qubit_mapping": [{"logical_name": q, "physical_name": p} for q, p in MAPPING.items()],
+        "shots": 7,
+        "move_gate_validation": "allow_prx",
+        "move_gate_frame_tracking": "no_detuning_correction",
+        "unknown_future_field": 1,
+    }  # fmt: skip
+    final = JobStatus(JobPhase.COMPLETED, "completed")
+    request = API.read_metadata(JOB, reply(payload, path=f"api/v1/jobs/{JOB}/payload"), final)
+    assert request.request is not None
+    assert request.request.circuits[0].instructions == BELL.instructions
+    assert request.request.shots == 7 and request.request.qubit_mapping_dict == MAPPING
+    assert request.request.move_validation_mode.value == "allow_prx"
+    assert request.request.move_gate_frame_tracking_mode.value == "no_detuning_correction"
+
+
+def test_a_payload_angle_that_is_not_a_number_is_kept_as_echoed() -> None:
+    payload = {
+        "circuits": [
+            {"name": "c", "instructions": [{"name": "prx", "locus": ["QB1"],
+             "args": {"angle": "pi", "phase": 0.0}}]}
+        ],
+        "shots": 1,
+    }  # fmt: skip
+    final = JobStatus(JobPhase.COMPLETED, "completed")
+    request = API.read_metadata(JOB, reply(payload), final).request
+    assert request is not None
+    instruction = request.circuits[0].instructions[0]
+    assert instruction.qubits == ("QB1",)
+    assert instruction.args == {"angle": "pi", "phase_t": 0.0}
+
+
 # --- which API, which quantum computer --------------------------------------------------------
 
 QCS = [

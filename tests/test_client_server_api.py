@@ -82,6 +82,10 @@ async def test_metadata_is_fetched_once_from_the_payload(anyio_backend: str) -> 
         assert metadata.request is not None and metadata.request.shots == 5
         assert metadata.request.qubit_mapping_dict == {"a": "QB1", "b": "QB2"}
         assert [c.name for c in metadata.request.circuits] == ["bell", "bell"]
+        # Read back in V1's words (qubits, angles in turns), as submitted, not as the
+        # server's locus and radians.
+        for echoed in metadata.request.circuits:
+            assert echoed.instructions == BELL.instructions
         dqa = await client.dynamic_architecture()
         assert metadata.calibration_set_id == dqa.calibration_set_id
         assert client.requests_by_kind["metadata"] == 1

@@ -53,6 +53,7 @@ from .cocos import (
 from .iqm_server_wire import (
     ErrorBody,
     JobData,
+    JobDefinitionEcho,
     MeasurementCounts,
     Measurements,
     QualityMetricSet,
@@ -269,8 +270,22 @@ class IQMServerV1(ServerAPI):
         return JobResult(job_id, final, arrays, metadata=None)  # see metadata_route
 
     def read_metadata(self, job_id: str, reply: httpx.Response, status: JobStatus) -> Metadata:
-        # The payload is the job definition: the request echo V1 puts into its metadata.
-        echo = parse_reply(reply, RequestEcho, "job payload")
+        # The payload is the job definition: the request echo V1 puts into its metadata,
+        # in this API's words (locus, radians, move_gate_*), read back into V1's.
+        payload = parse_reply(reply, JobDefinitionEcho, "job payload")
+        echo = RequestEcho.model_validate(
+            payload.model_dump(exclude={"move_gate_validation", "move_gate_frame_tracking"})
+            | {
+                "circuits": [
+                    {**c.model_dump(), "instructions": [_v1_instruction(i) for i in c.instructions]}
+                    for c in payload.circuits
+                ],
+                "move_validation_mode": payload.move_validation_mode
+                or payload.move_gate_validation,
+                "move_gate_frame_tracking_mode": payload.move_gate_frame_tracking_mode
+                or payload.move_gate_frame_tracking,
+            }
+        )
         return Metadata(
             calibration_set_id=status.calibration_set_id or echo.calibration_set_id,
             request=echo,
@@ -365,6 +380,20 @@ def _instruction(inst: Mapping[str, Any]) -> dict[str, Any]:
         "args": args,
         "implementation": inst.get("implementation"),
     }
+
+
+def _v1_instruction(inst: Mapping[str, Any]) -> dict[str, Any]:
+    """This API's instruction (locus, radians) as V1's (qubits, angles in turns): the inverse
+    of :func:`_instruction`. Read tolerantly: what is not a number is left as echoed."""
+    args = dict(inst.get("args") or {})
+    for name, v1_name in (("angle", "angle_t"), ("phase", "phase_t")):
+        value = args.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            args[v1_name] = float(args.pop(name)) / _TURN
+    v1 = {k: v for k, v in inst.items() if k != "locus"} | {"args": args}
+    if "locus" in inst:
+        v1["qubits"] = inst["locus"]
+    return v1
 
 
 def _definition(v1: Mapping[str, Any]) -> bytes:

@@ -12,11 +12,13 @@ from uuid import UUID
 
 from pydantic import Field, RootModel
 
+from ..metadata import MoveGateFrameTrackingMode, MoveGateValidationMode, RequestEcho
 from ..models import Count, MeasurementBit, ResponseModel
 
 __all__ = [
     "ErrorBody",
     "JobData",
+    "JobDefinitionEcho",
     "MeasurementCounts",
     "Measurements",
     "QualityMetricSet",
@@ -133,3 +135,12 @@ class QualityMetricSet(ResponseModel):
     describes_id: UUID | None = None
     invalid: bool = False
     observations: list[Any]
+
+
+class JobDefinitionEcho(RequestEcho):
+    """``GET jobs/{id}/payload``: the circuit job definition as submitted, in this API's
+    words: instructions with ``locus`` and angles in radians (kept raw here), and the MOVE
+    modes as ``move_gate_validation`` / ``move_gate_frame_tracking``."""
+
+    move_gate_validation: MoveGateValidationMode | None = None
+    move_gate_frame_tracking: MoveGateFrameTrackingMode | None = None
