@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
+from uuid import uuid4
 
 import anyio
 import anyio.to_process
@@ -22,6 +24,7 @@ from iqm_async.compiler import (
     compile_circuits,
     estimated_fidelity,
     estimated_success_probability,
+    mitigated_distribution,
 )
 from iqm_async.emulator import EmulatorConfig, create_app
 from iqm_async.errors import (
@@ -67,6 +70,10 @@ async def compiled_for(backend: AsyncIQMBackend, circuits: list[Circuit]) -> lis
 
 def bell(name: str = "bell") -> Circuit:
     return Circuit(2, 2, name=name).H(0).CX(0, 1).measure_all()
+
+
+def ghz3() -> Circuit:
+    return Circuit(3, 3, name="ghz3").H(0).CX(0, 1).CX(1, 2).measure_all()
 
 
 def bit(value: int) -> Circuit:
@@ -273,3 +280,55 @@ async def test_without_metrics_there_are_no_estimates(anyio_backend: str, api: s
         compiled = (await compiled_for(backend, [bell()]))[0]
         assert await backend.estimated_fidelity(compiled) is None
         assert await backend.estimated_success_probability(compiled) is None
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_mitigation_by_handle_reads_the_qubits_from_the_request_echo(
+    anyio_backend: str, api: str
+) -> None:
+    async with backend_on(api, metrics="generated", noise=True) as backend:
+        compiled = (await compiled_for(backend, [ghz3()]))[0]
+        handle = (await backend.process_circuits([compiled], n_shots=2000))[0]
+        corrected = await backend.get_mitigated_distribution(handle)
+        result = await backend.get_result(handle)
+        metrics = backend.quality_metrics
+        assert metrics is not None
+    assert corrected == pytest.approx(mitigated_distribution(result, compiled, metrics))
+    counts = result.get_counts()
+    raw = (counts[(0, 0, 0)] + counts[(1, 1, 1)]) / sum(counts.values())
+    assert corrected.get((0, 0, 0), 0) + corrected.get((1, 1, 1), 0) > raw
+
+
+async def test_mitigation_by_handle_uses_the_calibration_set_the_job_ran_on(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with backend_on("iqm-server", metrics="generated", noise=True) as backend:
+        compiled = (await compiled_for(backend, [ghz3()]))[0]
+        handle = (await backend.process_circuits([compiled], n_shots=500))[0]
+        device = await backend.device()
+        metrics = device.metrics
+        assert metrics is not None
+        # The backend's device now describes another calibration set (as after a
+        # recalibration), with other readout figures: the job's own set must be read.
+        stale = replace(metrics, calibration_set_id=uuid4(), qubits={})
+        monkeypatch.setattr(backend, "_device", replace(device, metrics=stale))
+        asked: list[str] = []
+        fetch = backend.client.quality_metrics
+
+        async def recorded(calibration_set_id: Any = None, **kwargs: Any) -> Any:
+            asked.append(str(calibration_set_id))
+            return await fetch(calibration_set_id, **kwargs)
+
+        monkeypatch.setattr(backend.client, "quality_metrics", recorded)
+        corrected = await backend.get_mitigated_distribution(handle)
+        result = await backend.get_result(handle)
+    assert asked == [str(metrics.calibration_set_id)]
+    assert corrected == pytest.approx(mitigated_distribution(result, compiled, metrics))
+
+
+async def test_mitigation_by_handle_without_readout_errors_says_so(anyio_backend: str) -> None:
+    async with backend_on("cocos") as backend:
+        compiled = (await compiled_for(backend, [bell()]))[0]
+        handle = (await backend.process_circuits([compiled], n_shots=10))[0]
+        with pytest.raises(ConfigurationError, match="publishes no readout errors"):
+            await backend.get_mitigated_distribution(handle)

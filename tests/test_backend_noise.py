@@ -1,5 +1,6 @@
 """IQMBackend with quality metrics: backend_info's error fields, noise-aware compilation,
-the success and fidelity estimates and readout mitigation, against the emulator over loopback."""
+the success and fidelity estimates and readout mitigation (by result and by handle), against
+the emulator over loopback."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from iqm_async.compiler import (
     mitigated_distribution,
 )
 from iqm_async.emulator import EmulatorConfig
+from iqm_async.errors import ConfigurationError, InputError
 
 Start = Callable[[EmulatorConfig], LiveEmulator]
 
@@ -149,3 +151,45 @@ def test_without_published_metrics_there_is_no_fidelity_estimate(
     with IQMBackend(live_emulator.url, progress=False) as backend:
         compiled = backend.get_compiled_circuit(ghz(3).measure_all())
         assert backend.estimated_fidelity(compiled) is None
+
+
+def test_backend_mitigates_readout_by_handle(live_emulator_factory: Start) -> None:
+    live = live_emulator_factory(
+        EmulatorConfig(seed=5, parallel=True, job_seconds=0.0, metrics="generated", noise=True)
+    )
+    with IQMBackend(live.url, progress=False) as backend:
+        compiled = backend.get_compiled_circuit(ghz(3).measure_all())
+        handle = backend.process_circuits([compiled], n_shots=4000)[0]
+        corrected = backend.get_mitigated_distribution(handle)
+        result = backend.get_result(handle)
+        metrics = backend.quality_metrics
+        assert metrics is not None
+    expected = mitigated_distribution(result, compiled, metrics)
+    assert corrected.keys() == expected.keys()
+    for outcome, probability in expected.items():
+        assert corrected[outcome] == pytest.approx(probability)
+    counts = result.get_counts()
+    ghz_mass = [(0, 0, 0), (1, 1, 1)]
+    raw = sum(counts.get(x, 0) for x in ghz_mass) / sum(counts.values())
+    assert sum(corrected.get(x, 0) for x in ghz_mass) > raw
+
+
+def test_mitigation_by_handle_needs_published_readout_errors(live_emulator: LiveEmulator) -> None:
+    with IQMBackend(live_emulator.url, progress=False) as backend:
+        compiled = backend.get_compiled_circuit(ghz(2).measure_all())
+        handle = backend.process_circuits([compiled], n_shots=10)[0]
+        with pytest.raises(ConfigurationError, match=r"no readout errors.*get_result"):
+            backend.get_mitigated_distribution(handle)
+
+
+def test_mitigation_by_handle_refuses_post_processed_results(
+    live_emulator_factory: Start,
+) -> None:
+    live = live_emulator_factory(
+        EmulatorConfig(seed=5, parallel=True, job_seconds=0.0, metrics="generated")
+    )
+    with IQMBackend(live.url, progress=False) as backend:
+        compiled = backend.get_compiled_circuit(ghz(2).measure_all())
+        handle = backend.process_circuits([compiled], n_shots=10, postprocess=True)[0]
+        with pytest.raises(InputError, match="postprocess=False to mitigate"):
+            backend.get_mitigated_distribution(handle)

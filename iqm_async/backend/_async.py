@@ -60,6 +60,7 @@ from ..results import JobPhase, JobStatus, MeasurementArrays
 from ._checks import check_circuit, check_width, shots_per_circuit
 from ._dropin import circuit_status_of
 from ._handles import make_handle, read_handle
+from ._mitigate import measured_sources
 from ._star import check_no_resonator, device_architecture, star_misc, star_rewrite
 
 __all__ = [
@@ -709,6 +710,50 @@ class AsyncIQMBackend:
         job_id = check_handle(handle)[0]
         await self.fetch([job_id], timeout=timeout)
         return await self._finished[job_id][0].metadata()
+
+    async def get_mitigated_distribution(
+        self,
+        handle: ResultHandle,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT_S,  # noqa: ASYNC109 - JobTimeoutError, not cancel
+    ) -> dict[tuple[int, ...], float]:
+        """The handle's outcome distribution corrected for readout errors (opt-in): its
+        counts with each measured qubit's published readout errors inverted
+        (:func:`~iqm_async.compiler.mitigated_distribution`), by the figures of the
+        calibration set the job ran on.
+
+        Returns:
+            Outcome (a tuple over the result's ``c_bits``, as pytket's distributions) ->
+            probability, summing to 1.
+
+        Raises:
+            ConfigurationError: the server publishes no readout errors for that calibration
+                set.
+            InputError: the circuit was submitted with ``postprocess=True`` (mitigation must
+                come before post-processing).
+            JobTimeoutError, JobFailedError, JobAbortedError: as :meth:`get_result`.
+        """
+        result = await self.get_result(handle, timeout=timeout)  # checks the handle
+        job_id, index, layout, _ = read_handle(handle)
+        metadata = await self.get_metadata(handle, timeout=timeout)
+        metrics = await self._readout_metrics(metadata)
+        sources = measured_sources(job_id, index, layout, metadata)
+        return compiler.mitigated_distribution(result, sources, metrics)
+
+    async def _readout_metrics(self, metadata: Metadata) -> QualityMetrics:
+        """The quality metrics of the calibration set a job ran on, with readout figures."""
+        metrics = (await self.device()).metrics
+        ran_on = metadata.calibration_set_id
+        if ran_on is not None and (metrics is None or metrics.calibration_set_id != ran_on):
+            metrics = await self.client.quality_metrics(str(ran_on))
+        if metrics is None or not any(
+            quality.readout_error is not None for quality in metrics.qubits.values()
+        ):
+            raise ConfigurationError(
+                f"The server publishes no readout errors for calibration set {ran_on}, so "
+                "there is nothing to mitigate with; use get_result for the raw counts."
+            )
+        return metrics
 
     async def cancel(self, handle: ResultHandle) -> None:
         """Abort the handle's job on the server (every circuit of that job)."""

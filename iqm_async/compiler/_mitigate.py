@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pytket.backends.backendresult import BackendResult
 from pytket.circuit import Bit, Circuit, OpType
 
@@ -25,7 +27,7 @@ def measured_qubits(circuit: Circuit) -> dict[Bit, str]:
 
 
 def mitigated_distribution(
-    result: BackendResult, circuit: Circuit, metrics: QualityMetrics
+    result: BackendResult, circuit: Circuit | Mapping[Bit, str], metrics: QualityMetrics
 ) -> dict[tuple[int, ...], float]:
     """``result.get_empirical_distribution()`` corrected for readout errors (opt-in).
 
@@ -33,7 +35,7 @@ def mitigated_distribution(
         result: a result of ``circuit`` from the device, without classical post-processing
             (submit with ``postprocess=False``, the default: mitigation must come before it).
         circuit: the compiled circuit that was run (its Measure commands say which qubit
-            each bit was read from).
+            each bit was read from), or that mapping itself (bit -> ``"QB<n>"``).
         metrics: the calibration set's quality metrics (``IQMBackend.quality_metrics``).
 
     Returns:
@@ -50,7 +52,7 @@ def mitigated_distribution(
             "after readout mitigation; submit the circuit with postprocess=False to mitigate."
         )
     bits = list(result.c_bits)
-    sources = measured_qubits(circuit)
+    sources = measured_qubits(circuit) if isinstance(circuit, Circuit) else dict(circuit)
     unknown = [str(bit) for bit in sources if bit not in set(bits)]
     if unknown:
         raise InputError(
