@@ -32,15 +32,20 @@ def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTKET_CONFIG_PATH", "/nonexistent")
 
 
+def with_metrics(start: Start, seed: int, **config: bool) -> LiveEmulator:
+    """An emulator over loopback that serves generated quality metrics."""
+    return start(
+        EmulatorConfig(seed=seed, parallel=True, job_seconds=0.0, metrics="generated", **config)
+    )
+
+
 def _metrics_gets(live: LiveEmulator) -> int:
     routes = live.emulator.stats()["requests_by_route"]
     return sum(n for route, n in routes.items() if "metrics" in route)
 
 
 def test_backend_info_carries_the_published_errors(live_emulator_factory: Start) -> None:
-    live = live_emulator_factory(
-        EmulatorConfig(seed=3, parallel=True, job_seconds=0.0, metrics="generated")
-    )
+    live = with_metrics(live_emulator_factory, seed=3)
     published = live.emulator.device.metrics
     assert published is not None
     with IQMBackend(live.url, progress=False) as backend:
@@ -78,9 +83,7 @@ def test_backend_info_carries_the_published_errors(live_emulator_factory: Start)
 
 
 def test_backend_compiles_noise_aware_and_estimates(live_emulator_factory: Start) -> None:
-    live = live_emulator_factory(
-        EmulatorConfig(seed=3, parallel=True, job_seconds=0.0, metrics="generated")
-    )
+    live = with_metrics(live_emulator_factory, seed=3)
     circuit = ghz(4).measure_all()
     with IQMBackend(live.url, progress=False) as backend:
         metrics = backend.quality_metrics
@@ -112,30 +115,10 @@ def test_without_published_metrics_the_backend_counts_czs(live_emulator: LiveEmu
         assert backend.estimated_success_probability(expected) is None
 
 
-def test_readout_mitigation_raises_ghz_fidelity(live_emulator_factory: Start) -> None:
-    live = live_emulator_factory(
-        EmulatorConfig(seed=5, parallel=True, job_seconds=0.0, metrics="generated", noise=True)
-    )
-    with IQMBackend(live.url, progress=False) as backend:
-        compiled = backend.get_compiled_circuit(ghz(3).measure_all())
-        result = backend.get_result(backend.process_circuits([compiled], n_shots=4000)[0])
-        metrics = backend.quality_metrics
-        assert metrics is not None
-    bits = [Bit("c", i) for i in range(3)]
-    counts = result.get_counts(bits)
-    raw = (counts[(0, 0, 0)] + counts[(1, 1, 1)]) / sum(counts.values())
-    corrected = mitigated_distribution(result, compiled, metrics)
-    assert sum(corrected.values()) == pytest.approx(1.0)
-    assert corrected.get((0, 0, 0), 0) + corrected.get((1, 1, 1), 0) > raw
-    assert compiled.n_gates_of_type(OpType.CZ) == 2
-
-
 def test_backend_estimates_the_fidelity_a_circuit_should_reach(
     live_emulator_factory: Start,
 ) -> None:
-    live = live_emulator_factory(
-        EmulatorConfig(seed=3, parallel=True, job_seconds=0.0, metrics="generated")
-    )
+    live = with_metrics(live_emulator_factory, seed=3)
     with IQMBackend(live.url, progress=False) as backend:
         metrics = backend.quality_metrics
         assert metrics is not None
@@ -153,25 +136,27 @@ def test_without_published_metrics_there_is_no_fidelity_estimate(
         assert backend.estimated_fidelity(compiled) is None
 
 
-def test_backend_mitigates_readout_by_handle(live_emulator_factory: Start) -> None:
-    live = live_emulator_factory(
-        EmulatorConfig(seed=5, parallel=True, job_seconds=0.0, metrics="generated", noise=True)
-    )
+def test_readout_mitigation_raises_ghz_fidelity_by_result_and_by_handle(
+    live_emulator_factory: Start,
+) -> None:
+    live = with_metrics(live_emulator_factory, seed=5, noise=True)
     with IQMBackend(live.url, progress=False) as backend:
         compiled = backend.get_compiled_circuit(ghz(3).measure_all())
         handle = backend.process_circuits([compiled], n_shots=4000)[0]
-        corrected = backend.get_mitigated_distribution(handle)
+        by_handle = backend.get_mitigated_distribution(handle)
         result = backend.get_result(handle)
         metrics = backend.quality_metrics
         assert metrics is not None
-    expected = mitigated_distribution(result, compiled, metrics)
-    assert corrected.keys() == expected.keys()
-    for outcome, probability in expected.items():
-        assert corrected[outcome] == pytest.approx(probability)
-    counts = result.get_counts()
-    ghz_mass = [(0, 0, 0), (1, 1, 1)]
-    raw = sum(counts.get(x, 0) for x in ghz_mass) / sum(counts.values())
-    assert sum(corrected.get(x, 0) for x in ghz_mass) > raw
+    assert compiled.n_gates_of_type(OpType.CZ) == 2
+    counts = result.get_counts([Bit("c", i) for i in range(3)])
+    raw = (counts[(0, 0, 0)] + counts[(1, 1, 1)]) / sum(counts.values())
+    corrected = mitigated_distribution(result, compiled, metrics)
+    assert sum(corrected.values()) == pytest.approx(1.0)
+    assert corrected.get((0, 0, 0), 0) + corrected.get((1, 1, 1), 0) > raw
+    # By handle: the same figures, the qubits read from the job's request echo.
+    assert by_handle.keys() == corrected.keys()
+    for outcome, probability in corrected.items():
+        assert by_handle[outcome] == pytest.approx(probability)
 
 
 def test_mitigation_by_handle_needs_published_readout_errors(live_emulator: LiveEmulator) -> None:
@@ -185,9 +170,7 @@ def test_mitigation_by_handle_needs_published_readout_errors(live_emulator: Live
 def test_mitigation_by_handle_refuses_post_processed_results(
     live_emulator_factory: Start,
 ) -> None:
-    live = live_emulator_factory(
-        EmulatorConfig(seed=5, parallel=True, job_seconds=0.0, metrics="generated")
-    )
+    live = with_metrics(live_emulator_factory, seed=5)
     with IQMBackend(live.url, progress=False) as backend:
         compiled = backend.get_compiled_circuit(ghz(2).measure_all())
         handle = backend.process_circuits([compiled], n_shots=10, postprocess=True)[0]

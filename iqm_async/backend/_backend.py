@@ -458,25 +458,16 @@ class IQMBackend(Backend):
     def get_mitigated_distribution(
         self, handle: ResultHandle, **kwargs: KwargTypes
     ) -> dict[tuple[int, ...], float]:
-        """The handle's outcome distribution corrected for readout errors (opt-in), by the
-        published readout errors of the calibration set its job ran on; ``timeout`` as
-        :meth:`get_result`.
+        """The handle's outcome distribution (outcome tuple over the result's ``c_bits`` ->
+        probability) corrected for the published readout errors of the calibration set its
+        job ran on; ``timeout`` as :meth:`get_result`. Opt-in; the returns and errors of
+        :meth:`AsyncIQMBackend.get_mitigated_distribution`.
 
         Example::
 
             handle = backend.process_circuits([compiled], n_shots=4000)[0]
             raw = backend.get_result(handle).get_counts()
             corrected = backend.get_mitigated_distribution(handle)   # {(0, 1, 1): 0.49, ...}
-
-        Returns:
-            Outcome (a tuple over the result's ``c_bits``, as pytket's distributions) ->
-            probability, summing to 1.
-
-        Raises:
-            ConfigurationError: the server publishes no readout errors for that calibration
-                set.
-            InputError: the circuit was submitted with ``postprocess=True`` (mitigation must
-                come before post-processing).
         """
         self._check_handle_type(handle)
         timeout = _timeout(kwargs)
