@@ -280,10 +280,11 @@ class IQMServerV1(ServerAPI):
                     {**c.model_dump(), "instructions": [_v1_instruction(i) for i in c.instructions]}
                     for c in payload.circuits
                 ],
-                "move_validation_mode": payload.move_validation_mode
-                or payload.move_gate_validation,
-                "move_gate_frame_tracking_mode": payload.move_gate_frame_tracking_mode
-                or payload.move_gate_frame_tracking,
+                # This API's names first; the deprecated V1 names are echoes of them.
+                "move_validation_mode": payload.move_gate_validation
+                or payload.move_validation_mode,
+                "move_gate_frame_tracking_mode": payload.move_gate_frame_tracking
+                or payload.move_gate_frame_tracking_mode,
             }
         )
         return Metadata(
