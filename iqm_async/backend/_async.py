@@ -749,9 +749,12 @@ class AsyncIQMBackend:
         if metrics is None or not any(
             quality.readout_error is not None for quality in metrics.qubits.values()
         ):
+            which = (
+                f"calibration set {ran_on}" if ran_on is not None else "this job's calibration set"
+            )
             raise ConfigurationError(
-                f"The server publishes no readout errors for calibration set {ran_on}, so "
-                "there is nothing to mitigate with; use get_result for the raw counts."
+                f"The server publishes no readout errors for {which}, so there is nothing to "
+                "mitigate with; use get_result for the raw counts."
             )
         return metrics
 
