@@ -34,6 +34,7 @@ from ._http import (
     json_response,
     raw_json,
 )
+from .architectures import Architecture
 from .config import EmulatorConfig
 from .core import COCOS_VERSION, Emulator, JobRecord
 from .middleware import EmulatorMiddleware
@@ -193,23 +194,31 @@ async def quantum_architecture(request: Request) -> Response:
     return raw_json(em.architecture.quantum_architecture_json)
 
 
+def _unknown_calibration_set(
+    request: Request, arch: Architecture, aliases: tuple[str, ...]
+) -> Response | None:
+    """A 404 unless the path's calibration set is one of ``aliases`` or the chip's UUID."""
+    wanted = request.path_params["calibration_set_id"]
+    if wanted in aliases:
+        return None
+    try:
+        if UUID(wanted) == arch.dqa.calibration_set_id:
+            return None
+    except ValueError:
+        pass
+    return _detail(
+        404, f"Calibration set '{wanted}' not found; use 'default' or {arch.calibration_set_id}"
+    )
+
+
 async def calibrated_gates(request: Request) -> Response:
     """The dynamic quantum architecture of ``default`` or of a calibration set UUID."""
     em = emulator_of(request)
     if (denied := _refused(request, em)) is not None:
         return denied
     arch = em.architecture
-    wanted = request.path_params["calibration_set_id"]
-    if wanted != "default":
-        try:
-            known = UUID(wanted) == arch.dqa.calibration_set_id
-        except ValueError:
-            known = False
-        if not known:
-            return _detail(
-                404,
-                f"Calibration set '{wanted}' not found; use 'default' or {arch.calibration_set_id}",
-            )
+    if (missing := _unknown_calibration_set(request, arch, ("default",))) is not None:
+        return missing
     return raw_json(arch.dqa_json)
 
 
@@ -220,17 +229,8 @@ async def quality_metrics(request: Request) -> Response:
     if (denied := _refused(request, em)) is not None:
         return denied
     arch = em.architecture
-    wanted = request.path_params["calibration_set_id"]
-    if wanted not in ("default", "latest"):
-        try:
-            known = UUID(wanted) == arch.dqa.calibration_set_id
-        except ValueError:
-            known = False
-        if not known:
-            return _detail(
-                404,
-                f"Calibration set '{wanted}' not found; use 'default' or {arch.calibration_set_id}",
-            )
+    if (missing := _unknown_calibration_set(request, arch, ("default", "latest"))) is not None:
+        return missing
     if em.device.metrics_reply_v1 is None:
         return _detail(404, f"No quality metrics for calibration set {arch.calibration_set_id}")
     return raw_json(em.device.metrics_reply_v1)

@@ -138,17 +138,24 @@ async def quantum_computers(request: Request) -> Response:
     return json_response(200, {"quantum_computers": listed})
 
 
+def _unknown_calibration_set(device: Device, request: Request) -> Response | None:
+    """A 404 unless the path's calibration set is ``default`` or the computer's UUID."""
+    wanted = request.path_params["calset"]
+    if wanted in ("default", device.architecture.calibration_set_id):
+        return None
+    return _error(
+        404,
+        f"Calibration set '{wanted}' of '{device.alias}' not found; use 'default' or "
+        f"{device.architecture.calibration_set_id}",
+        "calibration_set_not_found",
+    )
+
+
 async def dynamic_architecture(em: Emulator, device: Device, request: Request) -> Response:
     """The DQA of ``default`` or of the calibration set UUID (the V1 gates reply)."""
     arch = device.architecture
-    wanted = request.path_params["calset"]
-    if wanted not in ("default", arch.calibration_set_id):
-        return _error(
-            404,
-            f"Calibration set '{wanted}' of '{device.alias}' not found; use 'default' or "
-            f"{arch.calibration_set_id}",
-            "calibration_set_not_found",
-        )
+    if (missing := _unknown_calibration_set(device, request)) is not None:
+        return missing
     return raw_json(arch.dqa_json)
 
 
@@ -156,14 +163,8 @@ async def quality_metrics(em: Emulator, device: Device, request: Request) -> Res
     """The quality-metric set of ``default`` or of the calibration set UUID; 404 when the
     computer publishes none (``EmulatorConfig.metrics``)."""
     arch = device.architecture
-    wanted = request.path_params["calset"]
-    if wanted not in ("default", arch.calibration_set_id):
-        return _error(
-            404,
-            f"Calibration set '{wanted}' of '{device.alias}' not found; use 'default' or "
-            f"{arch.calibration_set_id}",
-            "calibration_set_not_found",
-        )
+    if (missing := _unknown_calibration_set(device, request)) is not None:
+        return missing
     if device.metrics_reply is None:
         return _error(
             404,
