@@ -9,7 +9,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from sample_circuits import bit_circuit, garnet, ghz, periodic_qft, pytket_iqm_decode, qft
+from sample_circuits import (
+    bit_circuit,
+    garnet,
+    ghz,
+    ideal_probabilities,
+    layered_random_circuit,
+    periodic_qft,
+    pytket_iqm_decode,
+    qft,
+)
 from side_env import IQM36_REQUIREMENT, SideEnvError, side_env_python
 
 __all__ = [
@@ -18,6 +27,8 @@ __all__ = [
     "bit_circuit",
     "garnet",
     "ghz",
+    "ideal_probabilities",
+    "layered_random_circuit",
     "periodic_qft",
     "pytket_iqm_decode",
     "qft",

@@ -19,7 +19,6 @@ case, default 3). Other processes on the machine skew the times: compare ratios.
 from __future__ import annotations
 
 import os
-import random
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _shared import garnet, ghz, pytket_iqm_decode, qft
+from _shared import garnet, ghz, layered_random_circuit, pytket_iqm_decode, qft
 from pytket.circuit import Circuit, OpType
 from pytket.passes import (
     BasePass,
@@ -48,20 +47,6 @@ from iqm_async.compiler._mapping import candidate_passes
 from iqm_async.compiler._passes import finishing_passes
 
 GARNET = garnet()
-
-
-def random_circuit(n: int, depth: int, seed: int) -> Circuit:
-    """Layers of random Rz/Rx on every qubit then CX on a random pairing."""
-    rng = random.Random(seed)
-    circuit = Circuit(n)
-    for _ in range(depth):
-        for q in range(n):
-            circuit.Rz(rng.uniform(0, 2), q).Rx(rng.uniform(0, 2), q)
-        qubits = list(range(n))
-        rng.shuffle(qubits)
-        for a, b in zip(qubits[::2], qubits[1::2], strict=False):
-            circuit.CX(a, b)
-    return circuit
 
 
 def pytket_iqm_pass(level: int) -> BasePass:
@@ -96,7 +81,7 @@ def part1_quality(levels: list[int], pytket_runs: int) -> None:
         "QFT-10": qft(10),
         "QFT-20": qft(20),
         "GHZ-20": ghz(20),
-        **{f"random20-s{s}": random_circuit(20, 20, seed=s) for s in (1, 2, 3)},
+        **{f"random20-s{s}": layered_random_circuit(20, 20, seed=s) for s in (1, 2, 3)},
     }
     print("1. CZ count and compile time on Garnet: ours, ours with one placement (previous),")
     print(f"   pytket-iqm 0.18 best and median of {pytket_runs} runs (times: median)")
@@ -138,7 +123,7 @@ def part1_quality(levels: list[int], pytket_runs: int) -> None:
 
 
 def part2_parallel(n_circuits: int) -> None:
-    circuits = [random_circuit(20, 10, seed=100 + i) for i in range(n_circuits)]
+    circuits = [layered_random_circuit(20, 10, seed=100 + i) for i in range(n_circuits)]
     print(f"2. compile_circuits on {n_circuits} random 20-qubit depth-10 circuits, level 2")
     print(f"   CPUs: {os.cpu_count()}")
     serial, t_serial = timed(

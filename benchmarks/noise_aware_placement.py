@@ -29,7 +29,6 @@ Run: ``python benchmarks/noise_aware_placement.py`` (about 5 minutes on 2 cores;
 from __future__ import annotations
 
 import math
-import random
 import statistics
 import sys
 import time
@@ -40,7 +39,7 @@ from typing import Any
 
 import numpy as np
 from _emulator_process import emulator_process
-from _shared import ghz, periodic_qft
+from _shared import ghz, ideal_probabilities, layered_random_circuit, periodic_qft
 from pytket.architecture import Architecture
 from pytket.backends.backendresult import BackendResult
 from pytket.circuit import Bit, Circuit, OpType
@@ -59,39 +58,14 @@ ARMS = ("noise-aware", "fewest-CZ", "pytket-iqm")
 LEVEL = 2
 
 
-def random_circuit(n: int, depth: int, seed: int) -> Circuit:
-    """Layers of random Rz/Rx on every qubit then CX on a random pairing."""
-    rng = random.Random(seed)
-    circuit = Circuit(n, name=f"random{n}-{seed}")
-    for _ in range(depth):
-        for q in range(n):
-            circuit.Rz(rng.uniform(0, 2), q).Rx(rng.uniform(0, 2), q)
-        qubits = list(range(n))
-        rng.shuffle(qubits)
-        for a, b in zip(qubits[::2], qubits[1::2], strict=False):
-            circuit.CX(a, b)
-    return circuit
-
-
 def workload() -> list[Circuit]:
     """GHZ-5..10, QFT-5 of a periodic input and 20 random 6-qubit depth-4 circuits (no
     measurements yet)."""
     return [
         *(ghz(n) for n in range(5, 11)),
         periodic_qft(5),
-        *(random_circuit(6, 4, seed=1000 + i) for i in range(20)),
+        *(layered_random_circuit(6, 4, seed=1000 + i) for i in range(20)),
     ]
-
-
-def ideal(circuit: Circuit) -> dict[tuple[int, ...], float]:
-    """Outcome -> probability of measuring every qubit (bit i = qubit i)."""
-    state = circuit.get_statevector()
-    n = circuit.n_qubits
-    return {
-        tuple((i >> (n - 1 - k)) & 1 for k in range(n)): float(p)
-        for i, p in enumerate(np.abs(state) ** 2)
-        if p > 1e-12
-    }
 
 
 def hellinger_fidelity(p: dict[tuple[int, ...], float], q: dict[tuple[int, ...], float]) -> float:
@@ -230,7 +204,7 @@ def main() -> None:
         results = backend.get_results(handles, timeout=3600)
         print(f"ran in {time.perf_counter() - started:.0f} s\n")
         by_key = dict(zip(order, results, strict=True))
-        ideals = {c.name: ideal(c) for c in circuits}
+        ideals = {c.name: ideal_probabilities(c) for c in circuits}
         for row in rows:
             n = len(next(iter(ideals[row.name])))
             counts = measured(by_key[(row.name, row.arm)], n)

@@ -7,6 +7,7 @@ test module or a fixture.
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from types import SimpleNamespace
 from typing import Any
@@ -81,6 +82,20 @@ def pytket_iqm_decode(measurements: dict[str, list[list[int]]]) -> Any:
     backend._cache[handle] = {}
     backend.circuit_status(handle)
     return backend._cache[handle]["result"]
+
+
+def layered_random_circuit(n_qubits: int, depth: int, seed: int) -> Circuit:
+    """``depth`` layers of random Rz and Rx on every qubit, then CX on a random pairing."""
+    rng = random.Random(seed)
+    circuit = Circuit(n_qubits, name=f"random{n_qubits}-{seed}")
+    for _ in range(depth):
+        for q in range(n_qubits):
+            circuit.Rz(rng.uniform(0, 2), q).Rx(rng.uniform(0, 2), q)
+        qubits = list(range(n_qubits))
+        rng.shuffle(qubits)
+        for a, b in zip(qubits[::2], qubits[1::2], strict=False):
+            circuit.CX(a, b)
+    return circuit
 
 
 def periodic_qft(n_qubits: int) -> Circuit:
