@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from emulator_fixtures import LiveEmulator
@@ -28,12 +27,10 @@ Start = Callable[[EmulatorConfig], LiveEmulator]
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("IQM_TOKEN", "IQM_TOKENS_FILE", "IQM_AUTH_SERVER", "IQM_AUTH_USERNAME"):
+def _no_ambient_settings(no_ambient_credentials: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ambient credentials (see conftest), and no server or quantum computer either."""
+    for var in ("IQM_SERVER_URL", "IQM_QUANTUM_COMPUTER"):
         monkeypatch.delenv(var, raising=False)
-    for var in ("IQM_AUTH_PASSWORD", "IQM_SERVER_URL", "IQM_QUANTUM_COMPUTER"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 # --- which form, and what it names (no I/O) ------------------------------------------------

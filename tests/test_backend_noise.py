@@ -29,10 +29,8 @@ Start = Callable[[EmulatorConfig], LiveEmulator]
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("IQM_TOKEN", "IQM_TOKENS_FILE", "IQM_AUTH_SERVER", "IQM_AUTH_USERNAME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PYTKET_CONFIG_PATH", "/nonexistent")
+def _no_ambient_credentials(no_ambient_credentials: None) -> None:
+    """Every test here runs without ambient credentials (see conftest)."""
 
 
 def with_metrics(start: Start, seed: int, **config: bool) -> LiveEmulator:
