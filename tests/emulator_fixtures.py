@@ -25,6 +25,7 @@ import pytest
 from fastapi import FastAPI
 
 from iqm_async.emulator import Emulator, EmulatorConfig, create_app, running_emulator_with_state
+from iqm_async.emulator.app import TOKEN_PATH
 
 __all__ = [
     "ASGI_BASE_URL",
@@ -41,6 +42,20 @@ __all__ = [
 ASGI_BASE_URL = "http://emulator"
 INSTANT = EmulatorConfig(seed=1234, parallel=True, job_seconds=0.0)
 """Parallel instant jobs: a job is ready at the first status query after submit."""
+
+
+def access_token(url: str, username: str, password: str) -> str:
+    """A fresh access token (a JWT) from the password grant of the emulator at ``url``."""
+    form = {
+        "grant_type": "password",
+        "client_id": "iqm_client",
+        "username": username,
+        "password": password,
+    }
+    reply = httpx.post(url + TOKEN_PATH, data=form, timeout=10)
+    reply.raise_for_status()
+    token: str = reply.json()["access_token"]
+    return token
 
 
 def free_port() -> int:

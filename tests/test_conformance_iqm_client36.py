@@ -20,9 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from emulator_fixtures import LiveEmulator
+from emulator_fixtures import LiveEmulator, access_token
 from side_env import BUILD_TIMEOUT_S
 
 from iqm_async.emulator import EmulatorConfig
@@ -36,7 +35,6 @@ SCRIPT_TIMEOUT_S = 60.0
 MAPPING = {"q0": "QB4", "q1": "QB9"}  # a coupled pair on Garnet
 USERNAME = "alice"
 PASSWORD = "wonderland-1"
-TOKEN_PATH = "/realms/cortex/protocol/openid-connect/token"
 IQM_CLIENT_OWN_WARNINGS = (
     "models.circuit._Circuit` is deprecated",
     "models.circuit._Instruction` is deprecated",
@@ -123,20 +121,6 @@ def run_script(python: Path, body: str, **params: Any) -> dict[str, Any]:
     ]
     assert warned == [], "iqm-client 36 warned:\n" + "\n".join(warned)
     return result
-
-
-def access_token(url: str) -> str:
-    """A fresh access token (a JWT) from the emulator's token endpoint."""
-    form = {
-        "grant_type": "password",
-        "client_id": "iqm_client",
-        "username": USERNAME,
-        "password": PASSWORD,
-    }
-    reply = httpx.post(url + TOKEN_PATH, data=form, timeout=10)
-    reply.raise_for_status()
-    token: str = reply.json()["access_token"]
-    return token
 
 
 def test_lists_computers_and_gets_the_dynamic_architecture(
@@ -255,7 +239,8 @@ def test_token_and_tokens_file_with_auth_on(
         password=PASSWORD,
     )
     live = live_emulator_factory(config)
-    token = access_token(live.url)  # a JWT whose exp is an hour ahead, as a tokens file needs
+    # A JWT whose exp is an hour ahead, as a tokens file needs.
+    token = access_token(live.url, USERNAME, PASSWORD)
     tokens_file = tmp_path / "tokens.json"
     tokens_file.write_text(json.dumps({"access_token": token}), encoding="utf-8")
     live.emulator.reset_stats()

@@ -30,13 +30,12 @@
 import os
 from collections.abc import Iterator
 
-import httpx
 import pytest
+from emulator_fixtures import access_token
 from pytket.circuit import Circuit
 
 from iqm_async import IQMBackend
 from iqm_async.emulator import EmulatorConfig, running_emulator_with_state
-from iqm_async.emulator.app import TOKEN_PATH
 
 os.environ["PYTKET_RUN_REMOTE_TESTS"] = "1"  # read when the test modules are imported
 
@@ -72,28 +71,14 @@ def _on_the_emulator(emulator_url: str) -> None:
     """Every test, also those that build their own IQMBackend, talks to the emulator."""
 
 
-def access_token(url: str) -> str:
-    """An access token from the emulator's token endpoint, used as the API token."""
-    form = {
-        "grant_type": "password",
-        "client_id": "iqm_client",
-        "username": USERNAME,
-        "password": PASSWORD,
-    }
-    reply = httpx.post(url + TOKEN_PATH, data=form, timeout=10)
-    reply.raise_for_status()
-    return str(reply.json()["access_token"])
-
-
 @pytest.fixture(name="authenticated_iqm_backend", scope="session", params=["iqm-server", "v1"])
 def fixture_authenticated_iqm_backend(
     request: pytest.FixtureRequest, emulator_url: str
 ) -> Iterator[IQMBackend]:
     # Authenticated IQMBackend used for the remote tests, on the emulator with auth on.
     if request.param == "iqm-server":
-        backend = IQMBackend(
-            device=DEVICE, api_token=access_token(emulator_url), server_url=emulator_url
-        )
+        token = access_token(emulator_url, USERNAME, PASSWORD)
+        backend = IQMBackend(device=DEVICE, api_token=token, server_url=emulator_url)
     else:
         backend = IQMBackend(
             emulator_url,
