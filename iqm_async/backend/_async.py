@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from types import TracebackType
 from typing import Any, cast
 
@@ -129,6 +130,14 @@ class Device:
         are shown fully connected, so its couplers' figures say nothing about those pairs."""
         return None if self.star is not None else self.metrics
 
+    @cached_property
+    def placement_errors(self) -> compiler.DeviceErrors | None:
+        """:attr:`placement_metrics` as the compiler reads them (error rates, the worst
+        published figure where one is missing), converted once for the pass, the estimates
+        and ``backend_info``."""
+        metrics = self.placement_metrics
+        return compiler.DeviceErrors.from_metrics(metrics) if metrics is not None else None
+
     def backend_info(self, device_name: str) -> BackendInfo:
         """pytket's ``BackendInfo``: device name, architecture, gate set, calibration set,
         and, where the server publishes quality metrics, pytket's per-node, per-edge (both
@@ -147,7 +156,7 @@ class Device:
             **star_misc(self.star),
         }
         metrics = self.placement_metrics
-        errors = compiler.DeviceErrors.from_metrics(metrics) if metrics is not None else None
+        errors = self.placement_errors
         fields = (
             compiler.backend_info_errors(errors, self.architecture) if errors is not None else {}
         )
@@ -178,10 +187,10 @@ class Device:
         Raises:
             CircuitValidationError: the circuit is not compiled for the device.
         """
-        metrics = self.placement_metrics
-        if metrics is None:
+        errors = self.placement_errors
+        if errors is None:
             return None
-        return compiler.estimated_success_probability(circuit, metrics)
+        return compiler.estimated_success_probability(circuit, errors)
 
     def estimated_fidelity(
         self, circuit: Circuit, ideal: Iterable[float] | None = None
@@ -197,10 +206,10 @@ class Device:
             InputError: ``ideal`` is not a distribution, or the circuit is too wide to
                 simulate and ``ideal`` is missing.
         """
-        metrics = self.placement_metrics
-        if metrics is None:
+        errors = self.placement_errors
+        if errors is None:
             return None
-        return compiler.estimated_fidelity(circuit, metrics, ideal=ideal)
+        return compiler.estimated_fidelity(circuit, errors, ideal=ideal)
 
     def required_predicates(self) -> list[Predicate]:
         """Native gates on coupled qubits, no classical control or mid-circuit measurement."""
@@ -213,7 +222,7 @@ class Device:
         if self.star is not None and self.whole_star:
             return compiler.star_compilation_pass(self.star, optimisation_level)
         return compiler.default_compilation_pass(
-            self.architecture, optimisation_level, self.placement_metrics
+            self.architecture, optimisation_level, self.placement_errors
         )
 
     def compile(self, circuits: Sequence[Circuit], optimisation_level: int) -> list[Circuit]:
@@ -358,14 +367,11 @@ class AsyncIQMBackend:
         (at most ``compiler.MAX_SIMULATED_QUBITS`` active qubits), never in the event loop.
         """
         device = await self.device()
-        metrics = device.placement_metrics
-        if metrics is None:
-            return None
-        if ideal is not None:
+        errors = device.placement_errors
+        if errors is None or ideal is not None:
             return device.estimated_fidelity(circuit, ideal)
-        errors = compiler.DeviceErrors.from_metrics(metrics).to_json()
         fidelity: float = await anyio.to_process.run_sync(
-            compiler.estimated_fidelity_from_dicts, circuit.to_dict(), errors
+            compiler.estimated_fidelity_from_dicts, circuit.to_dict(), errors.to_json()
         )
         return fidelity
 
